@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   create .venv, install, run the demo on the built-in synthetic scene
+#   make test   create .venv, install, run lint, format check and the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+RUN    ?= runs/demo
+
+.PHONY: demo test lint venv clean
+
+$(BIN)/video-anomaly: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch pinned explicitly first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(BIN)/video-anomaly
+
+demo: venv
+	$(BIN)/video-anomaly demo --out $(RUN)
+
+lint: venv
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

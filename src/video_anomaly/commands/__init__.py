@@ -1,0 +1,1 @@
+"""One module per CLI sub-command; each has ``register(subparsers)``. See ``video_anomaly.cli``."""

@@ -1,0 +1,40 @@
+"""Errors the toolkit raises on bad input.
+
+Every error names the file or folder at fault and what is wrong with it, so the
+command line can print one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VideoAnomalyError(Exception):
+    """Base class: a problem the user can fix (bad input, bad config)."""
+
+
+class DataError(VideoAnomalyError):
+    """A dataset, video, image or label file is missing, malformed or inconsistent."""
+
+    def __init__(self, path: str | Path | None, problem: str):
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"{where}{problem}")
+
+
+class CheckpointError(VideoAnomalyError):
+    """A checkpoint is missing, damaged or belongs to another model."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(VideoAnomalyError):
+    """A configuration value or file is invalid."""
+
+
+class TrainingError(VideoAnomalyError):
+    """Training could not go on (for example a non-finite loss)."""
