@@ -6,7 +6,7 @@ batch is built (float32 in [0, 1) only inside the batch, see ``data.clips``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,13 +97,28 @@ class Video:
     labels: np.ndarray | None = None
     mask_paths: Sequence[Path] | None = None
     masks: np.ndarray | None = None
+    # Masks kept on disk in a non-image form (Avenue .mat, ShanghaiTech .npy): a callable
+    # ``size -> (N, size, size) bool`` so that they are read only when asked for.
+    mask_loader: Callable[[int | None], np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.source)
 
     @property
     def has_masks(self) -> bool:
-        return self.mask_paths is not None or self.masks is not None
+        return self.mask_paths is not None or self.masks is not None or self.mask_loader is not None
+
+    def read_masks(self, size: int | None = None) -> np.ndarray | None:
+        """Pixel masks as ``(N, size, size)`` bool (native size when ``size`` is None); None without masks."""
+        from .frames import read_masks, resize_masks
+
+        if self.masks is not None:
+            return np.asarray(self.masks, dtype=bool) if size is None else resize_masks(self.masks, size)
+        if self.mask_paths is not None:
+            return read_masks(self.mask_paths, size, native_size=self.source.native_size)
+        if self.mask_loader is not None:
+            return self.mask_loader(size)
+        return None
 
 
 @dataclass

@@ -1,0 +1,144 @@
+"""``video-anomaly data``: inspect a dataset, write the synthetic scene, preview frames and masks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("auto", "ucsd", "frames", "avenue", "shanghaitech", "custom")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="inspect datasets, write the synthetic scene, preview frames")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    info = sub.add_parser("info", help="count videos, frames, abnormal frames and masks of a dataset")
+    info.add_argument("path", type=Path, help="dataset folder (UCSD, frames, Avenue, ShanghaiTech) or your videos")
+    info.add_argument("--kind", choices=KINDS, default="auto", help="dataset layout (default: detect)")
+    info.add_argument("--subset", default=None, help="UCSDped1 or UCSDped2 when PATH is the UCSD parent folder")
+    info.add_argument("--json", action="store_true", help="print the counts as JSON")
+    info.set_defaults(func=_info)
+
+    synth = sub.add_parser("synth", help="write the synthetic walkway scene in the UCSD layout")
+    synth.add_argument("out", type=Path, help="folder to write SyntheticPed/ into")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--frames", type=int, default=120, help="frames per video")
+    synth.add_argument("--height", type=int, default=120)
+    synth.add_argument("--width", type=int, default=160)
+    synth.add_argument("--train", type=int, default=4, help="number of training videos")
+    synth.add_argument("--test", type=int, default=4, help="number of test videos")
+    synth.set_defaults(func=_synth)
+
+    preview = sub.add_parser("preview", help="save a grid of training frames and test frames with mask overlay")
+    preview.add_argument("path", type=Path)
+    preview.add_argument("out", type=Path, help="image file to write (.png)")
+    preview.add_argument("--kind", choices=KINDS, default="auto")
+    preview.add_argument("--subset", default=None)
+    preview.add_argument("--n", type=int, default=4, help="frames per row")
+    preview.set_defaults(func=_preview)
+
+
+def _info(args) -> int:
+    from ..data import load_dataset
+
+    summary = load_dataset(args.path, args.kind, subset=args.subset).summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"dataset: {summary['name']} ({summary['root']})")
+    print(f"train: {summary['train_videos']} videos, {summary['train_frames']} frames")
+    print(
+        f"test: {summary['test_videos']} videos, {summary['test_frames']} frames, "
+        f"{summary['test_abnormal_frames']} abnormal frames"
+    )
+    print(
+        f"labels: {summary['test_videos_labelled']} test videos labelled, "
+        f"{summary['test_videos_with_masks']} with pixel masks"
+    )
+    return 0
+
+
+def _synth(args) -> int:
+    from ..data.synthetic import make_synthetic_scene
+
+    path = make_synthetic_scene(
+        args.out,
+        seed=args.seed,
+        height=args.height,
+        width=args.width,
+        n_train=args.train,
+        n_test=args.test,
+        frames=args.frames,
+    )
+    print(path)
+    return 0
+
+
+def _pick(n_frames: int, k: int, labels: np.ndarray | None) -> list[int]:
+    """``k`` frame indices spread over the video, or over its abnormal frames when it has some."""
+    pool = np.flatnonzero(labels) if labels is not None and labels.any() else np.arange(n_frames)
+    return sorted({int(pool[int(round(x))]) for x in np.linspace(0, len(pool) - 1, k)})
+
+
+def preview_figure(rows: list[tuple[list[str], list[np.ndarray], list[np.ndarray | None]]]):
+    """A figure with one row per ``(titles, frames, masks)``: ``(H, W)`` uint8 frames, bool masks in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncols = max(len(frames) for _, frames, _ in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.4 * ncols, 2.2 * len(rows)), squeeze=False)
+    for r, (titles, frames, masks) in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(frames):
+                continue
+            ax.imshow(frames[c], cmap="gray", vmin=0, vmax=255)
+            if masks[c] is not None and masks[c].any():
+                overlay = np.zeros((*masks[c].shape, 4))
+                overlay[masks[c]] = (1.0, 0.0, 0.0, 0.45)
+                ax.imshow(overlay)
+            ax.set_title(titles[c], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _preview(args) -> int:
+    from ..data import load_dataset
+    from ..errors import DataError
+
+    ds = load_dataset(args.path, args.kind, subset=args.subset)
+    rows = []
+    if ds.train:
+        v = ds.train[0]
+        idx = _pick(len(v), args.n, None)
+        frames = v.source.frames()
+        rows.append(([f"train {v.name} #{i + 1}" for i in idx], [frames[i] for i in idx], [None] * len(idx)))
+        v.source.clear_cache()
+    if ds.test:
+        v = next((t for t in ds.test if t.labels is not None and t.labels.any()), ds.test[0])
+        idx = _pick(len(v), args.n, v.labels)
+        frames = v.source.frames()
+        masks = v.read_masks()
+        rows.append(
+            (
+                [
+                    f"test {v.name} #{i + 1}" + (" abnormal" if v.labels is not None and v.labels[i] else "")
+                    for i in idx
+                ],
+                [frames[i] for i in idx],
+                [masks[i] if masks is not None else None for i in idx],
+            )
+        )
+        v.source.clear_cache()
+    if not rows:
+        raise DataError(args.path, "no videos to preview")
+    fig = preview_figure(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(args.out)
+    return 0
