@@ -9,15 +9,23 @@ Two protocols:
 
 Frames go in as ``uint8`` arrays ``(S, S)``; they become float32 ``/ 256`` only inside the batch.
 Nothing here holds more than one batch of windows: memory is flat in the video length.
+
+For the seed model both functions take a fast path by default (``fast=True``, see
+``models/fast.py``): each frame is encoded once, and its encoder features and first-ConvLSTM input
+gates are shared by every window that contains it; only what a protocol needs is decoded.
+``fast=False`` runs the plain model on whole windows, the reference the fast path is tested against.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .device import autocast
 
 
 @dataclass
@@ -61,6 +69,16 @@ def _errors(clips: torch.Tensor, recon: torch.Tensor, maps: bool):
     return l1.cpu().numpy(), sq.cpu().numpy(), m
 
 
+def _use_fast(model: torch.nn.Module, fast: bool):
+    """The fast wrapper when ``fast`` and the model has one, else None."""
+    if not fast:
+        return None
+    from .models.fast import FastConvLSTMAE, fast_model
+
+    m = fast_model(model)
+    return m if isinstance(m, FastConvLSTMAE) else None
+
+
 @torch.no_grad()
 def stream_windows(
     model: torch.nn.Module,
@@ -70,14 +88,27 @@ def stream_windows(
     batch_windows: int = 4,
     device: torch.device | None = None,
     maps: bool = False,
+    fast: bool = True,
+    precision: str = "fp32",
+    decode_batch: int = 4,
 ) -> Iterator[WindowResult]:
-    """Exact protocol: reconstruct every stride-1 window of ``frames``.
+    """Exact protocol: reconstruct every stride-1 window of ``frames``, all ``clip_length`` frames each.
 
-    Plain reference implementation: windows are batched ``(B, T, 1, S, S)`` and passed to
-    ``model`` as they are.
+    ``batch_windows`` windows go through the temporal stage together; the fast path decodes
+    ``decode_batch`` frames per call (memory ~100 MB per frame at 256x256). ``precision`` is
+    "fp32" (default; equal to the plain model within 1e-4), or "bf16"/"fp16" autocast.
+    ``fast=False``: the plain reference, whole ``(B, T, 1, S, S)`` batches through ``model``.
     """
     device = device or next(model.parameters()).device
     model.eval()
+    fm = _use_fast(model, fast)
+    if fm is None:
+        yield from _plain_windows(model, frames, clip_length, batch_windows, device, maps, precision)
+    else:
+        yield from _fast_windows(fm, frames, clip_length, batch_windows, device, maps, decode_batch, precision)
+
+
+def _plain_windows(model, frames, clip_length, batch_windows, device, maps, precision) -> Iterator[WindowResult]:
     buffer: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     start = 0
@@ -85,7 +116,8 @@ def stream_windows(
     def flush() -> Iterator[WindowResult]:
         nonlocal start
         clips = _to_batch(np.stack(pending), device).unsqueeze(2)
-        recon = model(clips)
+        with autocast(device, precision):  # only around compute: a generator must not leak autocast
+            recon = model(clips)
         l1, sq, m = _errors(clips[:, :, 0], recon[:, :, 0], maps)
         for k in range(len(pending)):
             yield WindowResult(start, l1[k], sq[k], None if m is None else m[k])
@@ -104,6 +136,60 @@ def stream_windows(
         yield from flush()
 
 
+def _encode_stream(fm, frames: Iterable[np.ndarray], group: int, device: torch.device, precision: str):
+    """Yield ``(frame uint8, first-ConvLSTM input gates (256, h, w))`` per frame, encoding ``group`` at a time."""
+    chunk: list[np.ndarray] = []
+
+    def run():
+        x = _to_batch(np.stack(chunk), device).unsqueeze(1)
+        with autocast(device, precision):
+            gates = fm.input_gates(fm.encode_frames(x))
+        out = list(zip(chunk, gates.unbind(0)))
+        chunk.clear()
+        return out
+
+    for frame in frames:
+        chunk.append(np.asarray(frame))
+        if len(chunk) == group:
+            yield from run()
+    if chunk:
+        yield from run()
+
+
+def _fast_windows(
+    fm, frames, clip_length, batch_windows, device, maps, decode_batch, precision
+) -> Iterator[WindowResult]:
+    t = clip_length
+    # The last T + B - 1 frames are all a batch of B windows needs; older ones are dropped.
+    ring: deque = deque(maxlen=t + batch_windows - 1)
+    start = 0  # first window not yet produced
+    seen = 0
+
+    def flush(n_windows: int) -> Iterator[WindowResult]:
+        nonlocal start
+        items = list(ring)
+        first = len(items) - (n_windows - 1 + t)
+        gates = torch.stack([torch.stack([items[first + k + j][1] for j in range(t)]) for k in range(n_windows)])
+        with autocast(device, precision):
+            feats = fm.temporal(gates).flatten(0, 1)
+            recon = torch.cat([fm.decode_frames(c) for c in feats.split(decode_batch)])[:, 0]
+        clips = _to_batch(
+            np.stack([np.stack([items[first + k + j][0] for j in range(t)]) for k in range(n_windows)]), device
+        )
+        l1, sq, m = _errors(clips, recon.view(clips.shape), maps)
+        for k in range(n_windows):
+            yield WindowResult(start, l1[k], sq[k], None if m is None else m[k])
+            start += 1
+
+    for item in _encode_stream(fm, frames, batch_windows, device, precision):
+        ring.append(item)
+        seen += 1
+        if seen - t + 1 - start == batch_windows:
+            yield from flush(batch_windows)
+    if seen - t + 1 - start > 0:
+        yield from flush(seen - t + 1 - start)
+
+
 @torch.no_grad()
 def stream_live(
     model: torch.nn.Module,
@@ -112,11 +198,54 @@ def stream_live(
     clip_length: int = 10,
     device: torch.device | None = None,
     maps: bool = False,
+    fast: bool = True,
+    precision: str = "fp32",
+    batch_windows: int = 1,
 ) -> Iterator[LiveResult]:
     """Live protocol: one result per frame ``i >= T-1`` from the window ending at it.
 
-    Plain reference: the whole window goes through ``model`` and only the last frame is kept.
+    Fast path: each frame is encoded once (features and first-ConvLSTM input gates kept for the
+    last ``T`` frames), the ConvLSTM stack runs over the window, and only its last frame is decoded.
+    ``batch_windows > 1`` runs that many consecutive windows together (more frames/s, more latency).
+    ``fast=False``: the plain reference, the whole window through ``model``, last frame kept.
     """
-    for w in stream_windows(model, frames, clip_length=clip_length, batch_windows=1, device=device, maps=maps):
-        i = w.start + clip_length - 1
-        yield LiveResult(i, float(w.l1[-1]), float(w.sq[-1]), None if w.maps is None else w.maps[-1])
+    device = device or next(model.parameters()).device
+    model.eval()
+    fm = _use_fast(model, fast)
+    if fm is None:
+        for w in stream_windows(
+            model, frames, clip_length=clip_length, batch_windows=1, device=device, maps=maps, fast=False,
+            precision=precision,
+        ):  # fmt: skip
+            i = w.start + clip_length - 1
+            yield LiveResult(i, float(w.l1[-1]), float(w.sq[-1]), None if w.maps is None else w.maps[-1])
+        return
+    yield from _fast_live(fm, frames, clip_length, batch_windows, device, maps, precision)
+
+
+def _fast_live(fm, frames, clip_length, batch_windows, device, maps, precision) -> Iterator[LiveResult]:
+    t = clip_length
+    ring: deque = deque(maxlen=t + batch_windows - 1)
+    seen = 0
+    done = 0  # live results produced (frame index of the next one is done + t - 1)
+
+    def flush(n: int) -> Iterator[LiveResult]:
+        nonlocal done
+        items = list(ring)
+        first = len(items) - (n - 1 + t)
+        gates = torch.stack([torch.stack([items[first + k + j][1] for j in range(t)]) for k in range(n)])
+        with autocast(device, precision):
+            recon = fm.decode_frames(fm.temporal(gates, last_only=True))[:, 0]
+        target = _to_batch(np.stack([items[first + k + t - 1][0] for k in range(n)]), device)
+        l1, sq, m = _errors(target, recon.view(target.shape), maps)
+        for k in range(n):
+            yield LiveResult(done + t - 1, float(l1[k]), float(sq[k]), None if m is None else m[k])
+            done += 1
+
+    for item in _encode_stream(fm, frames, batch_windows, device, precision):
+        ring.append(item)
+        seen += 1
+        if seen - t + 1 - done == batch_windows:
+            yield from flush(batch_windows)
+    if seen - t + 1 - done > 0:
+        yield from flush(seen - t + 1 - done)
