@@ -79,8 +79,11 @@ class ScoreConfig:
     score: str = "seed"
     cost: str = "l1"  # "l1": summed |error| (the article); "l2": Euclidean norm of the window (seed code)
     normalize: str = "seed"  # "seed": (c - min) / max; "minmax": (c - min) / (max - min); "none"
-    frame_scores: str = "mean_window"
+    frame_scores: str = "own_error"
     smooth: int = 0
+    ema_alpha: float = 0.0  # live: causal EMA of the frame score (0 = off)
+    patch: int = 16  # patch size in pixels for local scores; must divide data.size
+    topk: int = 5
 
 
 @dataclass(frozen=True)
