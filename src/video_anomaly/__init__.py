@@ -1,3 +1,31 @@
-"""video-anomaly: find abnormal events in surveillance video without labelled anomalies."""
+"""video-anomaly: find abnormal events in surveillance video without labelled anomalies.
+
+Public API (imported lazily so that ``import video_anomaly`` stays fast):
+
+* ``Detector``: ``Detector.train(data, out_dir)``, ``Detector.load(path_or_name)``, ``.score(video)``,
+  ``.evaluate(test_videos, out_dir)``, ``.calibrate()``;
+* ``load_dataset(path)``: UCSD, Avenue, ShanghaiTech, frames-layout or custom footage;
+* ``RunConfig``, ``load_config(toml)``: the seed recipe and its settings;
+* ``make_synthetic_scene(root)``: the built-in synthetic walkway with planted anomalies.
+"""
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Detector": ("video_anomaly.api", "Detector"),
+    "load_dataset": ("video_anomaly.data", "load_dataset"),
+    "RunConfig": ("video_anomaly.config", "RunConfig"),
+    "load_config": ("video_anomaly.config", "load_config"),
+    "make_synthetic_scene": ("video_anomaly.data.synthetic", "make_synthetic_scene"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'video_anomaly' has no attribute {name!r}")

@@ -169,7 +169,7 @@ class ConvLSTMAutoencoder(nn.Module):
         b, t = feats.shape[:2]
 
         def norm(layer: ChannelLayerNorm, x: torch.Tensor) -> torch.Tensor:
-            return layer(x.flatten(0, 1)).unflatten(0, (b, t))
+            return layer(x.flatten(0, 1)).reshape(b, t, *x.shape[2:])
 
         x = norm(self.norm3, self.lstm1(feats))
         x = norm(self.norm4, self.lstm2(x))
@@ -186,6 +186,6 @@ class ConvLSTMAutoencoder(nn.Module):
         if h % 8 or w % 8:
             raise ValueError(f"frame height and width must be multiples of 8, got {h}x{w}")
         feats = self.encode_frames(clips.reshape(b * t, c, h, w))
-        feats = self.temporal(feats.unflatten(0, (b, t)))
+        feats = self.temporal(feats.reshape(b, t, *feats.shape[1:]))
         out = self.decode_frames(feats.flatten(0, 1))
         return out.view(b, t, 1, h, w)
