@@ -1,0 +1,424 @@
+"""Live detection: frames in as they arrive, a calibrated score per frame, alarms out.
+
+Memory is bounded by construction: the detector keeps the last ``T`` frames (one clip), the reader
+queue at most ``queue`` frames, the event tracker one open event.
+
+Sources (``open_live_source``): a video file or a frame folder (read without drops), a camera device
+``/dev/videoN`` (PyAV, format ``v4l2``) or a network stream URL ``rtsp:// http(s):// udp:// tcp:// rtmp://``
+(whatever PyAV/FFmpeg opens). Live sources are read by a thread into a bounded queue.
+
+Drop policy for live sources, when scoring falls behind: when the queue holds ``queue`` frames and a new
+one arrives, the oldest ``queue - T + 1`` frames are dropped (the newest ``T - 1`` are kept so that
+scoring resumes at once with a full clip), the drop is counted and a warning line goes to stderr (at
+most one per second). A window never spans a gap: after a drop the detector restarts its clip.
+Latency is therefore bounded by ``queue`` frames; frame indices and times stay those of the source.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .calibration import Calibration, frame_raw_score, patch_grid
+from .errors import DataError
+
+URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
+
+
+@dataclass
+class FrameScore:
+    """The live verdict on one frame.
+
+    ``index``: source frame index; ``raw``/``score``: unsmoothed and EMA-smoothed score (calibration
+    units); ``alarm``: ``score > threshold``; ``bbox``: ``(x0, y0, x1, y1)`` of the most abnormal patch in
+    original frame pixels; ``map``: ``(S, S)`` float32 pixel errors when the detector keeps maps;
+    ``frame``: the original grayscale frame ``(H, W)`` uint8 (a reference, not a copy).
+    """
+
+    index: int
+    raw: float
+    score: float
+    alarm: bool
+    bbox: tuple[int, int, int, int]
+    map: np.ndarray | None = None
+    frame: np.ndarray | None = None
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, 3)`` uint8 -> ``(H, W)`` uint8 (ITU-R 601 luma, as Pillow's mode L)."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        return frame
+    rgb = frame[..., :3].astype(np.float32)
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8)
+
+
+class _Feed:
+    """An iterator the engine pulls frames from; ``push`` fills it. Runs dry -> StopIteration."""
+
+    def __init__(self):
+        self.pending: collections.deque = collections.deque()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not self.pending:
+            raise StopIteration
+        return self.pending.popleft()
+
+
+class LiveDetector:
+    """Scores one frame at a time with a model and its calibration.
+
+    ``push(frame)`` takes an original frame (``(H, W)`` or ``(H, W, 3)`` uint8, any size), resizes it to
+    the model's input and returns a ``FrameScore`` once the clip is full (from the ``T``-th frame on;
+    every later frame is scored on arrival), else None. The engine (``inference.stream_live``) runs as one
+    generator fed frame by frame, so an engine that caches per-frame work across windows keeps it.
+    """
+
+    def __init__(self, model, run_config, calibration: Calibration, *, score: str | None = None, device=None,
+                 keep_maps: bool = False, engine: Callable | None = None):  # fmt: skip
+        from .inference import stream_live
+
+        self.model = model
+        self.cal = calibration if score is None else calibration.with_score(score)
+        self.size = run_config.data.size
+        self.clip_length = run_config.data.clip_length
+        if (self.size, self.clip_length) != (self.cal.size, self.cal.clip_length):
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"calibration was fitted at {self.cal.size}px/T={self.cal.clip_length}, "
+                f"the model runs at {self.size}px/T={self.clip_length}"
+            )
+        self.threshold = self.cal.threshold
+        self.device = device
+        self.keep_maps = keep_maps
+        self._engine = engine or stream_live
+        self._window: collections.deque = collections.deque(maxlen=self.clip_length)
+        self._feed = _Feed()
+        self._results: Iterator | None = None
+        self._ema: float | None = None
+        self._next_index: int | None = None
+
+    def reset(self, keep_score: bool = True) -> None:
+        """Forget the clip (after a gap in the source); the smoothed score survives unless ``keep_score`` is False."""
+        self._window.clear()
+        self._feed.pending.clear()
+        self._results = None
+        if not keep_score:
+            self._ema = None
+
+    def _run_engine(self):
+        """The next engine result for the newest frame; restarts the engine on the window when it has ended."""
+        if self._results is not None:
+            try:
+                return next(self._results)
+            except StopIteration:
+                self._results = None
+        # (Re)start: feed the whole current window (a fresh engine needs T frames for its first result).
+        self._feed.pending.clear()
+        self._feed.pending.extend(self._window)
+        self._results = iter(
+            self._engine(self.model, self._feed, clip_length=self.clip_length, device=self.device, maps=True)
+        )
+        return next(self._results)
+
+    def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
+        """Add the next frame (source index ``index``; consecutive when None) and score it if the clip is full."""
+        gray = to_gray(frame)
+        if index is None:
+            index = 0 if self._next_index is None else self._next_index
+        elif self._next_index is not None and index != self._next_index:
+            self.reset()  # a gap (dropped frames): never score a window that spans it
+        self._next_index = index + 1
+        from .data.frames import resize_frame
+
+        small = resize_frame(gray, self.size)
+        self._window.append(small)
+        if self._results is not None:
+            self._feed.pending.append(small)
+        if len(self._window) < self.clip_length:
+            return None
+        result = self._run_engine()
+        err = result.map
+        patches = patch_grid(err, self.cal.patch)
+        raw, where = frame_raw_score(patches, float(err.mean()), self.cal, self.cal.score)
+        a = self.cal.ema_alpha
+        self._ema = raw if self._ema is None or not 0 < a < 1 else a * raw + (1 - a) * self._ema
+        bbox = patch_bbox(where, self.cal.patch, self.size, gray.shape)
+        return FrameScore(index, raw, self._ema, self._ema > self.threshold, bbox,
+                          err if self.keep_maps else None, gray)  # fmt: skip
+
+
+def patch_bbox(patch_map: np.ndarray, patch: int, size: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Box ``(x0, y0, x1, y1)`` in original pixels (``shape = (H, W)``) of the highest patch of ``patch_map``."""
+    r, c = np.unravel_index(int(np.argmax(patch_map)), patch_map.shape)
+    h, w = shape
+    sy, sx = h / size, w / size
+    return (
+        int(c * patch * sx),
+        int(r * patch * sy),
+        int(round((c + 1) * patch * sx)),
+        int(round((r + 1) * patch * sy)),
+    )
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+
+@dataclass
+class LiveSource:
+    """An opened frame source: ``frames`` yields original grayscale ``(H, W)`` uint8 frames."""
+
+    name: str
+    frames: Iterator[np.ndarray]
+    fps: float
+    live: bool
+    close: Callable[[], None] = lambda: None
+
+
+def is_stream_url(spec: str) -> bool:
+    return spec.lower().startswith(URL_SCHEMES)
+
+
+def _av_frames(container, name: str) -> Iterator[np.ndarray]:
+    try:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="gray")
+    except Exception as exc:  # FFmpeg errors of many types mean: the stream broke
+        if not isinstance(exc, GeneratorExit):
+            raise DataError(name, f"stream decode failed: {exc}") from None
+    finally:
+        container.close()
+
+
+def open_live_source(spec: str, *, fps: float | None = None, timeout_s: float = 10.0) -> LiveSource:
+    """Open a video file, frame folder, camera device or network stream (see module docstring).
+
+    ``fps`` overrides the rate the source reports (frame folders report none: 10 fps, UCSD's, is assumed).
+    """
+    spec = str(spec)
+    is_device = spec.startswith("/dev/video")
+    if is_stream_url(spec) or is_device:
+        try:
+            import av
+        except ImportError:
+            raise DataError(spec, "reading cameras and streams needs PyAV: pip install av") from None
+        options = {"rw_timeout": str(int(timeout_s * 1e6))} if not is_device else {}
+        try:
+            container = av.open(spec, format="v4l2" if is_device else None, options=options, timeout=timeout_s)
+        except Exception as exc:
+            raise DataError(spec, f"cannot open stream: {exc}") from None
+        if not container.streams.video:
+            container.close()
+            raise DataError(spec, "no video stream")
+        stream = container.streams.video[0]
+        rate = fps or float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        return LiveSource(spec, _av_frames(container, spec), rate, True, container.close)
+    path = Path(spec)
+    from .data.frames import open_source
+
+    source = open_source(path)
+    rate = fps
+    if rate is None and path.is_file():
+        try:
+            import av
+
+            with av.open(str(path)) as c:
+                s = c.streams.video[0]
+                rate = float(s.average_rate or s.guessed_rate or 0) or None
+        except Exception:  # noqa: BLE001 - the frame rate is only informative here
+            rate = None
+    return LiveSource(str(path), source.iter_frames(None), float(rate or 10.0), False)
+
+
+class FrameQueue:
+    """Bounded frame buffer between a reader thread and the scorer.
+
+    ``policy="drop"`` (live sources): when full, the oldest ``maxsize - keep`` frames are dropped to make
+    room; ``policy="block"`` (files): the reader waits. Items are ``(index, arrival_time, frame)``.
+    """
+
+    def __init__(self, maxsize: int, *, policy: str = "drop", keep: int = 1, warn: Callable[[str], None] | None = None):
+        self.maxsize = max(int(maxsize), keep + 1)
+        self.policy = policy
+        self.keep = max(0, min(int(keep), self.maxsize - 1))
+        self.dropped = 0
+        self._q: collections.deque = collections.deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._warn = warn or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._last_warn = -1e9
+
+    def put(self, item) -> None:
+        with self._cv:
+            if self.policy == "block":
+                while len(self._q) >= self.maxsize and not self._closed:
+                    self._cv.wait(0.1)
+            elif len(self._q) >= self.maxsize:
+                n = len(self._q) - self.keep
+                for _ in range(n):
+                    self._q.popleft()
+                self.dropped += n
+                now = time.monotonic()
+                if now - self._last_warn >= 1.0:
+                    self._last_warn = now
+                    self._warn(
+                        f"warning: scoring is behind the live source at frame {item[0]}: dropped the {n} oldest "
+                        f"queued frames ({self.dropped} dropped so far; policy: drop oldest, queue {self.maxsize})"
+                    )
+            self._q.append(item)
+            self._cv.notify_all()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def get(self):
+        """The next item, or None once the queue is closed and empty."""
+        with self._cv:
+            while not self._q and not self._closed:
+                self._cv.wait(0.1)
+            if self._q:
+                item = self._q.popleft()
+                self._cv.notify_all()
+                return item
+            return None
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+
+def threaded_frames(
+    source: LiveSource, *, queue: int = 64, keep: int = 10, drop: bool | None = None, warn=None
+) -> tuple[Iterator[tuple[int, float, np.ndarray]], FrameQueue]:
+    """Read ``source`` on a thread; iterate ``(index, arrival_monotonic_s, frame)`` through a bounded queue.
+
+    ``drop`` defaults to ``source.live``. Errors in the reader are re-raised in the consumer.
+    """
+    fq = FrameQueue(queue, policy="drop" if (source.live if drop is None else drop) else "block", keep=keep,
+                    warn=warn)  # fmt: skip
+    error: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader():
+        try:
+            for i, frame in enumerate(source.frames):
+                if stop.is_set():
+                    break
+                fq.put((i, time.monotonic(), frame))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            error.append(exc)
+        finally:
+            fq.close()
+
+    thread = threading.Thread(target=reader, name="frame-reader", daemon=True)
+    thread.start()
+
+    def consume():
+        try:
+            while True:
+                item = fq.get()
+                if item is None:
+                    break
+                yield item
+            if error:
+                raise error[0]
+        finally:
+            stop.set()
+            fq.close()
+            thread.join(timeout=2.0)
+
+    return consume(), fq
+
+
+@dataclass
+class RunStats:
+    """What a run over one source did. Latencies: seconds from a frame's arrival (read from the source)
+    to its score, over the last ``10_000`` scored frames (a bounded window)."""
+
+    frames: int = 0
+    scored: int = 0
+    dropped: int = 0
+    wall_s: float = 0.0
+    latency_p50_s: float = float("nan")
+    latency_p95_s: float = float("nan")
+    latency_max_s: float = float("nan")
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def run_source(
+    detector: LiveDetector,
+    source: LiveSource,
+    *,
+    tracker,
+    emit: Callable[[dict], None] = lambda msg: None,
+    on_score: Callable[[int, FrameScore | None], None] | None = None,
+    overlay=None,
+    queue: int = 64,
+    drop: bool | None = None,
+    max_frames: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> RunStats:
+    """Score every frame of ``source`` through ``detector``; event messages go to ``emit`` as they happen.
+
+    ``on_score(index, FrameScore | None)`` sees every frame that was not dropped (None while the clip
+    fills). ``overlay``: an ``OverlayWriter``. Frames are read on a thread through a ``FrameQueue``
+    (``drop`` defaults to ``source.live``).
+    """
+    stats = RunStats()
+    latencies: collections.deque = collections.deque(maxlen=10_000)
+    t0 = time.monotonic()
+    items, fq = threaded_frames(source, queue=queue, keep=detector.clip_length - 1, drop=drop, warn=warn)
+    try:
+        for index, arrived, frame in items:
+            fs = detector.push(frame, index)
+            stats.frames += 1
+            if fs is not None:
+                stats.scored += 1
+                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame):
+                    emit(msg)
+                latencies.append(time.monotonic() - arrived)
+            if on_score is not None:
+                on_score(index, fs)
+            if overlay is not None:
+                overlay.write(to_gray(frame), None if fs is None else fs.map, None if fs is None else fs.score,
+                              tracker.in_event)  # fmt: skip
+            if max_frames is not None and stats.frames >= max_frames:
+                break
+    finally:
+        items.close()
+        source.close()
+    for msg in tracker.finish():
+        emit(msg)
+    stats.dropped = fq.dropped
+    stats.wall_s = time.monotonic() - t0
+    if latencies:
+        lat = np.asarray(latencies)
+        stats.latency_p50_s, stats.latency_p95_s = (float(v) for v in np.quantile(lat, [0.5, 0.95]))
+        stats.latency_max_s = float(lat.max())
+    return stats
+
+
+def load_live(checkpoint, *, score: str | None = None, device=None, keep_maps: bool = False):
+    """``(detector, model, run_config, calibration)`` from a calibrated checkpoint."""
+    from .checkpoint import load_checkpoint
+    from .device import pick_device
+
+    device = pick_device(None if device is None else str(device))
+    model, run_config, extras = load_checkpoint(checkpoint, device=device)
+    cal = Calibration.from_extras(extras, str(checkpoint))
+    detector = LiveDetector(model, run_config, cal, score=score, device=device, keep_maps=keep_maps)
+    return detector, model, run_config, detector.cal

@@ -1,0 +1,115 @@
+"""Helpers for the live-detection tests: a deterministic stand-in model and a scene it can be judged on.
+
+The stand-in is honest about what it is: a background model. It "reconstructs" every frame of a clip as
+the per-pixel temporal median of the clip, so its error is large wherever something moved that the
+median does not contain. It has no notion of shape or speed, so on the synthetic scene it can only find
+anomalies of *place*: the tests plant people walking on the grass (``grass`` anomalies), which it sees
+because the calibrated per-patch statistics say that nothing moves there on normal footage. Training a
+ConvLSTM inside a test is too slow on the shared 2-core CI machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+SIZE = 32  # model input side
+PATCH = 4  # calibration patch side (8 x 8 patches at 32 px)
+H, W = 48, 64  # scene size
+FRAMES = 120
+SEED = 0
+N_TRAIN = 8  # normal videos for calibration
+
+
+class TemporalMedian(nn.Module):
+    """``(B, T, 1, S, S)`` -> each frame replaced by the clip's per-pixel temporal median."""
+
+    def __init__(self):
+        super().__init__()
+        # stream_live finds the device from the parameters; this one is never used in the computation.
+        self.anchor = nn.Parameter(torch.zeros(1), requires_grad=False)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return clips.median(dim=1, keepdim=True).values.expand_as(clips)
+
+
+def install_median(monkeypatch) -> None:
+    """Make ``build_model(ModelConfig(name="median"))`` (used by ``load_checkpoint``) return the stand-in."""
+    import video_anomaly.models as models
+
+    real = models.build_model
+
+    def build(config):
+        return TemporalMedian() if config.name == "median" else real(config)
+
+    monkeypatch.setattr(models, "build_model", build)
+
+
+def run_config():
+    from video_anomaly.config import RunConfig
+
+    return RunConfig().replace(data={"size": SIZE}, model={"name": "median"})
+
+
+def grass_videos(n: int = 2, seed: int = SEED):
+    """Test videos of the synthetic scene (same background as ``make_synthetic_scene(seed)``) with one person
+    walking on the grass from frame 40. Returns ``[(frames (N, H, W) uint8, labels (N,) bool)]``."""
+    from video_anomaly.data.synthetic import _Scene
+
+    scene = _Scene(H, W, np.random.default_rng([seed, 99]))
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, 7, i])
+        mover = scene.anomaly(rng, "grass", 40)
+        v = scene.render(rng, FRAMES, [mover])
+        out.append((v.frames, v.labels))
+    return out
+
+
+def write_folder(frames: np.ndarray, folder: Path) -> Path:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"{t:03d}.png")
+    return folder
+
+
+def write_ts(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
+    """MPEG-TS (H.264, near-lossless) of ``frames`` for network-stream tests."""
+    import av
+
+    with av.open(str(path), mode="w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s.options = {"crf": "10", "preset": "ultrafast", "tune": "zerolatency"}
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(np.repeat(f[..., None], 3, 2), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def calibrated_checkpoint(tmp: Path, monkeypatch) -> tuple[Path, Path]:
+    """A synthetic scene (3 normal training videos) and a calibrated stand-in checkpoint. ``(ckpt, root)``.
+
+    The stand-in was never trained, so every training frame is fair game for calibration: the hold-out
+    range recorded in the checkpoint is each whole training video.
+    """
+    from video_anomaly.checkpoint import save_checkpoint
+    from video_anomaly.cli import main
+    from video_anomaly.data import load_dataset
+    from video_anomaly.data.synthetic import make_synthetic_scene
+
+    install_median(monkeypatch)
+    root = make_synthetic_scene(tmp / "scene", seed=SEED, height=H, width=W, n_train=N_TRAIN, n_test=1, frames=FRAMES)
+    ds = load_dataset(root)
+    holdout = {v.name: [0, len(v)] for v in ds.train}
+    ckpt = save_checkpoint(tmp / "ckpt", TemporalMedian(), run_config(), {"holdout_ranges": holdout,
+                                                                           "dataset_root": str(root)})  # fmt: skip
+    assert main(["calibrate", str(ckpt), "--patch", str(PATCH), "--device", "cpu"]) == 0
+    return ckpt, root

@@ -1,0 +1,87 @@
+"""`score` outputs and the HTML report, checked in a real headless browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from live_fixtures import calibrated_checkpoint, grass_videos, install_median, write_folder
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from video_anomaly.cli import main
+
+    mp = pytest.MonkeyPatch()
+    tmp = tmp_path_factory.mktemp("report")
+    ckpt, root = calibrated_checkpoint(tmp, mp)
+    install_median(mp)
+    frames, _ = grass_videos(1)[0]
+    folder = write_folder(frames, tmp / "grass0")
+    out = tmp / "run"
+    args = ["score", str(ckpt), str(folder), "--dataset", str(root), "--out", str(out), "--overlay", "--device", "cpu"]
+    assert main(args) == 0
+    assert main(["report", str(out)]) == 0
+    yield out
+    mp.undo()
+
+
+def test_score_writes_csv_json_plot_events(run_dir):
+    rec = json.loads((run_dir / "grass0.scores.json").read_text())
+    assert rec["n_frames"] == 120 and len(rec["scores"]) == 120 and rec["scores"][8] is None
+    assert rec["events"] and all(ev["thumbnail"] for ev in rec["events"])
+    with open(run_dir / "grass0.scores.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 120 and float(rows[50]["score"]) == pytest.approx(rec["scores"][50], rel=1e-5)
+    lines = (run_dir / "grass0.events.jsonl").read_text().splitlines()
+    assert [json.loads(x)["start_frame"] for x in lines] == [e["start_frame"] for e in rec["events"]]
+    assert (run_dir / "grass0.regularity.png").stat().st_size > 1000
+    assert (run_dir / "grass0.overlay.mp4").stat().st_size > 1000
+    labelled = json.loads((run_dir / "Test001.scores.json").read_text())
+    assert labelled["labels"] is not None and any(labelled["labels"])
+
+
+def test_report_is_self_contained(run_dir):
+    from PIL import Image
+
+    html = (run_dir / "report.html").read_text()
+    assert html.count('class="video"') == 2 and 'class="regularity"' in html and 'class="events"' in html
+    assert 'href="grass0.overlay.mp4"' in html
+    assert not re.search(r'src="(?!data:)', html)  # every image embedded
+    for uri in re.findall(r'src="data:image/png;base64,([^"]+)"', html)[:3]:
+        Image.open(io.BytesIO(base64.b64decode(uri))).verify()
+
+
+def _chromium(url: str, tmp_path) -> tuple[str, list[str]]:
+    flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+    flags += "--disable-component-update --disable-sync --enable-logging=stderr --v=0 --dump-dom"
+    cmd = [CHROMIUM, *flags.split(), f"--user-data-dir={tmp_path / 'profile'}", url]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    console = [line for line in p.stderr.splitlines() if ":CONSOLE" in line]
+    return p.stdout, console
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
+def test_report_loads_in_headless_chromium_without_console_errors(run_dir, tmp_path):
+    # The probe proves that console errors would be seen.
+    probe = tmp_path / "probe.html"
+    probe.write_text("<html><body><script>console.error('probe'); missing();</script></body></html>")
+    _, console = _chromium(probe.as_uri(), tmp_path)
+    assert any("probe" in c for c in console), console
+    dom, console = _chromium((run_dir / "report.html").as_uri(), tmp_path)
+    assert console == []
+    assert dom.count('<section class="video"') == 2
+    assert len(re.findall(r'<img class="regularity"', dom)) == 2
+    assert len(re.findall(r'<tr class="event"', dom)) >= 1 and '<img class="thumb"' in dom
+    assert '<a class="overlay" href="grass0.overlay.mp4"' in dom
+    assert np.all([t in dom for t in ("Test001", "grass0")])
