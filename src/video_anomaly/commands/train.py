@@ -1,0 +1,127 @@
+"""``video-anomaly train DATASET --out RUN``: train on a dataset's normal videos.
+
+Settings come from the defaults (the seed recipe), then ``--config FILE.toml``, then flags. With
+``--resume`` and no ``--config`` the checkpoint's own config is the base. Under ``torchrun`` the
+run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _strides(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one stride")
+    return values
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train the autoencoder on normal videos",
+        description="Train on the training (normal) videos of DATASET; writes config, log, loss curve and "
+        "checkpoint into RUN. Flags override --config; defaults are the seed recipe.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
+    p.add_argument("--config", metavar="TOML", help="config file with [data] [model] [train] [score] sections")
+    p.add_argument("--kind", default="auto", help="dataset layout (default: detect)")
+    p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder")
+    g = p.add_argument_group("data and model")
+    g.add_argument("--size", type=int, help="frame side after resizing (multiple of 8; seed 256)")
+    g.add_argument("--clip-length", type=int, help="frames per clip (seed 10); sets data and model clip_length")
+    g.add_argument("--strides", type=_strides, help="temporal strides, e.g. 1,2 (seed)")
+    g.add_argument("--clip-step", type=int, help="start a clip every N frames (default: non-overlapping)")
+    g.add_argument("--model", choices=("convlstm_ae", "conv_ae"), help="model (default convlstm_ae)")
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int, help="clips per step (per process when distributed)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (seed 1e-4)")
+    g.add_argument("--schedule", choices=("inverse_time", "plateau", "constant"))
+    g.add_argument("--no-shuffle", dest="shuffle", action="store_const", const=False, help="keep clip order")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--holdout-fraction", type=float, help="fraction of each video kept for calibration")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    g.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
+    g.add_argument("--workers", type=int, help="DataLoader worker processes")
+    g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
+    g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps in total")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--fast-model", action="store_true", help="forward through models.fast (faster forward, slower backward on CPU)"
+    )
+    p.set_defaults(func=run)
+
+
+def resolve_config(args):
+    """The RunConfig for ``args``: defaults < checkpoint (on --resume) or --config < flags."""
+    from ..checkpoint import read_meta, run_config_from_meta
+    from ..config import load_config
+    from ..training import CHECKPOINT_NAME
+
+    ckpt = Path(args.out) / CHECKPOINT_NAME
+    if args.config is None and args.resume and ckpt.exists():
+        cfg = run_config_from_meta(read_meta(ckpt), ckpt)
+    else:
+        cfg = load_config(args.config)
+    clip_length = getattr(args, "clip_length", None)
+    return cfg.replace(
+        data={"size": args.size, "clip_length": clip_length, "strides": args.strides, "clip_step": args.clip_step},
+        model={"name": args.model, "clip_length": clip_length},
+        train={
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "schedule": args.schedule,
+            "shuffle": args.shuffle,
+            "seed": args.seed,
+            "holdout_fraction": args.holdout_fraction,
+            "precision": args.precision,
+            "num_workers": args.workers,
+        },
+    )
+
+
+def run(args) -> int:
+    from ..data import load_dataset
+    from ..errors import DataError
+    from ..training import dist_info, init_distributed, train
+
+    cfg = resolve_config(args)
+    dataset = load_dataset(args.dataset, args.kind, subset=args.subset)
+    if not dataset.train:
+        raise DataError(args.dataset, "has no training videos")
+    device = init_distributed(args.device)
+    try:
+        result = train(
+            cfg,
+            dataset.train,
+            args.out,
+            device=device,
+            resume=args.resume,
+            max_steps=args.max_steps,
+            progress=not args.quiet,
+            use_fast=args.fast_model,
+            extras={"dataset_root": str(Path(args.dataset).resolve()), "dataset_kind": args.kind},
+        )
+        rank, world = dist_info()
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if rank == 0:
+        loss = f"{result.losses[-1]:.6f}" if result.losses else "n/a"
+        where = f" on {world} processes" if world > 1 else ""
+        stop = " (stopped at --max-steps)" if result.stopped_at_max_steps else ""
+        print(
+            f"trained {result.epochs} full epochs, {result.steps} steps{where} in {result.seconds:.1f} s "
+            f"({result.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {result.checkpoint}"
+        )
+    return 0
