@@ -85,15 +85,13 @@ class Detector:
     ) -> Detector:
         """Train on the normal (training) videos of ``data`` and, with ``calibrate``, fit the live
         threshold and per-patch statistics on the held-out frames. Writes ``out_dir``."""
-        from .checkpoint import update_checkpoint_extras
         from .training import train
 
         cfg = config or RunConfig()
         videos = _videos(data, "train")
-        result = train(cfg, videos, out_dir, device=device, max_steps=max_steps, progress=progress)
-        root = getattr(data, "root", None) if not isinstance(data, (str, Path)) else data
-        if root is not None:
-            update_checkpoint_extras(result.checkpoint, dataset_root=str(Path(root).resolve()))
+        root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
+        extras = {"dataset_root": str(Path(root).resolve())} if root is not None else None
+        result = train(cfg, videos, out_dir, device=device, max_steps=max_steps, progress=progress, extras=extras)
         det = cls.load(result.checkpoint, device=device)
         if calibrate:
             det.calibrate(videos, target_far=target_far)

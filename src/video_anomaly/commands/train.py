@@ -8,6 +8,7 @@ run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 a
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -53,6 +54,12 @@ def register(subparsers) -> None:
     g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
     g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps in total")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--no-calibrate",
+        dest="calibrate",
+        action="store_false",
+        help="skip fitting the live threshold on the held-out frames after training",
+    )
     g.add_argument(
         "--fast-model", action="store_true", help="forward through models.fast (faster forward, slower backward on CPU)"
     )
@@ -108,7 +115,7 @@ def run(args) -> int:
             max_steps=args.max_steps,
             progress=not args.quiet,
             use_fast=args.fast_model,
-            extras={"dataset_root": str(Path(args.dataset).resolve()), "dataset_kind": args.kind},
+            extras={"dataset_root": str(Path(dataset.root).resolve()), "dataset_kind": args.kind},
         )
         rank, world = dist_info()
     finally:
@@ -124,4 +131,14 @@ def run(args) -> int:
             f"trained {result.epochs} full epochs, {result.steps} steps{where} in {result.seconds:.1f} s "
             f"({result.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {result.checkpoint}"
         )
+        if args.calibrate and not result.stopped_at_max_steps:
+            from ..calibration import calibrate_checkpoint
+
+            cal = calibrate_checkpoint(
+                result.checkpoint, dataset_root=dataset.root, device=device, log=lambda m: print(m, file=sys.stderr)
+            )
+            print(
+                f"calibrated on {cal.n_frames} held-out normal frames: {cal.score} threshold {cal.threshold:.4g} "
+                f"for a target false-alarm rate of {cal.target_far:.2%}"
+            )
     return 0
