@@ -1,0 +1,290 @@
+"""Speed of the seed model: the plain eager port against the fast path, side by side in one run.
+
+Every measurement alternates plain and fast runs on the same inputs and keeps medians, so the
+ratios hold even on a machine shared with other work. FLOP counts are analytic (2 per
+multiply-add, convolutions only), from the model's own layer shapes.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` fp32 GFLOP/s of an ``n x n`` matmul: this machine's practical peak."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_time(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def model_flops(model, size: int, clip_length: int = 10) -> dict[str, float]:
+    """FLOPs of the seed model's stages at ``size x size`` frames.
+
+    Keys: ``encode`` (per frame), ``gates1`` (first ConvLSTM input convolution, per frame),
+    ``temporal`` (per window, the rest of the ConvLSTM stack), ``temporal_fast`` (the same without
+    the step-0 recurrent convolutions, which act on a zero state), ``decode`` (per frame).
+    """
+
+    def conv(layer, out_hw: int) -> float:
+        co, ci, kh, kw = layer.weight.shape
+        if isinstance(layer, torch.nn.ConvTranspose2d):  # weight is (in, out, k, k); cost per input pixel
+            ci, co = co, ci
+        return 2.0 * out_hw * co * ci * kh * kw
+
+    s, q, e = size * size, (size // 4) ** 2, (size // 8) ** 2
+    rec = sum(conv(lstm.cell.recurrent_conv, e) for lstm in (model.lstm1, model.lstm2, model.lstm3))
+    inp = sum(conv(lstm.cell.input_conv, e) for lstm in (model.lstm2, model.lstm3))
+    t = clip_length
+    return {
+        "encode": conv(model.conv1, q) + conv(model.conv2, e),
+        "gates1": conv(model.lstm1.cell.input_conv, e),
+        "temporal": t * (rec + inp),
+        "temporal_fast": t * inp + (t - 1) * rec,
+        "decode": conv(model.deconv1, e) + conv(model.deconv2, e * 4) + conv(model.conv_out, s),
+    }
+
+
+def _alternate(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, run in turns (after one warm-up each)."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            times[k].append(_time(fn))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def run_bench(
+    size: int = 256,
+    windows: int = 3,
+    device: torch.device | str | None = None,
+    what: Sequence[str] = ("exact", "live", "train"),
+    repeats: int = 3,
+    clip_length: int = 10,
+    live_frames: int = 12,
+    train_batch: int = 4,
+    seed: int = 0,
+) -> dict:
+    """Time the plain port and the fast path side by side; return the numbers as a dict.
+
+    ``exact``: ``windows`` stride-1 windows, all frames decoded (plain: one window per call).
+    ``live``: ``live_frames`` frames scored from the window ending at each (plain: whole window).
+    ``train``: one forward+backward of a ``(train_batch, T, 1, size, size)`` batch, MSE loss.
+    Each result also holds the largest difference between plain and fast outputs or gradients.
+    """
+    from .device import pick_device
+    from .inference import stream_live, stream_windows
+    from .models.convlstm_ae import ConvLSTMAutoencoder
+    from .models.fast import FastConvLSTMAE
+
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    torch.manual_seed(seed)
+    model = ConvLSTMAutoencoder().to(device).eval()
+    fast = FastConvLSTMAE(model)
+    flops = model_flops(model, size, clip_length)
+    rng = np.random.default_rng(seed)
+    out: dict = {
+        "size": size,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "matmul_peak_gflops": matmul_peak_gflops() if device.type == "cpu" else None,
+        "gflop_per_frame": (flops["encode"] + flops["gates1"] + flops["temporal"] / clip_length + flops["decode"])
+        / 1e9,
+    }
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def timed(fn):
+        def run():
+            r = fn()
+            sync()
+            return r
+
+        return run
+
+    if "exact" in what or "live" in what:
+        n = max(windows, live_frames) + clip_length - 1
+        video = [rng.integers(0, 256, (size, size), dtype=np.uint8) for _ in range(n)]
+
+    if "exact" in what:
+        frames = video[: windows + clip_length - 1]
+        res: dict = {}
+
+        def plain():
+            res["plain"] = list(stream_windows(model, frames, clip_length=clip_length, batch_windows=1, fast=False))
+
+        def fastrun():
+            res["fast"] = list(stream_windows(model, frames, clip_length=clip_length, device=device))
+
+        t = _alternate({"plain": timed(plain), "fast": timed(fastrun)}, repeats)
+        diff = max(float(np.max(np.abs(a.l1 - b.l1) / np.abs(a.l1))) for a, b in zip(res["plain"], res["fast"]))
+        plain_work = (
+            windows * clip_length * (flops["encode"] + flops["gates1"] + flops["decode"]) + windows * flops["temporal"]
+        )
+        fast_work = len(frames) * (flops["encode"] + flops["gates1"]) + windows * (
+            flops["temporal_fast"] + clip_length * flops["decode"]
+        )
+        out["exact"] = _rates(t, windows, clip_length * windows, {"plain": plain_work, "fast": fast_work})
+        out["exact"]["max_rel_diff_l1"] = diff
+
+    if "live" in what:
+        frames = video[: live_frames + clip_length - 1]
+        res = {}
+
+        def plain_live():
+            res["plain"] = list(stream_live(model, frames, clip_length=clip_length, fast=False))
+
+        def fast_live():
+            res["fast"] = list(stream_live(model, frames, clip_length=clip_length, device=device))
+
+        # The plain live reference is a whole window per frame: time it on a few frames only.
+        few = frames[: min(live_frames, windows) + clip_length - 1]
+
+        def plain_few():
+            list(stream_live(model, few, clip_length=clip_length, fast=False))
+
+        t = _alternate({"plain": timed(plain_few), "fast": timed(fast_live)}, repeats)
+        plain_live()
+        diff = max(abs(a.l1 - b.l1) / abs(a.l1) for a, b in zip(res["plain"], res["fast"]))
+        n_plain = len(few) - clip_length + 1
+        per = flops["encode"] + flops["gates1"] + flops["temporal_fast"] + flops["decode"]
+        plain_per = clip_length * (flops["encode"] + flops["gates1"] + flops["decode"]) + flops["temporal"]
+        out["live"] = {
+            "plain_frames_per_s": n_plain / t["plain"],
+            "fast_frames_per_s": live_frames / t["fast"],
+            "speedup": (live_frames / t["fast"]) / (n_plain / t["plain"]),
+            "plain_gflops": plain_per * n_plain / t["plain"] / 1e9,
+            "fast_gflops": per * live_frames / t["fast"] / 1e9,
+            "max_rel_diff_l1": diff,
+        }
+
+    if "train" in what:
+        model.train()
+        clips = torch.rand(train_batch, clip_length, 1, size, size, device=device)
+        grads: dict = {}
+
+        def step(module, key):
+            def run():
+                model.zero_grad(set_to_none=True)
+                torch.nn.functional.mse_loss(module(clips), clips).backward()
+                grads[key] = [p.grad.detach().clone() for p in model.parameters()]
+
+            return run
+
+        t = _alternate({"plain": timed(step(model, "plain")), "fast": timed(step(fast, "fast"))}, repeats)
+        model.zero_grad(set_to_none=True)
+        model.eval()
+        diff = max(float((a - b).abs().max() / (a.abs().max() + 1e-12)) for a, b in zip(grads["plain"], grads["fast"]))
+        n = train_batch * clip_length
+        work = 3 * n * (flops["encode"] + flops["gates1"] + flops["decode"] + flops["temporal"] / clip_length)
+        out["train"] = {
+            "plain_s_per_step": t["plain"],
+            "fast_s_per_step": t["fast"],
+            "speedup": t["plain"] / t["fast"],
+            "plain_gflops": work / t["plain"] / 1e9,
+            "fast_gflops": work / t["fast"] / 1e9,
+            "max_rel_diff_grad": diff,
+        }
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _rates(t: dict[str, float], windows: int, frames: int, work: dict[str, float]) -> dict:
+    return {
+        "plain_s_per_window": t["plain"] / windows,
+        "fast_s_per_window": t["fast"] / windows,
+        "plain_windows_per_s": windows / t["plain"],
+        "fast_windows_per_s": windows / t["fast"],
+        "plain_frames_per_s": frames / t["plain"],
+        "fast_frames_per_s": frames / t["fast"],
+        "speedup": t["plain"] / t["fast"],
+        "plain_gflops": work["plain"] / t["plain"] / 1e9,
+        "fast_gflops": work["fast"] / t["fast"] / 1e9,
+    }
+
+
+def memory_check(frame_counts: Sequence[int] = (200, 10_000), size: int = 16, batch_windows: int = 16) -> dict:
+    """Peak resident MiB of exact-protocol scoring of synthetic videos of each length, each in a fresh process.
+
+    Frames come from a generator, so nothing but the scorer's own buffers can grow with the length.
+    """
+    code = (
+        "import sys,resource,numpy as np,torch\n"
+        "from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder\n"
+        "from video_anomaly.inference import stream_windows\n"
+        "n,s,b=map(int,sys.argv[1:4]);torch.manual_seed(0);m=ConvLSTMAutoencoder().eval()\n"
+        "rng=np.random.default_rng(0)\n"
+        "frames=(rng.integers(0,256,(s,s),dtype=np.uint8) for _ in range(n))\n"
+        "k=sum(1 for _ in stream_windows(m,frames,batch_windows=b))\n"
+        "print(k,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)\n"
+    )
+    result = {}
+    for n in frame_counts:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(n), str(size), str(batch_windows)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        k, mb = proc.stdout.split()
+        result[n] = {"windows": int(k), "peak_rss_mb": float(mb)}
+    return {"size": size, "runs": result}
+
+
+def format_table(r: dict) -> str:
+    """A plain-text table of a ``run_bench`` result."""
+    peak = r.get("matmul_peak_gflops")
+    lines = [
+        f"device {r['device']}, {r['threads']} threads, {r['size']}x{r['size']}, "
+        f"{r['gflop_per_frame']:.1f} GFLOP/frame, fp32 matmul peak " + (f"{peak:.0f} GFLOP/s" if peak else "n/a"),
+        f"{'mode':<7}{'path':<7}{'windows/s':>11}{'frames/s':>10}{'GFLOP/s':>9}{'% peak':>8}{'speedup':>9}  max diff",
+    ]
+
+    def row(mode, path, wps, fps, gf, speed, diff):
+        pct = f"{100 * gf / peak:.0f}%" if peak else "n/a"
+        w = f"{wps:.3f}" if wps is not None else "-"
+        lines.append(f"{mode:<7}{path:<7}{w:>11}{fps:>10.2f}{gf:>9.1f}{pct:>8}{speed:>9}  {diff}")
+
+    if "exact" in r:
+        e = r["exact"]
+        row("exact", "plain", e["plain_windows_per_s"], e["plain_frames_per_s"], e["plain_gflops"], "1.00x", "")
+        row("exact", "fast", e["fast_windows_per_s"], e["fast_frames_per_s"], e["fast_gflops"],
+            f"{e['speedup']:.2f}x", f"{e['max_rel_diff_l1']:.1e} (rel, l1)")  # fmt: skip
+    if "live" in r:
+        e = r["live"]
+        row("live", "plain", None, e["plain_frames_per_s"], e["plain_gflops"], "1.00x", "")
+        row("live", "fast", None, e["fast_frames_per_s"], e["fast_gflops"], f"{e['speedup']:.2f}x",
+            f"{e['max_rel_diff_l1']:.1e} (rel, l1)")  # fmt: skip
+    if "train" in r:
+        e = r["train"]
+        lines.append(
+            f"train  plain {e['plain_s_per_step']:.2f} s/step ({e['plain_gflops']:.0f} GFLOP/s), fast "
+            f"{e['fast_s_per_step']:.2f} s/step ({e['fast_gflops']:.0f} GFLOP/s): {e['speedup']:.2f}x, "
+            f"grad max rel diff {e['max_rel_diff_grad']:.1e}"
+        )
+    lines.append(f"peak resident memory {r['peak_rss_mb']:.0f} MiB")
+    if "memory" in r:
+        m = r["memory"]
+        runs = ", ".join(f"{n} frames: {v['peak_rss_mb']:.0f} MiB" for n, v in m["runs"].items())
+        lines.append(f"streaming memory at {m['size']}x{m['size']}: {runs}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""``video-anomaly bench``: plain port vs fast path, side by side, with ratios."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="time the seed model: plain port vs fast path, side by side")
+    p.add_argument("--size", type=int, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
+    p.add_argument("--windows", type=int, default=3, help="exact-protocol windows per timing (default 3)")
+    p.add_argument("--live-frames", type=int, default=12, help="frames scored per live timing (default 12)")
+    p.add_argument("--repeats", type=int, default=3, help="alternating timings per path; medians kept")
+    p.add_argument("--what", default="exact,live,train", help="comma list of exact, live, train")
+    p.add_argument("--memory", action="store_true", help="also compare peak memory for 200 vs 10,000 frames")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import format_table, memory_check, run_bench
+    from ..errors import ConfigError
+
+    if args.size <= 0 or args.size % 8:
+        raise ConfigError(f"--size must be a positive multiple of 8, got {args.size}")
+    what = tuple(w.strip() for w in args.what.split(",") if w.strip())
+    unknown = set(what) - {"exact", "live", "train"}
+    if unknown:
+        raise ConfigError(f"--what: unknown {sorted(unknown)}; choose from exact, live, train")
+    result = run_bench(
+        size=args.size,
+        windows=args.windows,
+        device=args.device,
+        what=what,
+        repeats=args.repeats,
+        live_frames=args.live_frames,
+    )
+    if args.memory:
+        result["memory"] = memory_check()
+    print(format_table(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
