@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,8 @@ def evaluate(
 
         iterator = tqdm(test_videos, desc="evaluate", unit="video")
     scored, per_video = [], []
+    arrays: dict[str, np.ndarray] = {}
+    t0 = time.perf_counter()
     for video in iterator:
         vs = score_video(
             model,
@@ -130,6 +133,13 @@ def evaluate(
         if labels is not None and len(labels) != vs.n_frames:
             raise DataError(video.source.path, f"{len(labels)} labels for {vs.n_frames} frames in {video.name}")
         scored.append((video, vs, labels))
+        # Per-frame arrays of every video, for score variants computed later without rescoring.
+        for key in ("frame_l1", "frame_sq", "cost", "patch"):
+            value = getattr(vs, key)
+            if value is not None:
+                arrays[f"{video.name}/{key}"] = np.asarray(value, np.float32 if key == "patch" else np.float64)
+        if labels is not None:
+            arrays[f"{video.name}/labels"] = labels
         per_video.append(
             {
                 "name": video.name,
@@ -156,6 +166,8 @@ def evaluate(
         # Frames were cached by the source while scoring and plotting; drop them to keep memory flat.
         video.source.clear_cache()
 
+    seconds = time.perf_counter() - t0
+    np.savez_compressed(out_dir / "arrays.npz", **arrays)
     labelled = [(v, vs, y) for v, vs, y in scored if y is not None]
     what = f"{protocol} protocol, {settings['frame_scores']} scores of {settings['cost']} cost"
     names = [v.name for v, _, _ in labelled]
@@ -168,6 +180,7 @@ def evaluate(
         "n_videos": len(scored),
         "n_labelled_videos": len(labelled),
         "n_frames": int(sum(vs.n_frames for _, vs, _ in scored)),
+        "scoring_seconds": seconds,
         "frame_level": {},
         "pixel_level": None,
     }

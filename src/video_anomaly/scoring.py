@@ -432,7 +432,10 @@ def score_frames(
         from . import inference as engine
     method = s["frame_scores"]
     is_patch = method in ("patch_max", "patch_topk")
-    need_maps = want_maps or is_patch or masks is not None
+    # With calibration statistics at hand the patch errors are kept whatever the score, so that one
+    # scoring pass serves every score variant (scripts/quality_study.py).
+    keep_patches = is_patch or patch_stats is not None
+    need_maps = want_maps or keep_patches or masks is not None
     n_windows = n_frames - clip_length + 1
     if masks is not None and len(masks) != n_frames:
         raise DataError(name, f"{len(masks)} masks for {n_frames} frames")
@@ -444,7 +447,7 @@ def score_frames(
 
     def reduce(i: int, m: np.ndarray) -> None:
         size = m.shape[-1]
-        if is_patch:
+        if keep_patches:
             patches[i] = patch_errors(m, s["patch"])
         if cover is not None and masks[i].any():
             if is_patch:
@@ -507,9 +510,10 @@ def score_frames(
         frame_l1 = np.concatenate([np.full(first, l1[0, 0]), l1[:, 0]])
         frame_sq = np.concatenate([np.full(first, sq[0, 0]), sq[:, 0]])
         cost = window_costs(l1, sq, s["cost"])
-        if is_patch:
+        if keep_patches:
             for i in range(first):
                 patches[i] = patches[first]
+        if is_patch:
             raw = patch_frame_scores(np.stack(patches), patch_stats, method, s["topk"])
         else:
             raw = own_error_score(frame_l1, frame_sq, s["cost"])
@@ -545,7 +549,7 @@ def score_frames(
         frame_sr=regularity(frame_sa),
         frame_l1=frame_l1,
         frame_sq=frame_sq,
-        patch=np.stack(patches) if is_patch else None,
+        patch=np.stack(patches) if keep_patches else None,
         pixel_cover=cover,
         maps=maps_out,
         settings={**s, "protocol": protocol, "clip_length": clip_length},
@@ -554,18 +558,12 @@ def score_frames(
 
 def video_masks(video, size: int) -> np.ndarray | None:
     """Ground-truth masks of ``video`` as ``(N, size, size)`` bool, or None when it has none."""
+    if hasattr(video, "read_masks"):
+        return video.read_masks(size)
     if getattr(video, "masks", None) is not None:
-        m = np.asarray(video.masks, dtype=bool)
-        if m.shape[1:] != (size, size):
-            # Nearest-neighbour resampling keeps masks binary.
-            rows = (np.arange(size) * m.shape[1] / size).astype(int)
-            cols = (np.arange(size) * m.shape[2] / size).astype(int)
-            m = m[:, rows][:, :, cols]
-        return m
-    if getattr(video, "mask_paths", None) is not None:
-        from .data.frames import read_masks
+        from .data.frames import resize_masks
 
-        return np.asarray(read_masks(video.mask_paths, size), dtype=bool)
+        return resize_masks(np.asarray(video.masks, dtype=bool), size)
     return None
 
 
