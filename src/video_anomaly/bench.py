@@ -23,11 +23,24 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Best-of-``repeats`` fp32 GFLOP/s of an ``n x n`` matmul: this machine's practical peak."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(_time(lambda: a @ b) for _ in range(repeats))
+def matmul_peak_gflops(
+    n: int = 2048, repeats: int = 5, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> float:
+    """Best-of-``repeats`` GFLOP/s of an ``n x n`` matmul: this machine's practical peak.
+
+    On CUDA use a large ``n`` (8192) and ``dtype=torch.bfloat16`` for the tensor-core peak.
+    """
+    device = device or torch.device("cpu")
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+
+    def run():
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    run()
+    best = min(_time(run) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
 
 
@@ -108,7 +121,9 @@ def run_bench(
         "size": size,
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "matmul_peak_gflops": matmul_peak_gflops() if device.type == "cpu" else None,
+        "matmul_peak_gflops": matmul_peak_gflops()
+        if device.type == "cpu"
+        else matmul_peak_gflops(8192, 10, device, torch.bfloat16),
         "gflop_per_frame": (flops["encode"] + flops["gates1"] + flops["temporal"] / clip_length + flops["decode"])
         / 1e9,
     }
