@@ -245,6 +245,7 @@ def memory_check(frame_counts: Sequence[int] = (200, 10_000), size: int = 16, ba
     """
     code = (
         "import sys,resource,numpy as np,torch\n"
+        "from video_anomaly._memory import limit_heap_growth; limit_heap_growth()\n"
         "from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder\n"
         "from video_anomaly.inference import stream_windows\n"
         "n,s,b=map(int,sys.argv[1:4]);torch.manual_seed(0);m=ConvLSTMAutoencoder().eval()\n"

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ._memory import limit_heap_growth
+
+    limit_heap_growth()  # long scoring runs: resident memory stays flat (see _memory.py)
     try:
         return int(args.func(args) or 0)
     except VideoAnomalyError as exc:
