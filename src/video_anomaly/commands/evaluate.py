@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 FRAME_SCORE_CHOICES = ("own_error", "mean_window", "last", "patch_max", "patch_topk")
+
+# Named scores. "live" (the default) is what `watch` uses: each frame scored once from the window ending
+# at it, calibrated per patch on held-out normal frames, causally smoothed, no per-video min/max.
+# "seed" is the seed's own: every window, whole-frame L1 cost, per-video (c - min) / max.
+SCORE_PRESETS = {
+    "live": {"protocol": "live", "frame_scores": "patch_max", "cost": "l1", "normalize": "none"},
+    "seed": {"protocol": "exact", "frame_scores": "own_error", "cost": "l1", "normalize": "seed"},
+}
 
 
 def register(subparsers) -> None:
@@ -20,7 +29,10 @@ def register(subparsers) -> None:
     p.add_argument("checkpoint", type=Path, help="checkpoint written by `video-anomaly train`")
     p.add_argument("dataset", type=Path, help="dataset folder (e.g. UCSDped2)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: <checkpoint dir>/evaluation)")
-    p.add_argument("--protocol", choices=("exact", "live"), default="exact",
+    p.add_argument("--score", choices=tuple(SCORE_PRESETS), default="live",
+                   help="live (default): calibrated per-patch score, causal, as `watch` scores; "
+                   "seed: the seed's exact protocol and whole-frame cost; the flags below override parts")  # fmt: skip
+    p.add_argument("--protocol", choices=("exact", "live"), default=None,
                    help="exact: every stride-1 window (the seed's); live: each frame once, causally")  # fmt: skip
     p.add_argument("--cost", choices=("l1", "l2"), default=None, help="sequence cost (default: the checkpoint's)")
     p.add_argument("--normalize", choices=("seed", "minmax", "none"), default=None,
@@ -50,6 +62,16 @@ def _patch_stats(extras: dict, where: Path):
     return PatchStats(int(cal.patch), np.asarray(cal.mean, np.float64), np.asarray(cal.std, np.float64))
 
 
+def _ema_alpha(extras: dict) -> float:
+    """The causal smoothing the checkpoint's calibration was fitted with (so thresholds stay comparable)."""
+    from ..calibration import Calibration
+
+    try:
+        return float(Calibration.from_extras(extras).ema_alpha)
+    except Exception:  # noqa: BLE001 - any missing or old calibration: no smoothing
+        return 0.0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..data import load_dataset
@@ -59,8 +81,22 @@ def run(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     model, run_config, extras = load_checkpoint(args.checkpoint, device)
-    overrides = {"cost": args.cost, "normalize": args.normalize, "frame_scores": args.frame_scores,
-                 "smooth": args.smooth}  # fmt: skip
+    preset = dict(SCORE_PRESETS[args.score])
+    patch_stats = _patch_stats(extras, args.checkpoint)
+    if args.score == "live":
+        if patch_stats is None:
+            print(
+                f"video-anomaly evaluate: warning: {args.checkpoint} is not calibrated; the live score falls back "
+                "to the uncalibrated whole-frame error (run `video-anomaly calibrate` first)",
+                file=sys.stderr,
+            )
+            preset["frame_scores"] = "own_error"
+        else:
+            preset["ema_alpha"] = _ema_alpha(extras)
+    protocol = args.protocol or preset.pop("protocol")
+    preset.pop("protocol", None)
+    overrides = {**preset, **{k: v for k, v in {"cost": args.cost, "normalize": args.normalize,
+                 "frame_scores": args.frame_scores, "smooth": args.smooth}.items() if v is not None}}  # fmt: skip
     run_config = run_config.replace(score=overrides, data={"size": args.size})
     dataset = load_dataset(args.dataset)
     videos = list(dataset.test)
@@ -76,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
         out,
         device=device,
         batch_windows=args.batch_windows,
-        protocol=args.protocol,
+        protocol=protocol,
         figures=not args.no_figures,
         progress=not args.quiet,
-        patch_stats=_patch_stats(extras, args.checkpoint),
+        patch_stats=patch_stats,
     )
     print(write_table_markdown(results), end="")
     print(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
