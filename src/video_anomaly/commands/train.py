@@ -61,7 +61,10 @@ def register(subparsers) -> None:
         help="skip fitting the live threshold on the held-out frames after training",
     )
     g.add_argument(
-        "--fast-model", action="store_true", help="forward through models.fast (faster forward, slower backward on CPU)"
+        "--plain-model",
+        dest="fast_model",
+        action="store_false",
+        help="train through the plain port instead of the fast path (same function, same weights)",
     )
     p.set_defaults(func=run)
 
