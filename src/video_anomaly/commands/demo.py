@@ -67,8 +67,12 @@ def run(args) -> int:
         say(f"[4/5] evaluating ({protocol} protocol) -> {out / 'evaluation' / protocol}")
         res = det.evaluate(dataset, out / "evaluation" / protocol, protocol=protocol, progress=not args.quiet)
         summary[protocol] = res
-    say(f"[5/5] report -> {out / 'report.html'}")
-    _report(out)
+    say(f"[5/5] live scoring with events and heatmap videos -> {out / 'scores'}; report -> {out / 'report.html'}")
+    from ..report import build_report, score_recording
+
+    for video in dataset.test:
+        score_recording(det.path, video, out / "scores", overlay=True, device=args.device)
+    build_report(out / "scores", out=out / "report.html", title="video-anomaly demo: synthetic walkway")
     minutes = (time.perf_counter() - t0) / 60
     lines = _summary_lines(summary)
     (out / "summary.json").write_text(json.dumps({"minutes": minutes, "lines": lines}, indent=2))
@@ -88,11 +92,3 @@ def _summary_lines(summary: dict) -> list[str]:
                 parts.append(f"{key} {auc:.3f}")
         lines.append(f"{protocol:>5} protocol, frame-level AUC: " + ", ".join(parts))
     return lines
-
-
-def _report(out: Path) -> None:
-    try:
-        from ..report import write_report
-    except ImportError:
-        return
-    write_report(out, out / "report.html")
