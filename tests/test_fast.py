@@ -82,3 +82,17 @@ def test_gradients_equal_plain():
     for name, g in want.items():
         scale = g.abs().max().item() + 1e-12
         assert (got[name] - g).abs().max().item() <= 1e-4 * scale + 1e-7, name
+
+
+def test_decode_chunk_checkpointing_keeps_outputs_and_gradients():
+    torch.manual_seed(0)
+    model = ConvLSTMAutoencoder()
+    x = torch.rand(2, 10, 1, 32, 32)
+    grads = []
+    for chunk in (None, 3):
+        model.zero_grad()
+        out = fast_model(model, decode_chunk=chunk)(x)
+        torch.nn.functional.mse_loss(out, x).backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)

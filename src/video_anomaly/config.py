@@ -7,12 +7,17 @@ stores the same dict so that it rebuilds its own model and preprocessing.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,9 @@ class TrainConfig:
     precision: str = "fp32"
     num_workers: int = 0
     holdout_fraction: float = 0.1  # fraction of training frames held out for calibration
+    # Decode this many frames at a time with activation checkpointing (0 = off): caps training memory
+    # (see models.fast.FastConvLSTMAE) for about a third more compute.
+    decode_chunk: int = 0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:

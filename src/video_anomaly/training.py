@@ -370,7 +370,7 @@ def train(
         except ImportError:
             pass
         else:
-            net = fast_model(model)
+            net = fast_model(model, decode_chunk=tcfg.decode_chunk or None)
     eval_net = net  # forward-only passes skip the DDP wrapper (nothing to synchronise)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
