@@ -52,7 +52,6 @@ def register(subparsers) -> None:
     g.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
     g.add_argument("--workers", type=int, help="DataLoader worker processes")
     g.add_argument("--decode-chunk", type=int, help="recompute decoder activations in chunks of N frames (less memory)")
-    g.add_argument("--decode-chunk", type=int, help="recompute decoder activations N frames at a time (less memory)")
     g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
     g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps in total")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
