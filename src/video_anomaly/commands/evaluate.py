@@ -43,6 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-windows", type=int, default=4, help="windows per forward pass")
     p.add_argument("--limit-videos", type=int, default=None, help="evaluate only the first N test videos")
+    p.add_argument("--videos", default=None, help="evaluate only these test videos (comma-separated names)")
     p.add_argument("--size", type=int, default=None, help="frame size (default: the checkpoint's)")
     p.add_argument("--no-figures", action="store_true", help="skip roc.png and the regularity plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -100,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
     run_config = run_config.replace(score=overrides, data={"size": args.size})
     dataset = load_dataset(args.dataset)
     videos = list(dataset.test)
+    if args.videos:
+        wanted = [n.strip() for n in args.videos.split(",") if n.strip()]
+        known = {v.name: v for v in videos}
+        missing = [n for n in wanted if n not in known]
+        if missing:
+            raise DataError(args.dataset, f"no test videos named {', '.join(missing)}")
+        videos = [known[n] for n in wanted]
     if args.limit_videos is not None:
         videos = videos[: max(0, args.limit_videos)]
     if not videos:
