@@ -92,10 +92,21 @@ def _frame_scores(v: dict[str, np.ndarray], base: str, stats) -> np.ndarray:
         return patch_frame_scores(v["patch"], stats, "patch_max")
     if base == "patch_top5_z":
         return patch_frame_scores(v["patch"], stats, "patch_topk", k=5)
+    if base == "patch_max_diff":  # excess over the place's normal error, not divided by its spread
+        return (v["patch"] - stats.mean).reshape(n, -1).max(axis=1)
+    if base == "patch_max_ratio":  # error relative to the place's normal error
+        return (v["patch"] / np.maximum(stats.mean, 1e-6)).reshape(n, -1).max(axis=1)
+    if base == "patch2x_max_raw":  # max over patches twice as large (2x2 blocks of the grid)
+        p = v["patch"]
+        q = p.reshape(n, p.shape[1] // 2, 2, p.shape[2] // 2, 2).mean(axis=(2, 4))
+        return q.reshape(n, -1).max(axis=1)
     raise ValueError(base)
 
 
-BASES = ("seed_window", "own_l1", "own_l2", "patch_max_raw", "patch_max_z", "patch_top5_z")
+BASES = (
+    "seed_window", "own_l1", "own_l2", "patch_max_raw", "patch_max_z", "patch_top5_z", "patch_max_diff",
+    "patch_max_ratio", "patch2x_max_raw",
+)  # fmt: skip
 SMOOTHING = {"none": None, "centred9": ("centred", 9), "ema0.5": ("ema", 0.5), "ema0.2": ("ema", 0.2)}
 
 
