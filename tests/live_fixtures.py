@@ -111,5 +111,8 @@ def calibrated_checkpoint(tmp: Path, monkeypatch) -> tuple[Path, Path]:
     holdout = {v.name: [0, len(v)] for v in ds.train}
     ckpt = save_checkpoint(tmp / "ckpt", TemporalMedian(), run_config(), {"holdout_ranges": holdout,
                                                                            "dataset_root": str(root)})  # fmt: skip
-    assert main(["calibrate", str(ckpt), "--patch", str(PATCH), "--device", "cpu"]) == 0
+    # The stand-in background model's errors are judged per place here, so these tests use the z-score
+    # (and the EMA weight 0.5 they were designed with).
+    assert main(["calibrate", str(ckpt), "--patch", str(PATCH), "--score", "patch_z", "--ema-alpha", "0.5",
+                 "--device", "cpu"]) == 0  # fmt: skip
     return ckpt, root

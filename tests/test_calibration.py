@@ -25,13 +25,15 @@ def test_calibrate_hits_the_target_on_fresh_normal_frames():
     train, _ = render_synthetic_videos(seed=1, height=48, width=64, n_train=4, n_test=0, frames=120)
     sources = [ArraySource(v.frames) for v in train]
     model, cfg = TemporalMedian(), run_config()
-    cal = calibrate(model, cfg, sources[:3], None, target_far=0.05, patch=PATCH)
+    # EMA weight 0.5: with heavier smoothing one fresh 111-frame video holds too few independent stretches
+    # for its alarm rate to estimate the false-alarm rate.
+    cal = calibrate(model, cfg, sources[:3], None, target_far=0.05, patch=PATCH, ema_alpha=0.5)
     assert cal.n_frames == 3 * (120 - 9) and cal.mean.shape == (SIZE // PATCH,) * 2
-    assert np.all(cal.std > 0) and set(cal.thresholds) == {"patch_z", "seed"}
+    assert np.all(cal.std > 0) and set(cal.thresholds) == {"patch_max", "patch_z", "seed"}
     # The held-back fourth normal video alarms at about the target rate.
     from video_anomaly.live import LiveDetector
 
-    for score in ("patch_z", "seed"):
+    for score in ("patch_max", "patch_z", "seed"):
         det = LiveDetector(model, cfg, cal, score=score)
         alarms = [fs.alarm for f in train[3].frames if (fs := det.push(f)) is not None]
         assert np.mean(alarms) <= 0.05 + 0.1, (score, np.mean(alarms))

@@ -19,6 +19,7 @@ One score per frame (``frame_scores`` method), every frame of the video included
   (``l1``: mean of its frame errors; ``l2``: ``sqrt`` of the mean of its summed squared errors).
 * ``"mean_window"``: frame ``i`` gets the mean cost of the windows that contain it.
 * ``"last"``: window ``t``'s cost goes to its last frame ``t+T-1``; frames ``0 .. T-2`` take window 0's.
+* ``"patch_raw"``: the largest raw patch error (mean absolute error of the worst ``p x p`` patch).
 * ``"patch_max"`` / ``"patch_topk"``: local scores for small anomalies (a cyclist in a crowd is diluted
   in a whole-frame sum). The frame's error map is mean-pooled into ``p x p`` patches, each patch error is
   calibrated ``z = (e - mean) / std`` with statistics of that patch on normal footage (``PatchStats``),
@@ -53,7 +54,7 @@ from .errors import ConfigError, DataError
 
 COSTS = ("l1", "l2")
 NORMALIZATIONS = ("seed", "minmax", "none")
-FRAME_SCORES = ("own_error", "mean_window", "last", "patch_max", "patch_topk")
+FRAME_SCORES = ("own_error", "mean_window", "last", "patch_max", "patch_topk", "patch_raw")
 PROTOCOLS = ("exact", "live")
 DEFAULT_FRAME_SCORES = "own_error"
 COVER_FRACTION = 0.4  # UCSD pixel-level criterion (Mahadevan et al. 2010)
@@ -277,6 +278,13 @@ def patch_frame_scores(patches: np.ndarray, stats: PatchStats | None, method: st
     raise ConfigError(f"unknown patch score {method!r}; expected patch_max or patch_topk")
 
 
+def _patch_method_scores(patches: np.ndarray, stats, method: str, k: int) -> np.ndarray:
+    """``patch_raw``: the largest raw patch error (no calibration); else ``patch_frame_scores``."""
+    if method == "patch_raw":
+        return patch_frame_scores(patches, None, "patch_max")
+    return patch_frame_scores(patches, stats, method, k)
+
+
 def cover_value(error_map: np.ndarray, mask: np.ndarray, fraction: float = COVER_FRACTION) -> float:
     """Largest ``v`` such that at least ``fraction`` of the mask's pixels have ``error >= v``.
 
@@ -431,7 +439,7 @@ def score_frames(
     if engine is None:
         from . import inference as engine
     method = s["frame_scores"]
-    is_patch = method in ("patch_max", "patch_topk")
+    is_patch = method in ("patch_max", "patch_topk", "patch_raw")
     # With calibration statistics at hand the patch errors are kept whatever the score, so that one
     # scoring pass serves every score variant (scripts/quality_study.py).
     keep_patches = is_patch or patch_stats is not None
@@ -452,7 +460,7 @@ def score_frames(
         if cover is not None and masks[i].any():
             if is_patch:
                 zmap = m.astype(np.float64)
-                if patch_stats is not None:
+                if patch_stats is not None and method != "patch_raw":
                     rep = s["patch"]
                     zmap = (zmap - np.kron(patch_stats.mean, np.ones((rep, rep)))) / np.kron(
                         patch_stats.std, np.ones((rep, rep))
@@ -490,7 +498,7 @@ def score_frames(
         if method == "own_error":
             raw = own_error_score(frame_l1, frame_sq, s["cost"])
         elif is_patch:
-            raw = patch_frame_scores(np.stack(patches), patch_stats, method, s["topk"])
+            raw = _patch_method_scores(np.stack(patches), patch_stats, method, s["topk"])
         else:
             raw = windows_to_frames(cost, n_frames, clip_length, method)
         raw = moving_average(raw, s["smooth"])
@@ -514,7 +522,7 @@ def score_frames(
             for i in range(first):
                 patches[i] = patches[first]
         if is_patch:
-            raw = patch_frame_scores(np.stack(patches), patch_stats, method, s["topk"])
+            raw = _patch_method_scores(np.stack(patches), patch_stats, method, s["topk"])
         else:
             raw = own_error_score(frame_l1, frame_sq, s["cost"])
             if frame_cal is not None:

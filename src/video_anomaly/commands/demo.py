@@ -17,7 +17,7 @@ from pathlib import Path
 DEMO_CONFIG = {
     "data": {"size": 64, "clip_length": 10, "strides": [1, 2], "clip_step": 5},
     "model": {"name": "convlstm_ae"},
-    "train": {"epochs": 6, "batch_size": 4, "lr": 1e-3, "schedule": "inverse_time", "seed": 0},
+    "train": {"epochs": 6, "batch_size": 4, "lr": 3e-4, "schedule": "inverse_time", "seed": 0},
 }
 
 

@@ -14,7 +14,7 @@ FRAME_SCORE_CHOICES = ("own_error", "mean_window", "last", "patch_max", "patch_t
 # at it, calibrated per patch on held-out normal frames, causally smoothed, no per-video min/max.
 # "seed" is the seed's own: every window, whole-frame L1 cost, per-video (c - min) / max.
 SCORE_PRESETS = {
-    "live": {"protocol": "live", "frame_scores": "patch_max", "cost": "l1", "normalize": "none"},
+    "live": {"protocol": "live", "frame_scores": "patch_raw", "cost": "l1", "normalize": "none"},
     "seed": {"protocol": "exact", "frame_scores": "own_error", "cost": "l1", "normalize": "seed"},
 }
 
@@ -63,6 +63,19 @@ def _patch_stats(extras: dict, where: Path):
     return PatchStats(int(cal.patch), np.asarray(cal.mean, np.float64), np.asarray(cal.std, np.float64))
 
 
+# The calibrated live score (calibration.SCORES) as a scoring.FRAME_SCORES method.
+_LIVE_FRAME_SCORES = {"patch_max": "patch_raw", "patch_z": "patch_max", "seed": "own_error"}
+
+
+def _calibrated_score(extras: dict) -> str:
+    from ..calibration import Calibration
+
+    try:
+        return Calibration.from_extras(extras).score
+    except Exception:  # noqa: BLE001
+        return "patch_max"
+
+
 def _ema_alpha(extras: dict) -> float:
     """The causal smoothing the checkpoint's calibration was fitted with (so thresholds stay comparable)."""
     from ..calibration import Calibration
@@ -94,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             preset["frame_scores"] = "own_error"
         else:
             preset["ema_alpha"] = _ema_alpha(extras)
+            preset["frame_scores"] = _LIVE_FRAME_SCORES.get(_calibrated_score(extras), "patch_raw")
     protocol = args.protocol or preset.pop("protocol")
     preset.pop("protocol", None)
     overrides = {**preset, **{k: v for k, v in {"cost": args.cost, "normalize": args.normalize,

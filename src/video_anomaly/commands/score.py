@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
     p.add_argument("--overlay", action="store_true", help="write NAME.overlay.mp4 heatmap videos")
-    p.add_argument("--score", choices=("patch_z", "seed"), help="live score (default: the calibrated one)")
+    p.add_argument("--score", choices=("patch_max", "patch_z", "seed"), help="live score (default: the calibrated one)")
     p.add_argument("--fps", type=float, help="frame rate (default: the file's; frame folders 10)")
     p.add_argument("--end-after", type=int, default=5, help="frames below threshold that end an event (default 5)")
     p.add_argument("--min-length", type=int, default=3, help="shortest event in frames (default 3)")

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a calibrated checkpoint")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
-    p.add_argument("--score", choices=("patch_z", "seed"), help="live score (default: the calibrated one)")
+    p.add_argument("--score", choices=("patch_max", "patch_z", "seed"), help="live score (default: the calibrated one)")
     p.add_argument("--threshold", type=float, help="override the calibrated alarm threshold")
     p.add_argument("--fps", type=float, help="frame rate for event times (default: the source's; folders 10)")
     p.add_argument("--queue", type=int, default=64, help="frames buffered between reader and scorer (default 64)")
