@@ -86,29 +86,18 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, dynamic_batch:
         # Tracing warns about the Python-level shape checks in forward(); the shapes are fixed per export.
         warnings.simplefilter("ignore")
         try:
-            if use_dynamo:
-                torch.onnx.export(
-                    module,
-                    (example,),
-                    str(path),
-                    input_names=["input"],
-                    output_names=["output"],
-                    dynamic_axes=axes,
-                    opset_version=opset,
-                    dynamo=True,
-                )
-            else:
-                torch.onnx.export(
-                    module,
-                    (example,),
-                    str(path),
-                    input_names=["input"],
-                    output_names=["output"],
-                    dynamic_axes=axes,
-                    opset_version=opset,
-                    do_constant_folding=True,
-                    dynamo=False,
-                )
+            # The legacy exporter folds constants itself; the dynamo one takes no such flag.
+            extra = {"dynamo": True} if use_dynamo else {"do_constant_folding": True, "dynamo": False}
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes=axes,
+                opset_version=opset,
+                **extra,
+            )
         except Exception as exc:  # the exporters raise many types; the user needs the one line
             raise ExportError(f"{path}: ONNX export failed: {type(exc).__name__}: {exc}") from exc
 
