@@ -65,7 +65,7 @@ def test_gap_restarts_the_clip(setup, monkeypatch):
 
 
 def test_queue_drops_oldest_and_warns():
-    from video_anomaly.live import FrameQueue
+    from video_anomaly.sources import FrameQueue
 
     warnings: list[str] = []
     q = FrameQueue(8, policy="drop", keep=3, warn=warnings.append)
@@ -81,7 +81,8 @@ def test_queue_drops_oldest_and_warns():
 
 def test_slow_scorer_on_live_source_drops_and_says_so(setup, monkeypatch):
     from video_anomaly.events import EventTracker
-    from video_anomaly.live import LiveSource, load_live, run_source
+    from video_anomaly.live import load_live, run_source
+    from video_anomaly.sources import LiveSource
 
     install_median(monkeypatch)
     det, *_ = load_live(setup[0], device="cpu")

@@ -75,9 +75,10 @@ def score_recording(
     ``what``: a path (video file, frame folder) or a ``Video`` record (its labels are used).
     """
     from .events import EventTracker
-    from .live import LiveSource, load_live, open_live_source, run_source
+    from .live import load_live, run_source
     from .overlay import OverlayWriter
     from .plots import plot_regularity
+    from .sources import LiveSource, open_live_source
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

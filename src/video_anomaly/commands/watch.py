@@ -34,8 +34,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..events import EventTracker
-    from ..live import load_live, open_live_source, run_source
+    from ..live import load_live, run_source
     from ..overlay import OverlayWriter
+    from ..sources import open_live_source
 
     detector, _, _, cal = load_live(args.checkpoint, score=args.score, device=args.device,
                                     keep_maps=bool(args.overlay))  # fmt: skip
