@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     from video_anomaly.data.synthetic import render_synthetic_videos
     from video_anomaly.device import pick_device
     from video_anomaly.events import EventTracker
-    from video_anomaly.live import LiveDetector, load_live, run_source
+    from video_anomaly.live import LiveDetector, load_live
+    from video_anomaly.runner import run_source
     from video_anomaly.sources import LiveSource
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

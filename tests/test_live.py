@@ -81,7 +81,8 @@ def test_queue_drops_oldest_and_warns():
 
 def test_slow_scorer_on_live_source_drops_and_says_so(setup, monkeypatch):
     from video_anomaly.events import EventTracker
-    from video_anomaly.live import load_live, run_source
+    from video_anomaly.live import load_live
+    from video_anomaly.runner import run_source
     from video_anomaly.sources import LiveSource
 
     install_median(monkeypatch)

@@ -68,7 +68,8 @@ def run(args) -> int:
         res = det.evaluate(dataset, out / "evaluation" / protocol, protocol=protocol, progress=not args.quiet)
         summary[protocol] = res
     say(f"[5/5] live scoring with events and heatmap videos -> {out / 'scores'}; report -> {out / 'report.html'}")
-    from ..report import build_report, score_recording
+    from ..recordings import score_recording
+    from ..report import build_report
 
     for video in dataset.test:
         score_recording(det.path, video, out / "scores", overlay=True, device=args.device)

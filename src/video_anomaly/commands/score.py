@@ -31,7 +31,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import DataError
-    from ..report import score_recording
+    from ..recordings import score_recording
 
     jobs = [(Path(p).name or str(p), str(p), None) for p in args.inputs]
     if args.dataset:

@@ -34,8 +34,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..events import EventTracker
-    from ..live import load_live, run_source
+    from ..live import load_live
     from ..overlay import OverlayWriter
+    from ..runner import run_source
     from ..sources import open_live_source
 
     detector, _, _, cal = load_live(args.checkpoint, score=args.score, device=args.device,
