@@ -3,23 +3,49 @@
 Each sub-command lives in ``video_anomaly.commands.<name>`` and exposes ``register(subparsers)``,
 which adds its parser and sets ``func`` to a callable ``(args) -> int``. Command modules import
 heavy dependencies inside their functions so that ``video-anomaly --help`` stays fast.
+
+Errors the user can fix are one line on stderr and exit status 2: the toolkit's own errors
+(``VideoAnomalyError``) and file-system errors on a named path (a read-only folder, a file where a
+folder is expected...). Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
+from .commands._types import positive_int
 from .errors import VideoAnomalyError
 
-COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "report", "bench", "export", "demo")
+COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
+# Commands that never run a model: no need to import torch to set its threads.
+_NO_TORCH = ("data", "report")
+
+_OS_REASONS = {
+    errno.EACCES: "permission denied (a read-only folder, or not yours?)",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "not a folder: a file is in the way where a folder is expected",
+    errno.EISDIR: "is a folder, a file was expected",
+    errno.EEXIST: "already exists (a file where a folder is expected?)",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOSPC: "no space left on the device",
+    errno.ENAMETOOLONG: "name too long",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="video-anomaly",
         description="Find abnormal events in surveillance video with a spatiotemporal autoencoder.",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="CPU threads for torch and OpenCV (default: OMP_NUM_THREADS, else the cores other processes leave free)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
@@ -33,20 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe_os_error(exc: OSError) -> str:
+    """``PATH: plain reason`` for a file-system error (the path as the program named it)."""
+    reason = _OS_REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
+    return f"{exc.filename}: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ._memory import limit_heap_growth
 
     limit_heap_growth()  # long scoring runs: resident memory stays flat (see _memory.py)
+    if args.command not in _NO_TORCH or args.threads is not None:
+        from .device import choose_threads
+
+        choose_threads(args.threads)
     try:
         return int(args.func(args) or 0)
     except VideoAnomalyError as exc:
         print(f"video-anomaly {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except OSError as exc:
+        if exc.filename is None or isinstance(exc, (BrokenPipeError, ConnectionError)):
+            raise
+        print(f"video-anomaly {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
         print(f"video-anomaly {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_status", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,8 @@ Models and data code never call ``.cuda()``: they receive a ``torch.device`` fro
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 
 import torch
 
@@ -56,3 +58,54 @@ def configure_backend(device: torch.device) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+
+
+def _cpu_quota() -> float | None:
+    """CPUs allowed by a cgroup v2 quota (``cpu.max``: containers started with ``--cpus``), or None."""
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    quota = _cpu_quota()
+    if quota is not None:
+        n = min(n, max(1, math.ceil(quota)))
+    return max(1, n)
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Set and return the number of intra-op threads for torch (and OpenCV when installed).
+
+    ``requested`` (``--threads N``) wins; else ``OMP_NUM_THREADS`` when set; else the available cores minus
+    those other processes keep busy: ``max(1, cores - round(load))`` where ``load`` is the 1-minute load
+    average scaled to our share of the machine's CPUs. More threads than free cores make every thread wait
+    (on 2 shared cores, two intra-op threads beside another busy process ran slower than one).
+    """
+    if requested is None:
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        requested = int(env) if env.isdigit() and int(env) > 0 else None
+    if requested is None:
+        cores = available_cores()
+        try:
+            load = os.getloadavg()[0] * cores / (os.cpu_count() or cores)
+        except (AttributeError, OSError):
+            load = 0.0
+        n = max(1, cores - round(load))
+    else:
+        n = max(1, int(requested))
+    torch.set_num_threads(n)
+    try:
+        import cv2
+    except ImportError:
+        pass
+    else:
+        cv2.setNumThreads(n)
+    return n

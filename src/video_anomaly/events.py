@@ -2,8 +2,9 @@
 
 An event starts at the first frame whose score exceeds the threshold; it ends when the score has
 stayed at or below the threshold for ``end_after`` consecutive scored frames (its last frame is the last
-one above). Events shorter than ``min_length`` frames are dropped as flicker. Times are ``frame / fps``
-seconds from the start of the source.
+one above). Events shorter than ``min_length`` frames are dropped as flicker. Times are seconds from the
+start of the source: each frame's own time when the caller gives it (``update(..., t=...)``: the presentation
+timestamps of a video or stream, right for variable frame rates), else ``frame / fps``.
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ class Event:
     source: str = ""
     # Not serialised: the original frame at the peak, for thumbnails.
     peak_image: np.ndarray | None = field(default=None, repr=False)
+    # Times (seconds) of the first and last frame when the source gave them; else frame / fps.
+    start_t: float | None = None
+    end_t: float | None = None
 
     @property
     def start_time(self) -> float:
-        return self.start_frame / self.fps
+        return self.start_frame / self.fps if self.start_t is None else self.start_t
 
     @property
     def end_time(self) -> float:
-        return (self.end_frame + 1) / self.fps
+        """The end of the last frame: its time plus one nominal frame period."""
+        return (self.end_frame + 1) / self.fps if self.end_t is None else self.end_t + 1.0 / self.fps
 
     @property
     def length(self) -> int:
@@ -60,7 +65,8 @@ class Event:
 class EventTracker:
     """Online event detection over ``(frame, score, bbox)`` updates in frame order.
 
-    ``update`` returns a list of messages (dicts ready for JSON): ``{"type": "event_start", ...}`` once an
+    ``update(frame, score, bbox, image, t=seconds)``: ``t`` is the frame's time in the source (None: ``frame /
+    fps``). ``update`` returns a list of messages (dicts ready for JSON): ``{"type": "event_start", ...}`` once an
     event has lasted ``min_length`` frames (so live users hear of it within ``min_length`` frames) and the
     finished ``Event.to_dict()`` when it ends. ``finish`` closes an event still open at the end of a source.
     """
@@ -76,19 +82,22 @@ class EventTracker:
         self._below = 0
         self._announced = False
 
-    def update(self, frame: int, score: float, bbox=None, image: np.ndarray | None = None) -> list[dict[str, Any]]:
+    def update(
+        self, frame: int, score: float, bbox=None, image: np.ndarray | None = None, *, t: float | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         above = score > self.threshold
         ev = self._open
         if ev is None:
             if above:
-                self._open = Event(frame, frame, frame, score, bbox, self.fps, self.threshold, self.source, image)
+                self._open = Event(frame, frame, frame, score, bbox, self.fps, self.threshold, self.source, image,
+                                   start_t=t, end_t=t)  # fmt: skip
                 self._below, self._announced = 0, False
                 ev = self._open
             else:
                 return out
         elif above:
-            ev.end_frame = frame
+            ev.end_frame, ev.end_t = frame, t
             self._below = 0
             if score > ev.peak_score:
                 ev.peak_frame, ev.peak_score, ev.bbox, ev.peak_image = frame, score, bbox, image
@@ -115,7 +124,7 @@ class EventTracker:
         return ev.to_dict()
 
     def finish(self) -> list[dict[str, Any]]:
-        """Close the open event, if any (end of a recording)."""
+        """Close the open event, if any (end of a recording, a lost source, an interrupt)."""
         closed = self._close()
         return [] if closed is None else [closed]
 

@@ -15,10 +15,25 @@ from pathlib import Path
 from .recordings import _safe
 
 
+def _num(value, spec: str = "") -> str:
+    """A number from ``scores.json`` formatted with ``spec``, HTML-escaped; anything else (a tampered or old file)
+    is shown as escaped text, never as markup."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return html.escape(format(value, spec))
+    return html.escape(str(value))
+
+
 def _data_uri(path: Path, mime: str = "image/png") -> str | None:
-    if not path.is_file():
+    if not isinstance(path, Path) or not path.is_file():
         return None
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _inside(folder: Path, name) -> Path | None:
+    """``folder / name`` when ``name`` is a plain file name (no folder part), else None."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        return None
+    return folder / name
 
 
 _CSS = """
@@ -47,38 +62,51 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
         '<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">',
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f'<p class="muted">{len(records)} video(s). Scores are live-protocol (causal, calibrated on normal '
-        "footage); shaded regions of the curves are ground-truth abnormal frames where labels exist.</p>",
+        f'<p class="muted">{len(records)} video(s). Each curve is the score the alarm uses, in its own units '
+        "(live protocol: causal, calibrated on normal footage), with the threshold as a dashed line, alarm frames "
+        "shaded red and ground-truth abnormal frames grey where labels exist.</p>",
     ]
-    for rec_path in records:
-        rec = json.loads(rec_path.read_text())
+    loaded = [(p, json.loads(p.read_text())) for p in records]
+    from .recordings import labelled_summary, summary_lines
+
+    names = {str(r.get("score_name")) for _, r in loaded}
+    lines = summary_lines(labelled_summary([r for _, r in loaded]), ", ".join(sorted(names)))
+    if lines:
+        parts.append('<ul class="summary">' + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>")
+    for rec_path, rec in loaded:
         folder = rec_path.parent
-        name = rec.get("video", rec_path.stem)
+        name = str(rec.get("video", rec_path.stem))
         parts.append(f'<section class="video" id="{e(_safe(name))}"><h2>{e(name)}</h2>')
-        parts.append(
-            f"<p>{rec.get('n_frames', 0)} frames at {rec.get('fps', 0):g} fps; "
-            f"score <code>{e(str(rec.get('score_name')))}"
-            f"</code>, threshold {rec.get('threshold', float('nan')):.4g} (target false-alarm rate "
-            f"{rec.get('target_far', float('nan')):g}); {len(rec.get('events', []))} event(s).</p>"
-        )
-        uri = _data_uri(folder / rec.get("regularity_png", ""))
-        if uri:
-            parts.append(f'<img class="regularity" alt="regularity curve of {e(name)}" src="{uri}">')
-        if rec.get("overlay") and (folder / rec["overlay"]).is_file():
-            rel = Path(os.path.relpath(folder / rec["overlay"], out.parent))
-            parts.append(
-                f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(rec["overlay"])})</a></p>'
-            )
         events = rec.get("events", [])
+        events = events if isinstance(events, list) else []
+        parts.append(
+            f"<p>{_num(rec.get('n_frames', 0))} frames at {_num(rec.get('fps', 0), 'g')} fps; "
+            f"score <code>{e(str(rec.get('score_name')))}"
+            f"</code>, threshold {_num(rec.get('threshold', float('nan')), '.4g')} (target false-alarm rate "
+            f"{_num(rec.get('target_far', float('nan')), 'g')}); {len(events)} event(s).</p>"
+        )
+        # Image and video names come from the file too: only plain names inside the run folder are followed.
+        uri = _data_uri(_inside(folder, rec.get("score_png") or rec.get("regularity_png")))
+        if uri:
+            parts.append(f'<img class="regularity" alt="score curve of {e(name)}" src="{e(uri)}">')
+        overlay = _inside(folder, rec.get("overlay"))
+        if overlay is not None and overlay.is_file():
+            rel = Path(os.path.relpath(overlay, out.parent))
+            parts.append(
+                f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(str(rec["overlay"]))})</a></p>'
+            )
         if events:
             head = ("#", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
             parts.append('<table class="events"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
             for k, ev in enumerate(events):
-                thumb = _data_uri(folder / ev["thumbnail"]) if ev.get("thumbnail") else None
-                img = f'<img class="thumb" alt="event {k} at frame {ev["peak_frame"]}" src="{thumb}">' if thumb else ""
+                ev = ev if isinstance(ev, dict) else {}
+                thumb = _data_uri(_inside(folder, ev.get("thumbnail")))
+                alt = f"event {k} at frame {_num(ev.get('peak_frame'))}"
+                img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
                 parts.append(
-                    f'<tr class="event"><td>{k}</td><td>{ev["start_frame"]}</td><td>{ev["end_frame"]}</td>'
-                    f"<td>{ev['start_time']:.2f}</td><td>{ev['end_time']:.2f}</td><td>{ev['peak_score']:.3g}</td>"
+                    f'<tr class="event"><td>{k}</td><td>{_num(ev.get("start_frame"))}</td>'
+                    f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
+                    f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
                     f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
                 )
             parts.append("</table>")

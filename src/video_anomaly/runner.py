@@ -2,29 +2,76 @@
 
 ``run_source`` reads a ``sources.LiveSource`` on a thread (bounded queue, drop policy for live sources),
 pushes every frame through a detector (anything with ``push(frame, index) -> FrameScore | None`` and
-``clip_length``), feeds an ``events.EventTracker`` and an optional overlay writer, and returns ``RunStats``.
+``clip_length``), feeds an ``events.EventTracker`` (with each frame's time) and an optional overlay writer,
+and returns ``RunStats``. However a run stops (end of the source, lost source, interrupt, error) the open
+event is closed and sent to ``emit`` first: nothing that was seen is lost.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .sources import LiveSource, threaded_frames, to_gray
+from .errors import VideoAnomalyError
+from .sources import LiveSource, SourceLost, threaded_frames, to_gray
 
 if TYPE_CHECKING:
-    from .live import FrameScore, LiveDetector
+    from .detector import FrameScore, LiveSession
+
+# How a run ended (``RunStats.end``).
+ENDED, MAX_FRAMES, LOST, INTERRUPTED, FAILED = "ended", "max_frames", "lost", "interrupted", "failed"
+
+
+class Stop(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) raised in the main thread, like Ctrl-C is: stop now, but close what is open.
+
+    ``exit_status`` is the shell's convention for death by that signal (128 + signal number).
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_status = 128 + signum
+
+
+@contextlib.contextmanager
+def stop_on_signals(signums: tuple[int, ...] | None = None) -> Iterator[None]:
+    """Within the block, these signals (default SIGTERM and SIGHUP) raise ``Stop`` in the main thread (SIGINT
+    already raises KeyboardInterrupt); the previous handlers come back after. A no-op outside the main thread."""
+    import threading
+
+    if signums is None:
+        signums = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        raise Stop(signum)
+
+    previous = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @dataclass
 class RunStats:
     """What a run over one source did. Latencies: seconds from a frame's arrival (read from the source)
-    to its score, over the last ``10_000`` scored frames (a bounded window)."""
+    to its score, over the last ``10_000`` scored frames (a bounded window).
+
+    ``end``: ``"ended"`` (the source ended), ``"max_frames"``, ``"lost"`` (a camera or stream failed, timed
+    out or stopped sending), ``"interrupted"`` (SIGINT/SIGTERM) or ``"failed"`` (a bad file); ``error`` says
+    why for the last three. ``last_time_s``: the time in the source of the last frame read."""
 
     frames: int = 0
     scored: int = 0
@@ -33,56 +80,83 @@ class RunStats:
     latency_p50_s: float = float("nan")
     latency_p95_s: float = float("nan")
     latency_max_s: float = float("nan")
+    last_time_s: float = float("nan")
+    end: str = ENDED
+    error: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+def _ending(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED, str(exc) if isinstance(exc, Stop) else "SIGINT"
+    if isinstance(exc, SourceLost):
+        return LOST, exc.problem
+    return FAILED, str(exc)
+
+
 def run_source(
-    detector: LiveDetector,
+    detector: LiveSession,
     source: LiveSource,
     *,
     tracker,
     emit: Callable[[dict], None] = lambda msg: None,
     on_score: Callable[[int, FrameScore | None], None] | None = None,
+    on_frame: Callable[[int, float, FrameScore | None], None] | None = None,
     overlay=None,
     queue: int = 64,
     drop: bool | None = None,
     max_frames: int | None = None,
     warn: Callable[[str], None] | None = None,
+    end_on_error: bool = False,
 ) -> RunStats:
     """Score every frame of ``source`` through ``detector``; event messages go to ``emit`` as they happen.
 
     ``on_score(index, FrameScore | None)`` sees every frame that was not dropped (None while the clip
-    fills). ``overlay``: an ``OverlayWriter``. Frames are read on a thread through a ``FrameQueue``
-    (``drop`` defaults to ``source.live``).
+    fills); ``on_frame(index, t_seconds, FrameScore | None)`` the same with the frame's time in the source.
+    ``overlay``: an ``OverlayWriter``. Frames are read on a thread through a ``FrameQueue`` (``drop``
+    defaults to ``source.live``).
+
+    ``end_on_error``: a lost source (``SourceLost``), an interrupt (KeyboardInterrupt, ``Stop``) or a
+    ``VideoAnomalyError`` ends the run like the end of the source: ``RunStats.end`` and ``error`` say which.
+    Without it they propagate. Either way the open event is closed (sent to ``emit``) first.
     """
     stats = RunStats()
     latencies: collections.deque = collections.deque(maxlen=10_000)
     t0 = time.monotonic()
     items, fq = threaded_frames(source, queue=queue, keep=detector.clip_length - 1, drop=drop, warn=warn)
+    failure: BaseException | None = None
     try:
-        for index, arrived, frame in items:
+        for index, arrived, frame, t in items:
             fs = detector.push(frame, index)
             stats.frames += 1
+            stats.last_time_s = t
             if fs is not None:
                 stats.scored += 1
-                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame):
+                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame, t=t):
                     emit(msg)
                 latencies.append(time.monotonic() - arrived)
             if on_score is not None:
                 on_score(index, fs)
+            if on_frame is not None:
+                on_frame(index, t, fs)
             if overlay is not None:
                 overlay.write(to_gray(frame), None if fs is None else fs.map, None if fs is None else fs.score,
                               tracker.in_event)  # fmt: skip
             if max_frames is not None and stats.frames >= max_frames:
+                stats.end = MAX_FRAMES
                 break
+    except (KeyboardInterrupt, VideoAnomalyError) as exc:
+        stats.end, stats.error = _ending(exc)
+        failure = exc
     finally:
         items.close()
-        source.close()
-    for msg in tracker.finish():
-        emit(msg)
-    stats.dropped = fq.dropped
+        stats.dropped = fq.dropped
+        for msg in tracker.finish():
+            emit(msg)
+    if failure is not None and not end_on_error:
+        raise failure
     stats.wall_s = time.monotonic() - t0
     if latencies:
         lat = np.asarray(latencies)

@@ -4,27 +4,58 @@ Sources (``open_live_source``): a video file or a frame folder (read without dro
 ``/dev/videoN`` (PyAV, format ``v4l2``) or a network stream URL ``rtsp:// http(s):// udp:// tcp:// rtmp://``
 (whatever PyAV/FFmpeg opens). Live sources are read by a thread into a bounded queue (``threaded_frames``).
 
+Times: every frame carries its time in seconds from the source's first frame. Video files, cameras and streams
+give each frame's presentation timestamp (variable frame rates stay right); frame folders have none, so frame
+``i`` is at ``i / fps``.
+
 Drop policy for live sources, when scoring falls behind: when the queue holds ``queue`` frames and a new
 one arrives, the oldest ``queue - T + 1`` frames are dropped (the newest ``T - 1`` are kept so that
 scoring resumes at once with a full clip), the drop is counted and a warning line goes to stderr (at
 most one per second). Frame indices and times stay those of the source.
+
+End of a source: a file or frame folder *ends*. A camera or network stream that fails, times out or stops
+sending is *lost* (``SourceLost``); a stream that stops is judged lost unless its transport announced a
+length (an HTTP file with a Content-Length that arrived in full). With ``reconnect_s`` a lost network source is
+reopened for up to that many seconds; frame numbers then skip over the gap, so no clip spans it.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import DataError
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
+# Consecutive packets that fail to decode before a stream is given up as unreadable.
+MAX_BAD_PACKETS = 300
+
+
+class SourceLost(DataError):
+    """A camera or network stream failed, timed out or stopped sending while it was being read."""
+
+    def __init__(self, name: str, problem: str):
+        # The name goes into the message as given: a URL must not pass through Path ("udp:/host").
+        super().__init__(None, f"{name}: {problem}")
+        self.name, self.problem = name, problem
+
+
+class TimedFrame(NamedTuple):
+    """One frame of a source: ``index`` (frame number, consecutive but for gaps), ``t`` (seconds from the
+    source's first frame), ``frame`` (grayscale ``(H, W)`` or colour ``(H, W, 3)`` uint8)."""
+
+    index: int
+    t: float
+    frame: np.ndarray
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -38,75 +69,276 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
 
 @dataclass
 class LiveSource:
-    """An opened frame source: ``frames`` yields original grayscale ``(H, W)`` uint8 frames."""
+    """An opened frame source.
+
+    ``frames`` yields ``(H, W)`` uint8 frames, or ``TimedFrame`` items when ``timed`` (sources that know each
+    frame's time: ``open_live_source`` on files, cameras and streams). ``timed_frames()`` yields ``TimedFrame``
+    for both kinds (untimed frame ``i`` at ``i / fps``). ``close`` is called once reading stops, on the thread
+    that read the frames.
+    """
 
     name: str
-    frames: Iterator[np.ndarray]
+    frames: Iterator
     fps: float
     live: bool
     close: Callable[[], None] = lambda: None
+    timed: bool = False
+
+    def timed_frames(self) -> Iterator[TimedFrame]:
+        if self.timed:
+            yield from self.frames
+            return
+        fps = self.fps if self.fps and self.fps > 0 else 10.0
+        for i, frame in enumerate(self.frames):
+            yield TimedFrame(i, i / fps, frame)
 
 
 def is_stream_url(spec: str) -> bool:
     return spec.lower().startswith(URL_SCHEMES)
 
 
-def _av_frames(container, name: str) -> Iterator[np.ndarray]:
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused: nothing is listening at that address",
+    errno.ECONNRESET: "the sender closed the connection",
+    errno.ECONNABORTED: "the connection was aborted",
+    errno.EPIPE: "the connection was closed",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ENOENT: "not found",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "the connection broke (input/output error)",
+    errno.EBUSY: "the device is busy (another program is using it?)",
+    errno.ENODEV: "no such device",
+    errno.ENXIO: "no such device",
+}
+
+
+def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str:
+    """A PyAV/FFmpeg error in plain words, without errno numbers or the file name (the caller names it)."""
     try:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="gray")
-    except Exception as exc:  # FFmpeg errors of many types mean: the stream broke
-        if not isinstance(exc, GeneratorExit):
-            raise DataError(name, f"stream decode failed: {exc}") from None
+        import av.error as ave
+    except ImportError:  # pragma: no cover - only called where PyAV raised
+        ave = None
+    if ave is not None:
+        if isinstance(exc, (ave.ExitError, ave.TimeoutError)):
+            return f"timed out: no data for {timeout_s:g} s" if timeout_s else "timed out: no data arrived"
+        if isinstance(exc, ave.InvalidDataError):
+            return "the data received is not a video FFmpeg can read (invalid data)"
+        if isinstance(exc, ave.HTTPNotFoundError):
+            return "not found on the server (HTTP 404)"
+        if isinstance(exc, (ave.HTTPUnauthorizedError, ave.HTTPForbiddenError)):
+            return "access denied by the server (HTTP 401/403)"
+        if isinstance(exc, ave.HTTPClientError):
+            return "the server refused the request (HTTP 4xx)"
+        if isinstance(exc, ave.HTTPServerError):
+            return "the server failed (HTTP 5xx)"
+        if isinstance(exc, ave.ProtocolNotFoundError):
+            return "this FFmpeg build does not support that protocol"
+        if isinstance(exc, (ave.DemuxerNotFoundError, ave.DecoderNotFoundError)):
+            return "this FFmpeg build has no reader for that format or codec"
+        if isinstance(exc, ave.EOFError):
+            return "the data ended early"
+    code = getattr(exc, "errno", None)
+    if code in _ERRNO_WORDS:
+        return _ERRNO_WORDS[code]
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _open_container(spec: str, *, device: bool, timeout_s: float):
+    """``av.open`` of a camera, URL or file; errors become one plain ``DataError`` naming ``spec`` as given."""
+    try:
+        import av
+    except ImportError:
+        raise DataError(None, f"{spec}: reading cameras, streams and video files needs PyAV: pip install av") from None
+    network = is_stream_url(spec)
+    options = {"rw_timeout": str(int(timeout_s * 1e6))} if network else {}
+    try:
+        container = av.open(spec, format="v4l2" if device else None, options=options,
+                            timeout=timeout_s if network or device else None)  # fmt: skip
+    except Exception as exc:  # FFmpeg errors of many types: say what happened
+        raise DataError(None, f"{spec}: cannot open stream: {describe_av_error(exc, timeout_s)}") from None
+    if not container.streams.video:
+        container.close()
+        raise DataError(None, f"{spec}: no video stream")
+    return container
+
+
+def _stream_rate(container) -> float | None:
+    stream = container.streams.video[0]
+    return float(stream.average_rate or stream.guessed_rate or 0) or None
+
+
+def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callable[[str], None]):
+    """``(frame (H, W) uint8, pts seconds or None)`` for the first video stream of ``container``.
+
+    Packets that fail to decode are skipped until a frame decodes (a stream joined between keyframes; said
+    once); after that a live stream skips a damaged packet with a warning (at most one per 10 s), a file
+    fails. Read errors and a live stream that stops raise ``SourceLost``; a file's read errors ``DataError``.
+    """
+    stream = container.streams.video[0]
+    packets = container.demux(stream)
+    n_out = bad_run = bad_total = 0
+    last_warn = -1e9
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except Exception as exc:  # noqa: BLE001 - FFmpeg read errors of many types
+            problem = describe_av_error(exc, timeout_s)
+            if live:
+                raise SourceLost(name, problem) from None
+            raise DataError(None, f"{name}: cannot read video after frame {n_out}: {problem}") from None
+        try:
+            frames = packet.decode()
+        except Exception as exc:  # noqa: BLE001 - a damaged or undecodable packet
+            bad_run += 1
+            bad_total += 1
+            if bad_run > MAX_BAD_PACKETS:
+                msg = f"{bad_run} packets in a row do not decode ({describe_av_error(exc)})"
+                raise (SourceLost(name, msg) if live else DataError(None, f"{name}: {msg}")) from None
+            if n_out == 0:
+                if bad_total == 1:
+                    warn(f"warning: {name}: skipping packets that do not decode until a keyframe arrives "
+                         f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
+                continue
+            if not live:
+                problem = describe_av_error(exc)
+                raise DataError(None, f"{name}: cannot decode video after frame {n_out}: {problem}") from None
+            now = time.monotonic()
+            if now - last_warn >= 10.0:
+                last_warn = now
+                warn(f"warning: {name}: skipped a damaged packet after frame {n_out} ({bad_total} so far)")
+            continue
+        bad_run = 0
+        for frame in frames:
+            n_out += 1
+            yield frame.to_ndarray(format="gray"), frame.time
+    if live:
+        try:
+            size = container.size  # bytes the transport announced (HTTP Content-Length); < 0 when unknown
+        except Exception:  # noqa: BLE001 - no size: an unbounded stream
+            size = -1
+        if not (isinstance(size, int) and size > 0) and container.duration is None:
+            # An unbounded stream (camera, UDP, RTSP/RTMP live, chunked HTTP) has no normal end.
+            raise SourceLost(name, f"the stream stopped after {n_out} frames (the sender closed it or went away)")
+
+
+def _timed_frames(
+    spec: str,
+    container,
+    *,
+    live: bool,
+    fps: float,
+    use_pts: bool,
+    timeout_s: float,
+    reconnect_s: float | None,
+    warn: Callable[[str], None],
+) -> Iterator[TimedFrame]:
+    """``TimedFrame`` items of an opened container; reconnects a lost network source (see module docstring)."""
+    index = 0
+    offset = 0.0  # seconds before this connection's first frame
+    last_t: float | None = None
+    last_wall = time.monotonic()
+    try:
+        while True:
+            t0: float | None = None
+            try:
+                for image, pts in _decoded(container, spec, live=live, timeout_s=timeout_s, warn=warn):
+                    if not use_pts:
+                        t = index / fps
+                    elif pts is None:
+                        t = 0.0 if last_t is None else last_t + 1.0 / fps
+                    else:
+                        if t0 is None:
+                            t0 = pts
+                        t = offset + (pts - t0)
+                        if last_t is not None and t <= last_t:
+                            # A timestamp going back (wrap-around, broken stream): keep time moving forward.
+                            offset += last_t + 1.0 / fps - t
+                            t = last_t + 1.0 / fps
+                    last_t, last_wall = t, time.monotonic()
+                    yield TimedFrame(index, t, image)
+                    index += 1
+                return
+            except SourceLost as lost:
+                if not reconnect_s or not is_stream_url(spec):
+                    raise
+                container.close()
+                warn(f"warning: {spec}: source lost after {index} frames ({lost.problem}); "
+                     f"reconnecting for up to {reconnect_s:g} s")  # fmt: skip
+                container = _reopen(spec, lost, timeout_s=timeout_s, reconnect_s=reconnect_s)
+                gap = time.monotonic() - last_wall
+                warn(f"warning: {spec}: reconnected after {gap:.1f} s without frames")
+                # Frame numbers skip over the gap (the detector restarts its clip); times go on from the last.
+                index += max(1, round(gap * fps))
+                offset = (last_t if last_t is not None else 0.0) + gap
     finally:
         container.close()
 
 
-def open_live_source(spec: str, *, fps: float | None = None, timeout_s: float = 10.0) -> LiveSource:
+def _reopen(spec: str, lost: SourceLost, *, timeout_s: float, reconnect_s: float):
+    deadline = time.monotonic() + reconnect_s
+    while True:
+        try:
+            return _open_container(spec, device=False, timeout_s=min(timeout_s, max(1.0, reconnect_s)))
+        except DataError as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                why = exc.problem.removeprefix(f"{spec}: ")
+                raise SourceLost(spec, f"{lost.problem}; no reconnection within {reconnect_s:g} s ({why})") from None
+            time.sleep(min(1.0, remaining))
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def open_live_source(
+    spec: str,
+    *,
+    fps: float | None = None,
+    timeout_s: float = 10.0,
+    reconnect_s: float | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> LiveSource:
     """Open a video file, frame folder, camera device or network stream (see module docstring).
 
-    ``fps`` overrides the rate the source reports (frame folders report none: 10 fps, UCSD's, is assumed).
+    ``fps``: when given, frame ``i`` is at ``i / fps`` seconds whatever the source's timestamps say; else
+    frames carry their presentation timestamps (frame folders, which have none: 10 fps, UCSD's, is assumed).
+    ``timeout_s``: how long a camera or stream may send nothing. ``reconnect_s``: reopen a lost network
+    stream for up to this many seconds. ``warn``: where warning lines go (default stderr).
     """
     spec = str(spec)
+    warn = warn or _stderr
     is_device = spec.startswith("/dev/video")
     if is_stream_url(spec) or is_device:
-        try:
-            import av
-        except ImportError:
-            raise DataError(spec, "reading cameras and streams needs PyAV: pip install av") from None
-        options = {"rw_timeout": str(int(timeout_s * 1e6))} if not is_device else {}
-        try:
-            container = av.open(spec, format="v4l2" if is_device else None, options=options, timeout=timeout_s)
-        except Exception as exc:
-            raise DataError(spec, f"cannot open stream: {exc}") from None
-        if not container.streams.video:
-            container.close()
-            raise DataError(spec, "no video stream")
-        stream = container.streams.video[0]
-        rate = fps or float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-        return LiveSource(spec, _av_frames(container, spec), rate, True, container.close)
-    path = Path(spec)
-    from .data.frames import open_source
+        container = _open_container(spec, device=is_device, timeout_s=timeout_s)
+        live = True
+    else:
+        path = Path(spec)
+        from .data.frames import ImageFolderSource, open_source
 
-    source = open_source(path)
-    rate = fps
-    if rate is None and path.is_file():
-        try:
-            import av
-
-            with av.open(str(path)) as c:
-                s = c.streams.video[0]
-                rate = float(s.average_rate or s.guessed_rate or 0) or None
-        except Exception:  # noqa: BLE001 - the frame rate is only informative here
-            rate = None
-    return LiveSource(str(path), source.iter_frames(None), float(rate or 10.0), False)
+        source = open_source(path)  # a plain DataError for anything that is not a video or a frame folder
+        if isinstance(source, ImageFolderSource):
+            return LiveSource(str(path), source.iter_frames(None), float(fps or 10.0), False)
+        container = _open_container(str(path), device=False, timeout_s=timeout_s)
+        live = False
+    rate = float(fps or _stream_rate(container) or (25.0 if live else 10.0))
+    frames = _timed_frames(spec, container, live=live, fps=rate, use_pts=fps is None,
+                           timeout_s=timeout_s, reconnect_s=reconnect_s, warn=warn)  # fmt: skip
+    return LiveSource(spec, frames, rate, live, frames.close, timed=True)
 
 
 class FrameQueue:
     """Bounded frame buffer between a reader thread and the scorer.
 
     ``policy="drop"`` (live sources): when full, the oldest ``maxsize - keep`` frames are dropped to make
-    room; ``policy="block"`` (files): the reader waits. Items are ``(index, arrival_time, frame)``.
+    room; ``policy="block"`` (files): the reader waits. Items are tuples whose first element is the frame
+    index (``threaded_frames`` puts ``(index, arrival_time, frame, t_seconds)``).
     """
 
     def __init__(self, maxsize: int, *, policy: str = "drop", keep: int = 1, warn: Callable[[str], None] | None = None):
@@ -162,10 +394,13 @@ class FrameQueue:
 
 def threaded_frames(
     source: LiveSource, *, queue: int = 64, keep: int = 10, drop: bool | None = None, warn=None
-) -> tuple[Iterator[tuple[int, float, np.ndarray]], FrameQueue]:
-    """Read ``source`` on a thread; iterate ``(index, arrival_monotonic_s, frame)`` through a bounded queue.
+) -> tuple[Iterator[tuple[int, float, np.ndarray, float]], FrameQueue]:
+    """Read ``source`` on a thread; iterate ``(index, arrival_monotonic_s, frame, t_seconds)`` through a bounded
+    queue (``t_seconds``: the frame's time in the source, see ``LiveSource.timed_frames``).
 
-    ``drop`` defaults to ``source.live``. Errors in the reader are re-raised in the consumer.
+    ``drop`` defaults to ``source.live``. Errors in the reader are re-raised in the consumer. The reader thread
+    closes the source when it stops; closing the iterator stops it (a reader blocked in a read that has not
+    returned within 2 s is left to finish on its own: it is a daemon thread).
     """
     fq = FrameQueue(queue, policy="drop" if (source.live if drop is None else drop) else "block", keep=keep,
                     warn=warn)  # fmt: skip
@@ -173,15 +408,21 @@ def threaded_frames(
     stop = threading.Event()
 
     def reader():
+        frames = source.timed_frames()
         try:
-            for i, frame in enumerate(source.frames):
+            for index, t, frame in frames:
                 if stop.is_set():
                     break
-                fq.put((i, time.monotonic(), frame))
+                fq.put((index, time.monotonic(), frame, t))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             error.append(exc)
         finally:
             fq.close()
+            try:
+                frames.close()
+                source.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the reader's own error
+                pass
 
     thread = threading.Thread(target=reader, name="frame-reader", daemon=True)
     thread.start()

@@ -6,14 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
+from ._types import positive_int
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="time the seed model: plain port vs fast path, side by side")
-    p.add_argument("--size", type=int, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
+    p.add_argument("--size", type=positive_int, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
-    p.add_argument("--windows", type=int, default=3, help="exact-protocol windows per timing (default 3)")
-    p.add_argument("--live-frames", type=int, default=12, help="frames scored per live timing (default 12)")
-    p.add_argument("--repeats", type=int, default=3, help="alternating timings per path; medians kept")
+    p.add_argument("--windows", type=positive_int, default=3, help="exact-protocol windows per timing (default 3)")
+    p.add_argument("--live-frames", type=positive_int, default=12, help="frames scored per live timing (default 12)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="alternating timings per path; medians kept")
     p.add_argument("--what", default="exact,live,train", help="comma list of exact, live, train")
     p.add_argument("--memory", action="store_true", help="also compare peak memory for 200 vs 10,000 frames")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._types import nonneg_int, positive_int
+
 KINDS = ("auto", "ucsd", "frames", "avenue", "shanghaitech", "custom")
 
 
@@ -19,16 +21,21 @@ def register(subparsers) -> None:
     info.add_argument("--kind", choices=KINDS, default="auto", help="dataset layout (default: detect)")
     info.add_argument("--subset", default=None, help="UCSDped1 or UCSDped2 when PATH is the UCSD parent folder")
     info.add_argument("--json", action="store_true", help="print the counts as JSON")
+    info.add_argument(
+        "--quick",
+        action="store_true",
+        help="count only; skip decoding every frame (the checks that `train` would otherwise fail on)",
+    )
     info.set_defaults(func=_info)
 
     synth = sub.add_parser("synth", help="write the synthetic walkway scene in the UCSD layout")
     synth.add_argument("out", type=Path, help="folder to write SyntheticPed/ into")
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--frames", type=int, default=120, help="frames per video")
-    synth.add_argument("--height", type=int, default=120)
-    synth.add_argument("--width", type=int, default=160)
-    synth.add_argument("--train", type=int, default=4, help="number of training videos")
-    synth.add_argument("--test", type=int, default=4, help="number of test videos")
+    synth.add_argument("--seed", type=nonneg_int, default=0)
+    synth.add_argument("--frames", type=positive_int, default=120, help="frames per video (at least 8)")
+    synth.add_argument("--height", type=positive_int, default=120, help="frame height (at least 32)")
+    synth.add_argument("--width", type=positive_int, default=160, help="frame width (at least 32)")
+    synth.add_argument("--train", type=nonneg_int, default=4, help="number of training videos")
+    synth.add_argument("--test", type=nonneg_int, default=4, help="number of test videos")
     synth.set_defaults(func=_synth)
 
     preview = sub.add_parser("preview", help="save a grid of training frames and test frames with mask overlay")
@@ -36,14 +43,18 @@ def register(subparsers) -> None:
     preview.add_argument("out", type=Path, help="image file to write (.png)")
     preview.add_argument("--kind", choices=KINDS, default="auto")
     preview.add_argument("--subset", default=None)
-    preview.add_argument("--n", type=int, default=4, help="frames per row")
+    preview.add_argument("--n", type=positive_int, default=4, help="frames per row")
     preview.set_defaults(func=_preview)
 
 
 def _info(args) -> int:
     from ..data import load_dataset
 
-    summary = load_dataset(args.path, args.kind, subset=args.subset).summary()
+    dataset = load_dataset(args.path, args.kind, subset=args.subset)
+    summary = dataset.summary()
+    if not args.quick:
+        check_dataset(dataset)
+    summary["checked"] = not args.quick
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -57,7 +68,48 @@ def _info(args) -> int:
         f"labels: {summary['test_videos_labelled']} test videos labelled, "
         f"{summary['test_videos_with_masks']} with pixel masks"
     )
+    if not args.quick:
+        print("checked: every frame decodes, frame sizes agree within each video, training clips fit")
     return 0
+
+
+# Where each layout keeps its normal videos: a dataset with one of these folders and no training video in
+# it is one that `train` refuses.
+_TRAIN_FOLDERS = ("Train", "training/frames", "training/videos", "training_videos", "train")
+
+
+def check_dataset(dataset) -> None:
+    """Raise the ``DataError`` that training (or scoring) would raise on ``dataset``, naming the file at fault.
+
+    Checks: a training folder without videos; empty (0-byte) files; every frame of every video decodes; frame
+    sizes agree within each video; each training video gives at least one clip at the default clip length.
+    Decodes every frame once (no caching): seconds for UCSD, minutes for ShanghaiTech (``--quick`` skips).
+    """
+    from ..config import RunConfig
+    from ..data.clips import ClipDataset, split_holdout
+    from ..errors import DataError
+
+    root = Path(dataset.root)
+    if not dataset.train and root.is_dir():
+        for rel in _TRAIN_FOLDERS:
+            if (root / rel).is_dir():
+                raise DataError(root / rel, "holds no training videos: `train` needs at least one normal video")
+    for video in [*dataset.train, *dataset.test]:
+        source = video.source
+        for f in getattr(source, "files", None) or [source.path]:
+            if Path(f).is_file() and Path(f).stat().st_size == 0:
+                raise DataError(f, "empty file (0 bytes)")
+        for _ in source.iter_frames(None):
+            pass
+    if dataset.train:
+        cfg = RunConfig()
+        train_ranges, _ = split_holdout(dataset.train, cfg.train.holdout_fraction, cfg.data.clip_length)
+        try:
+            ClipDataset(dataset.train, cfg.data, ranges=train_ranges)
+        except DataError as exc:
+            raise DataError(
+                exc.path, f"{exc.problem} (the default; `train --clip-length N` takes shorter clips)"
+            ) from None
 
 
 def _synth(args) -> int:

@@ -76,16 +76,30 @@ def detect_kind(path: str | Path) -> str:
     return "custom"
 
 
+def _ucsd_split(path: Path) -> str | None:
+    """``"train"``/``"test"`` when ``path`` is the ``Train``/``Test`` folder of a UCSD-style dataset, else None."""
+    if path.name not in ("Train", "Test") or not path.is_dir():
+        return None
+    return path.name.lower() if detect_kind(path.parent) == "ucsd" else None
+
+
 def load_dataset(path: str | Path, kind: str = "auto", *, subset: str | None = None) -> VideoDataset:
     """Index the dataset at ``path`` (frames are read lazily).
 
-    ``kind="custom"``: ``path/train`` and ``path/test`` when those folders exist, else every video
-    under ``path`` is a test video. ``subset`` picks ``UCSDped1``/``UCSDped2`` under the UCSD parent folder.
+    ``kind="custom"``: ``path/train`` and ``path/test`` when those folders exist; else ``path`` is your own
+    normal footage: a video file, a frame folder, or a folder of video files and/or frame folders, each one a
+    training video (no test set). ``subset`` picks ``UCSDped1``/``UCSDped2`` under the UCSD parent folder.
+    The ``Train`` or ``Test`` folder of a UCSD dataset gives that split alone (with its labels and masks).
     """
     path = Path(path)
     if kind not in KINDS:
         raise DataError(path, f"unknown dataset kind {kind!r}; choose one of {', '.join(KINDS)}")
     if kind == "auto":
+        split = _ucsd_split(path)
+        if split is not None:
+            ds = load_ucsd(path.parent)
+            return VideoDataset(ds.name, path, train=ds.train if split == "train" else [],
+                                test=ds.test if split == "test" else [])  # fmt: skip
         kind = detect_kind(path)
     if kind == "ucsd":
         return load_ucsd(path, subset=subset)
@@ -101,4 +115,4 @@ def load_dataset(path: str | Path, kind: str = "auto", *, subset: str | None = N
         ds = load_custom(train=train, test=test)
         ds.name, ds.root = path.name, path
         return ds
-    return load_custom(test=path)
+    return load_custom(train=path)

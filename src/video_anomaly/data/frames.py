@@ -17,7 +17,14 @@ from ..errors import DataError
 from .records import FrameSource
 
 IMAGE_EXTENSIONS = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
+# Common video containers, recognised by name without opening them. Any other file counts as a video when
+# PyAV (FFmpeg) opens it and finds a video stream (``probe_video``): MPEG-TS (.ts, also TypeScript's), raw H.264...
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m2ts", ".mts", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+# Files that sit beside videos in dataset folders and are never video: not worth asking FFmpeg about.
+_NOT_VIDEO = (".txt", ".md", ".json", ".csv", ".m", ".mat", ".npy", ".npz", ".toml", ".yaml", ".yml", ".py", ".zip",
+              ".tar", ".gz", ".pdf", ".html", ".xml", ".log")  # fmt: skip
+# FFmpeg formats that open files that are not videos (text as ANSI art, single images).
+_NOT_VIDEO_FORMATS = ("tty", "image2", "lavfi")
 
 
 def is_hidden(path: str | Path) -> bool:
@@ -36,8 +43,44 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not is_hidden(path) and path.is_file()
 
 
+def probe_video(path: str | Path) -> str | None:
+    """Why PyAV cannot read ``path`` as a video (a plain sentence), or None when it can.
+
+    Opens the container and looks for a video stream; decodes nothing.
+    """
+    try:
+        import av
+    except ImportError:
+        return "reading video files needs PyAV: pip install av"
+    try:
+        with av.open(str(path)) as container:
+            fmt = container.format.name.split(",")[0]
+            if fmt in _NOT_VIDEO_FORMATS or fmt.endswith("_pipe"):
+                return "not a video file"
+            if not container.streams.video:
+                return "no video stream in this file"
+    except Exception as exc:  # PyAV raises many FFmpeg error types; all mean "unreadable"
+        import av.error
+
+        if isinstance(exc, av.error.InvalidDataError):
+            return "FFmpeg finds no video format it knows in it"
+        from ..sources import describe_av_error
+
+        return describe_av_error(exc)
+    return None
+
+
 def is_video_file(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS and not is_hidden(path) and path.is_file()
+    """A video file: a known video extension, or (other non-image names) a file PyAV opens with a video stream."""
+    path = Path(path)
+    if is_hidden(path) or not path.is_file():
+        return False
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return True
+    if suffix in IMAGE_EXTENSIONS or suffix in _NOT_VIDEO or path.stat().st_size == 0:
+        return False
+    return probe_video(path) is None
 
 
 def list_images(folder: str | Path, *, required: bool = True) -> list[Path]:
@@ -215,7 +258,7 @@ class ImageFolderSource(FrameSource):
 
 
 class VideoFileSource(FrameSource):
-    """A video file (.mp4 .avi .mkv .mov) decoded with PyAV to grayscale frames.
+    """A video file (any container and codec PyAV/FFmpeg reads: .mp4 .avi .mkv .mov .ts ...) decoded to grayscale.
 
     ``len()`` counts the packets of the video stream (no decoding); after a full decode it is
     the number of frames actually decoded.
@@ -239,7 +282,9 @@ class VideoFileSource(FrameSource):
         try:
             container = av.open(str(self.path))
         except Exception as exc:  # PyAV raises many FFmpeg error types; all mean "unreadable"
-            raise DataError(self.path, f"cannot open video: {exc}") from None
+            from ..sources import describe_av_error
+
+            raise DataError(self.path, f"cannot open video: {describe_av_error(exc)}") from None
         if not container.streams.video:
             container.close()
             raise DataError(self.path, "no video stream in this file")
@@ -253,7 +298,9 @@ class VideoFileSource(FrameSource):
                 self._native = (stream.codec_context.height, stream.codec_context.width)
                 self._n = sum(1 for pkt in container.demux(stream) if pkt.size > 0)
             except Exception as exc:
-                raise DataError(self.path, f"cannot read video: {exc}") from None
+                from ..sources import describe_av_error
+
+                raise DataError(self.path, f"cannot read video: {describe_av_error(exc)}") from None
             finally:
                 container.close()
             if self._n == 0:
@@ -281,7 +328,11 @@ class VideoFileSource(FrameSource):
                 except StopIteration:
                     break
                 except Exception as exc:
-                    raise DataError(self.path, f"cannot decode video after frame {i + 1}: {exc}") from None
+                    from ..sources import describe_av_error
+
+                    raise DataError(
+                        self.path, f"cannot decode video after frame {i + 1}: {describe_av_error(exc)}"
+                    ) from None
                 i += 1
                 arr = frame.to_ndarray(format="gray")
                 if first_shape is None:
@@ -305,12 +356,20 @@ class VideoFileSource(FrameSource):
 
 
 def open_source(path: str | Path) -> FrameSource:
-    """A single video: a video file or a folder of frame images."""
+    """A single video: a folder of frame images, or any file PyAV/FFmpeg opens with a video stream."""
     path = Path(path)
     if not path.exists():
         raise DataError(path, "not found")
     if path.is_dir():
         return ImageFolderSource(path)
-    if path.suffix.lower() in VIDEO_EXTENSIONS:
-        return VideoFileSource(path)
-    raise DataError(path, f"not a video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of frames")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise DataError(path, "a single image, not a video: give the folder of frames it belongs to")
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file (0 bytes)")
+    if path.suffix.lower() in _NOT_VIDEO:
+        raise DataError(path, "not a video file, nor a folder of frames")
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        problem = probe_video(path)
+        if problem is not None:
+            raise DataError(path, f"not a video file ({problem}), nor a folder of frames")
+    return VideoFileSource(path)
