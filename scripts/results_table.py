@@ -1,49 +1,76 @@
-"""Markdown rows for the README's results table from ``evaluation.json`` files written by ``evaluate``.
+"""The README's results table, regenerated from saved ``evaluation.json`` files (``video-anomaly evaluate``).
 
-    python scripts/results_table.py LABEL=RUN/eval/exact/evaluation.json [LABEL=...]
+    python scripts/results_table.py docs/results.json            # print the table
+    python scripts/results_table.py docs/results.json --readme README.md   # replace it in the README
 
-Each row: frame-level micro AUC/EER (no normalisation, and the seed's per-video normalisation), macro
-AUC/EER, pixel-level micro AUC (the UCSD 40% criterion) where masks exist, and the scoring time.
+``docs/results.json`` lists the rows: ``{"label", "evaluation": path to evaluation.json, "chosen": how the
+settings were chosen, "command": the command that wrote it}``. The table sits in the README between the lines
+``<!-- results:start -->`` and ``<!-- results:end -->``; a row whose file is missing is an error (rerun its command),
+so a changed default can never leave a stale row behind.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
+from pathlib import Path
 
-
-def _f(x) -> str:
-    return "n/a" if x is None or x != x else f"{x:.3f}"
-
-
-def row(label: str, path: str) -> str:
-    r = json.load(open(path))
-    f = r.get("frame_level") or {}
-    p = r.get("pixel_level") or {}
-    get = lambda d, k, m: (d.get(k) or {}).get(m)  # noqa: E731
-    return (
-        f"| {label} | {r['protocol']} | {r['scoring']['frame_scores']} | "
-        f"{_f(get(f, 'micro', 'auc'))} / {_f(get(f, 'micro', 'eer'))} | "
-        f"{_f(get(f, 'micro_normalized', 'auc'))} / {_f(get(f, 'micro_normalized', 'eer'))} | "
-        f"{_f(get(f, 'macro', 'auc'))} / {_f(get(f, 'macro', 'eer'))} | "
-        f"{_f(get(p, 'micro', 'auc'))} / {_f(get(p, 'micro_normalized', 'auc'))} | "
-        f"{r['n_videos']} videos, {r['n_frames']} frames, {r.get('scoring_seconds', float('nan')) / 60:.1f} min |"
-    )
-
-
+START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEADER = (
-    "| model | protocol | frame score | micro AUC / EER (raw) | micro AUC / EER (per-video seed norm.) "
-    "| macro AUC / EER | pixel AUC (raw / norm.) | scored |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| data, score | protocol | micro AUC (raw) | micro AUC (per-video norm.) | macro AUC | pixel AUC | RBDC | TBDC "
+    "| alarms: anomalies caught, false runs | how the settings were chosen |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
-def main(argv: list[str]) -> int:
-    print(HEADER)
-    for arg in argv:
-        label, path = arg.split("=", 1)
-        print(row(label, path))
+def _f(x) -> str:
+    return "-" if x is None or x != x else f"{x:.3f}"
+
+
+def row(entry: dict, base: Path) -> str:
+    path = base / entry["evaluation"]
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing; rerun: {entry.get('command', '?')}")
+    r = json.loads(path.read_text())
+    f = r.get("frame_level") or {}
+    auc = lambda k: (f.get(k) or {}).get("auc")  # noqa: E731
+    px = (r.get("pixel_level") or {}).get("auc")
+    rt = r.get("rbdc_tbdc") or {}
+    ev = r.get("events") or {}
+    alarms = f"{ev['anomalies_with_alarm']}/{ev['labelled_anomalies']}, {ev['false_alarm_runs']}" if ev else "-"
+    return (
+        f"| {entry['label']} | {r['protocol']} | {_f(auc('micro'))} | {_f(auc('micro_normalized'))} | "
+        f"{_f(auc('macro'))} | {_f(px)} | {_f(rt.get('rbdc'))} | {_f(rt.get('tbdc'))} | {alarms} | "
+        f"{entry.get('chosen', '')} |"
+    )
+
+
+def table(manifest: Path) -> str:
+    entries = json.loads(manifest.read_text())
+    base = manifest.resolve().parent.parent
+    return HEADER + "\n" + "\n".join(row(e, base) for e in entries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("manifest", type=Path)
+    ap.add_argument("--readme", type=Path)
+    a = ap.parse_args(argv)
+    t = table(a.manifest)
+    if a.readme is None:
+        print(t)
+        return 0
+    text = a.readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{a.readme}: no {START} ... {END} block")
+    a.readme.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{t}\n{END}", text, flags=re.S)
+    )
+    print(f"updated {a.readme}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -22,6 +22,7 @@ H, W = 48, 64  # scene size
 FRAMES = 120
 SEED = 0
 N_TRAIN = 8  # normal videos for calibration
+MOTION_CELL = 8  # motion cells of 8 px (6 x 8 cells at 48 x 64)
 
 
 class TemporalMedian(nn.Module):
@@ -94,11 +95,11 @@ def write_ts(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
     return path
 
 
-def calibrated_checkpoint(tmp: Path, monkeypatch) -> tuple[Path, Path]:
-    """A synthetic scene (3 normal training videos) and a calibrated stand-in checkpoint. ``(ckpt, root)``.
+def calibrated_checkpoint(tmp: Path, monkeypatch, cues: str = "ae,motion") -> tuple[Path, Path]:
+    """A synthetic scene (normal training videos) and a detector folder over the stand-in. ``(run, root)``.
 
-    The stand-in was never trained, so every training frame is fair game for calibration: the hold-out
-    range recorded in the checkpoint is each whole training video.
+    The stand-in was never trained, so any training frames may calibrate it: the hold-out recorded in its
+    checkpoint is the second half of each training video (the motion cue fits on the first halves).
     """
     from video_anomaly.checkpoint import save_checkpoint
     from video_anomaly.cli import main
@@ -108,11 +109,12 @@ def calibrated_checkpoint(tmp: Path, monkeypatch) -> tuple[Path, Path]:
     install_median(monkeypatch)
     root = make_synthetic_scene(tmp / "scene", seed=SEED, height=H, width=W, n_train=N_TRAIN, n_test=1, frames=FRAMES)
     ds = load_dataset(root)
-    holdout = {v.name: [0, len(v)] for v in ds.train}
-    ckpt = save_checkpoint(tmp / "ckpt", TemporalMedian(), run_config(), {"holdout_ranges": holdout,
-                                                                           "dataset_root": str(root)})  # fmt: skip
-    # The stand-in background model's errors are judged per place here, so these tests use the z-score
-    # (and the EMA weight 0.5 they were designed with).
-    assert main(["calibrate", str(ckpt), "--patch", str(PATCH), "--score", "patch_z", "--ema-alpha", "0.5",
-                 "--device", "cpu"]) == 0  # fmt: skip
-    return ckpt, root
+    holdout = {v.name: [len(v) // 2, len(v)] for v in ds.train}
+    run = tmp / "run"
+    save_checkpoint(run / "checkpoint", TemporalMedian(), run_config(),
+                    {"holdout_ranges": holdout, "dataset_root": str(root)})  # fmt: skip
+    # The stand-in background model is judged per place here (people on the grass), so these tests use the
+    # per-region z-score calibration.
+    assert main(["calibrate", str(run), "--cues", cues, "--ae-patch", str(PATCH), "--motion-cell", str(MOTION_CELL),
+                 "--calibration", "region_z", "--device", "cpu"]) == 0  # fmt: skip
+    return run, root

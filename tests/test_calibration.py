@@ -1,12 +1,14 @@
-"""Calibration from normal frames only: quantiles, storage with the checkpoint, the command."""
+"""The detector's calibration from normal frames only: region statistics, thresholds, storage, the command."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from live_fixtures import N_TRAIN, PATCH, SIZE, TemporalMedian, calibrated_checkpoint, run_config
-from video_anomaly.calibration import Calibration, calibrate, far_quantile
+from live_fixtures import N_TRAIN, PATCH, TemporalMedian, calibrated_checkpoint, run_config
+from video_anomaly.detector import Detector, DetectorConfig, far_quantile, fit_region_stats
 from video_anomaly.errors import CheckpointError, ConfigError
 
 
@@ -18,41 +20,61 @@ def test_far_quantile_hand_cases():
     assert far_quantile([3.0], 0.5) == 3.0
 
 
-def test_calibrate_hits_the_target_on_fresh_normal_frames():
+def test_region_stats_hand_cases():
+    # Region (0, 0) always 1, region (0, 1) always 0 (a place where nothing happens), 200 frames.
+    maps = np.zeros((200, 1, 2))
+    maps[:, 0, 0] = 1.0
+    maps[100:, 0, 1] = 0.0
+    loc, scale = fit_region_stats(maps, "region_q99_floor")
+    # The quiet region's own 99th percentile is 0: it is floored at the global 99th percentile (1.0).
+    assert loc.tolist() == [[0, 0]] and scale.tolist() == [[1.0, 1.0]]
+    loc, scale = fit_region_stats(maps, "region_z")
+    assert loc.tolist() == [[1.0, 0.0]] and np.all(scale > 0)
+    with pytest.raises(ConfigError):
+        fit_region_stats(maps, "nope")
+
+
+def test_threshold_hits_the_target_on_fresh_normal_frames():
+    from video_anomaly.cues.ae import AECue
     from video_anomaly.data.records import ArraySource
     from video_anomaly.data.synthetic import render_synthetic_videos
 
-    train, _ = render_synthetic_videos(seed=1, height=48, width=64, n_train=4, n_test=0, frames=120)
+    train, _ = render_synthetic_videos(seed=1, height=48, width=64, n_train=5, n_test=0, frames=120)
     sources = [ArraySource(v.frames) for v in train]
-    model, cfg = TemporalMedian(), run_config()
-    # EMA weight 0.5: with heavier smoothing one fresh 111-frame video holds too few independent stretches
-    # for its alarm rate to estimate the false-alarm rate.
-    cal = calibrate(model, cfg, sources[:3], None, target_far=0.05, patch=PATCH, ema_alpha=0.5)
-    assert cal.n_frames == 3 * (120 - 9) and cal.mean.shape == (SIZE // PATCH,) * 2
-    assert np.all(cal.std > 0) and set(cal.thresholds) == {"patch_max", "patch_z", "seed"}
-    # The held-back fourth normal video alarms at about the target rate.
-    from video_anomaly.live import LiveDetector
-
-    for score in ("patch_max", "patch_z", "seed"):
-        det = LiveDetector(model, cfg, cal, score=score)
-        alarms = [fs.alarm for f in train[3].frames if (fs := det.push(f)) is not None]
-        assert np.mean(alarms) <= 0.05 + 0.1, (score, np.mean(alarms))
+    ae = AECue(TemporalMedian(), run_config(), patch=PATCH, device="cpu")
+    cfg = DetectorConfig(target_far=0.05, motion={"cell": 8}, holdout=0.5)
+    det = Detector.fit(sources[:4], cfg, ae=ae)
+    assert set(det.thresholds) == {"ae", "motion", "fused"}
+    assert det.meta["calibration_frames"] == {"ae": 4 * 60, "motion": 4 * 60}
+    # The held-back fifth normal video alarms at about the target rate, for every live score.
+    for score in ("ae", "motion", "fused"):
+        vs = det.score_video(iter(train[4].frames), score=score)
+        assert vs.alarms[vs.scored].mean() <= 0.05 + 0.1, (score, vs.alarms.mean())
     with pytest.raises(ConfigError):
-        calibrate(model, cfg, sources, None, target_far=1.5)
+        Detector.fit(sources, DetectorConfig(target_far=1.5), ae=ae)
+    with pytest.warns(UserWarning, match="only"):
+        Detector.fit(sources[:1], DetectorConfig(motion={"cell": 8}, holdout=0.2), ae=ae)
 
 
-def test_calibration_is_stored_with_the_checkpoint(tmp_path, monkeypatch):
-    from video_anomaly.checkpoint import load_checkpoint, save_checkpoint
+def test_detector_is_stored_and_verified(tmp_path, monkeypatch):
+    from video_anomaly.api import Detector as ApiDetector
+    from video_anomaly.cli import main
 
-    ckpt, _ = calibrated_checkpoint(tmp_path, monkeypatch)
-    _, _, extras = load_checkpoint(ckpt)
-    cal = Calibration.from_extras(extras)
-    assert cal.target_far == 0.01 and cal.patch == PATCH and cal.n_frames == N_TRAIN * (120 - 9)
-    assert extras["calibration"]["threshold"] == pytest.approx(cal.threshold)
-    assert not cal.seen_in_training
-    again = Calibration.from_extras({**dict(zip(["calibration"], [cal.to_extras()[0]["calibration"]])),
-                                     "arrays": cal.to_extras()[1]})  # fmt: skip
-    np.testing.assert_array_equal(again.std, cal.std)
-    plain = save_checkpoint(tmp_path / "plain", TemporalMedian(), run_config())
-    with pytest.raises(CheckpointError, match="not calibrated"):
-        Calibration.from_extras(load_checkpoint(plain)[2], str(plain))
+    run, _ = calibrated_checkpoint(tmp_path, monkeypatch)
+    det = ApiDetector.load(run, device="cpu")
+    doc = json.loads((run / "detector.json").read_text())
+    assert doc["config"]["target_far"] == 0.01 and det.cues["ae"].patch == PATCH
+    assert det.meta["calibration_frames"]["ae"] == N_TRAIN * 60
+    assert set(doc["files"]) == {"detector.safetensors", "checkpoint/model.safetensors"}
+    # A changed file is refused, naming it.
+    blob = run / "detector.safetensors"
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 1
+    blob.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        ApiDetector.load(run, device="cpu")
+    # The command refits and writes a verified detector again.
+    assert main(["calibrate", str(run), "--device", "cpu", "--target-far", "0.02"]) == 0
+    assert ApiDetector.load(run, device="cpu").config.target_far == 0.02
+    with pytest.raises(CheckpointError, match="not a detector|autoencoder checkpoint"):
+        ApiDetector.load(run / "checkpoint", device="cpu")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import torch
 from torch import nn
 
 from video_anomaly.config import DataConfig, ModelConfig, RunConfig
-from video_anomaly.data.records import ArraySource, Video, VideoDataset
+from video_anomaly.data.records import ArraySource, Video
 from video_anomaly.evaluation import evaluate, write_table_markdown
 
 
@@ -75,32 +73,3 @@ def test_evaluate_with_untrained_seed_model_live_protocol(tmp_path):
     assert np.isfinite(res["frame_level"]["micro"]["auc"])
     assert res["protocol"] == "live" and "live protocol" in res["frame_level"]["micro"]["protocol"]
     assert not (tmp_path / "roc.png").exists()
-
-
-def test_evaluate_command_prints_table(tmp_path, monkeypatch, capsys):
-    from video_anomaly import cli
-
-    videos, background = blob_videos(n_videos=2)
-    cfg = RunConfig(data=DataConfig(size=32))
-    calls = {}
-
-    def load_checkpoint(path, device):
-        calls["checkpoint"] = str(path)
-        return BackgroundModel(background), cfg, {}
-
-    def load_dataset(path):
-        return VideoDataset("fake", tmp_path, test=videos)
-
-    monkeypatch.setitem(sys.modules, "video_anomaly.checkpoint", types.SimpleNamespace(load_checkpoint=load_checkpoint))
-    import video_anomaly.data as data_pkg
-
-    monkeypatch.setattr(data_pkg, "load_dataset", load_dataset, raising=False)
-    out = tmp_path / "ev"
-    rc = cli.main(["evaluate", str(tmp_path / "ck"), str(tmp_path), "--out", str(out), "--cost", "l2",
-                   "--limit-videos", "1", "--no-figures", "--quiet", "--device", "cpu"])  # fmt: skip
-    assert rc == 0
-    text = capsys.readouterr().out
-    assert "| frame | micro |" in text and "l2" in text
-    res = json.loads((out / "evaluation.json").read_text())
-    assert res["n_videos"] == 1 and res["scoring"]["cost"] == "l2"
-    assert calls["checkpoint"].endswith("ck")

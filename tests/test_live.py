@@ -24,44 +24,73 @@ def _events(text: str) -> list[dict]:
     return [m for m in map(json.loads, text.splitlines()) if m["type"] == "event"]
 
 
-def test_detector_matches_engine_and_calibration(setup, monkeypatch):
-    from video_anomaly.inference import stream_live
-    from video_anomaly.live import load_live
-    from video_anomaly.scoring import patch_errors
+def test_session_matches_cues_and_calibration(setup, monkeypatch):
+    """Each pushed frame's score is the fused calibrated map's top-k mean, smoothed by the EMA, as documented."""
+    from video_anomaly.api import Detector
+    from video_anomaly.detector import to_grid
 
     install_median(monkeypatch)
-    ckpt, _, _ = setup
-    det, model, cfg, cal = load_live(ckpt, device="cpu")
-    assert (cal.patch, cal.size, cal.score) == (PATCH, SIZE, "patch_z")
+    run, _, _ = setup
+    det = Detector.load(run, device="cpu")
+    assert det.config.cues == ("ae", "motion") and det.cues["ae"].patch == PATCH and det.cues["ae"].size == SIZE
     frames, _ = grass_videos(1)[0]
     frames = frames[:25]
-    got = [det.push(f) for f in frames]
-    T = cfg.data.clip_length
+    sess = det.session()
+    got = [sess.push(f) for f in frames]
+    T = det.cues["ae"].clip_length
     assert all(g is None for g in got[: T - 1]) and all(g is not None for g in got[T - 1 :])
-    from video_anomaly.data.frames import resize_stack
-
-    ref = list(stream_live(model, resize_stack(frames, SIZE), clip_length=T, maps=True))
-    raw = [float(((patch_errors(r.map, PATCH) - cal.mean) / cal.std).max()) for r in ref]
-    np.testing.assert_allclose([g.raw for g in got[T - 1 :]], raw, rtol=1e-5)
-    ema = raw[0]
-    for g, x in zip(got[T - 1 :], raw):
-        ema = cal.ema_alpha * x + (1 - cal.ema_alpha) * ema if g.index > T - 1 else x
-        assert g.score == pytest.approx(ema, rel=1e-6) and g.alarm == (g.score > cal.threshold)
+    ae_maps = list(det.cues["ae"].stream(iter(frames)))
+    motion_maps = list(det.cues["motion"].stream(iter(frames)))
+    ema = None
+    for t in range(T - 1, len(frames)):
+        fused = None
+        for c, m in (("ae", ae_maps[t]), ("motion", motion_maps[t])):
+            loc, scale = det.stats[c]
+            z = to_grid((m - loc) / scale, det.grid)
+            fused = z if fused is None else np.maximum(fused, z)
+        raw = float(np.sort(fused.ravel())[-det.config.topk :].mean())
+        a = det.config.ema_alpha
+        ema = raw if ema is None else a * raw + (1 - a) * ema
+        g = got[t]
+        assert g.raw == pytest.approx(raw, rel=1e-5) and g.score == pytest.approx(ema, rel=1e-5)
+        assert g.alarm == (g.score > det.threshold())
         x0, y0, x1, y1 = g.bbox
         assert 0 <= x0 < x1 <= frames.shape[2] and 0 <= y0 < y1 <= frames.shape[1]
 
 
 def test_gap_restarts_the_clip(setup, monkeypatch):
-    from video_anomaly.live import load_live
+    from video_anomaly.api import Detector
 
     install_median(monkeypatch)
-    det, *_ = load_live(setup[0], device="cpu")
+    sess = Detector.load(setup[0], device="cpu").session()
     frames, _ = grass_videos(1)[0]
-    assert all(det.push(frames[i], i) is None for i in range(9))
-    assert det.push(frames[9], 9).index == 9
+    assert all(sess.push(frames[i], i) is None for i in range(9))
+    assert sess.push(frames[9], 9).index == 9
     # Frames 10..19 dropped: the next window must not span the gap.
-    assert all(det.push(frames[i], i) is None for i in range(20, 29))
-    assert det.push(frames[29], 29).index == 29
+    assert all(sess.push(frames[i], i) is None for i in range(20, 29))
+    assert sess.push(frames[29], 29).index == 29
+
+
+def test_api_and_cli_give_identical_scores_for_every_live_score(setup, monkeypatch, tmp_path):
+    from video_anomaly.api import Detector
+    from video_anomaly.cli import main
+    from video_anomaly.scores import LIVE_SCORES
+
+    install_median(monkeypatch)
+    run, _, _ = setup
+    frames, _ = grass_videos(1)[0]
+    folder = write_folder(frames[:40], tmp_path / "clip")
+    det = Detector.load(run, device="cpu")
+    for name in LIVE_SCORES:
+        out = tmp_path / f"cli-{name}"
+        assert main(["score", "--model", str(run), str(folder), "--score", name, "--out", str(out),
+                     "--device", "cpu"]) == 0  # fmt: skip
+        rec = json.loads(next(out.glob("*.scores.json")).read_text())
+        cli = np.array([np.nan if v is None else v for v in rec["scores"]])
+        api = det.score(folder, name)
+        ok = api.scored
+        np.testing.assert_allclose(cli[ok], api.frame_scores[ok], rtol=1e-6)
+        assert np.isnan(cli[~ok]).all() and rec["threshold"] == pytest.approx(det.threshold(name))
 
 
 def test_queue_drops_oldest_and_warns():
@@ -80,13 +109,13 @@ def test_queue_drops_oldest_and_warns():
 
 
 def test_slow_scorer_on_live_source_drops_and_says_so(setup, monkeypatch):
+    from video_anomaly.api import Detector
     from video_anomaly.events import EventTracker
-    from video_anomaly.live import load_live
     from video_anomaly.runner import run_source
     from video_anomaly.sources import LiveSource
 
     install_median(monkeypatch)
-    det, *_ = load_live(setup[0], device="cpu")
+    det = Detector.load(setup[0], device="cpu").session()
     frames, _ = grass_videos(1)[0]
 
     def camera():  # 200 fps source
@@ -109,12 +138,12 @@ def test_slow_scorer_on_live_source_drops_and_says_so(setup, monkeypatch):
 
 
 def test_watch_finds_planted_anomalies_with_target_false_alarm_rate(setup, monkeypatch, capsys):
-    from video_anomaly.checkpoint import load_checkpoint
+    from video_anomaly.api import Detector
     from video_anomaly.cli import main
 
     install_median(monkeypatch)
     ckpt, _, tmp = setup
-    target = load_checkpoint(ckpt)[2]["calibration"]["target_far"]
+    target = Detector.load(ckpt, device="cpu").config.target_far
     n_normal = n_alarm = 0
     for k, (frames, labels) in enumerate(grass_videos(2)):
         folder = write_folder(frames, tmp / f"grass{k}")
@@ -138,3 +167,39 @@ def test_watch_finds_planted_anomalies_with_target_false_alarm_rate(setup, monke
     # Tolerance: the target plus 3 binomial standard errors at this many frames, plus 0.02 for the
     # calibration's own sampling error (a few hundred frames).
     assert far <= target + 3 * np.sqrt(target * (1 - target) / n_normal) + 0.02, far
+
+
+def test_scores_are_causal(setup, monkeypatch):
+    """Changing the frames after t changes no score up to t."""
+    from video_anomaly.api import Detector
+
+    install_median(monkeypatch)
+    det = Detector.load(setup[0], device="cpu")
+    frames, _ = grass_videos(1)[0]
+    a = det.score_video(iter(frames[:60])).frame_scores
+    other = frames.copy()
+    other[40:] = 255 - other[40:]
+    b = det.score_video(iter(other[:60])).frame_scores
+    np.testing.assert_array_equal(a[:40], b[:40])
+    assert not np.allclose(a[40:], b[40:])
+
+
+def test_evaluate_command_prints_every_metric(setup, monkeypatch, capsys, tmp_path):
+    from video_anomaly.cli import main
+
+    install_median(monkeypatch)
+    run, root, _ = setup
+    for score in ("fused", "seed"):
+        out = tmp_path / score
+        assert main(["evaluate", "--model", str(run), str(root), "--score", score, "--out", str(out), "--quiet",
+                     "--device", "cpu"]) == 0  # fmt: skip
+        text = capsys.readouterr().out
+        res = json.loads((out / "evaluation.json").read_text())
+        assert "| frame AUC | micro | none |" in text and "| frame AUC | macro |" in text
+        assert set(res["frame_level"]) == {"micro", "micro_normalized", "macro", "macro_normalized"}
+        if score == "fused":  # a live score has region maps: pixel-level and region/track criteria
+            assert "pixel-level AUC" in text and "RBDC" in text and "TBDC" in text
+            assert 0 <= res["rbdc_tbdc"]["rbdc"] <= 1 and 0 <= res["pixel_level"]["auc"] <= 1
+            assert (out / "scores" / "Test001.png").stat().st_size > 1000
+        else:
+            assert res["pixel_level"] is None and res["threshold"] is None

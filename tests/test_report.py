@@ -45,7 +45,7 @@ def test_score_writes_csv_json_plot_events(run_dir):
     assert len(rows) == 120 and float(rows[50]["score"]) == pytest.approx(rec["scores"][50], rel=1e-5)
     lines = (run_dir / "grass0.events.jsonl").read_text().splitlines()
     assert [json.loads(x)["start_frame"] for x in lines] == [e["start_frame"] for e in rec["events"]]
-    assert (run_dir / "grass0.regularity.png").stat().st_size > 1000
+    assert (run_dir / "grass0.score.png").stat().st_size > 1000
     assert (run_dir / "grass0.overlay.mp4").stat().st_size > 1000
     labelled = json.loads((run_dir / "Test001.scores.json").read_text())
     assert labelled["labels"] is not None and any(labelled["labels"])

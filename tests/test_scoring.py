@@ -213,27 +213,6 @@ def test_own_error_localises_better_than_mean_window():
     assert auc["own_error"] > auc["mean_window"] + 0.005 and auc["own_error"] > auc["last"] + 0.02
 
 
-def test_live_protocol_is_causal_and_matches_causal_scorer():
-    frames, labels, masks, background = blob_video()
-    model = BackgroundModel(background)
-    stats = scoring.FrameStats(mean=50.0, std=10.0)
-    cfg = type("Cfg", (), {"cost": "l1", "normalize": "seed", "frame_scores": "own_error", "ema_alpha": 0.5})()
-    vs = scoring.score_frames(model, iter(frames), len(frames), config=cfg, protocol="live", frame_stats=stats,
-                              masks=masks)  # fmt: skip
-    e, _, _ = direct_errors(frames, background, 10)
-    own = (e.sum(axis=(1, 2)) - 50.0) / 10.0
-    scorer = scoring.CausalScorer("l1", stats, 0.5)
-    expected = [scorer.update(float(own[i] * 10 + 50), 0.0) for i in range(9, len(frames))]
-    np.testing.assert_allclose(vs.frame_scores[9:], expected, rtol=1e-5)
-    np.testing.assert_allclose(vs.frame_scores[:9], vs.frame_scores[9])
-    # A future change never alters a past live score.
-    later = frames.copy()
-    later[-1] = 255
-    vs2 = scoring.score_frames(model, iter(later), len(later), config=cfg, protocol="live", frame_stats=stats)
-    np.testing.assert_allclose(vs2.frame_scores[:-1], vs.frame_scores[:-1])
-    assert np.all(np.isfinite(vs.pixel_cover[labels]))
-
-
 def test_short_video_raises_data_error_naming_it():
     frames = np.zeros((5, 32, 32), np.uint8)
     video = Video("tiny_clip", ArraySource(frames))

@@ -79,8 +79,6 @@ def evaluate(
     figures: bool = True,
     progress: bool = True,
     patch_stats=None,
-    frame_stats=None,
-    engine=None,
 ) -> dict[str, Any]:
     """Score ``test_videos`` (``data.records.Video`` with ``labels``) and write the evaluation to ``out_dir``.
 
@@ -125,9 +123,7 @@ def evaluate(
             device=device,
             batch_windows=batch_windows,
             patch_stats=patch_stats,
-            frame_stats=frame_stats,
             protocol=protocol,
-            engine=engine,
         )
         labels = None if video.labels is None else np.asarray(video.labels, dtype=bool)
         if labels is not None and len(labels) != vs.n_frames:
@@ -222,3 +218,158 @@ def evaluate(
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / "evaluation.md").write_text(write_table_markdown(results))
     return results
+
+
+# ------------------------------------------------------------------------------------ named scores
+
+
+def evaluate_scores(detector, test_videos: list, out_dir: str | Path, score: str, *, figures: bool = True,
+                    progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Score ``test_videos`` with the named ``score`` of ``detector`` (``api.Detector``) and write the evaluation.
+
+    Frame level: micro (all frames pooled) and macro (mean over videos) AUC/EER, each without and with the seed's
+    per-video normalisation. Where masks exist and the score has region maps: pixel-level AUC/EER (UCSD 40% rule,
+    each pixel judged by its own region's score) and RBDC/TBDC (Ramachandra & Jones 2020). Writes
+    ``evaluation.json``, ``evaluation.md``, ``arrays.npz`` (per-frame scores and maps) and, with ``figures``,
+    ``roc.png`` and ``scores/<video>.png`` (the score in its own units, threshold line, alarms and labels).
+    """
+    from .scores import spec
+
+    sp = spec(score)
+    out_dir = Path(out_dir)
+    if not test_videos:
+        raise DataError(None, "no test videos to evaluate")
+    iterator = test_videos
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(test_videos, desc=f"evaluate {score}", unit="video")
+    t0 = time.perf_counter()
+    rows, arrays = [], {}
+    for video in iterator:
+        vs = detector.score(video, score)
+        labels = None if video.labels is None else np.asarray(video.labels, dtype=bool)
+        if labels is not None and len(labels) != vs.n_frames:
+            raise DataError(video.source.path, f"{len(labels)} labels for {vs.n_frames} frames in {video.name}")
+        masks = video.read_masks() if (labels is not None and vs.maps is not None and video.has_masks) else None
+        rows.append((video, vs, labels, masks))
+        arrays[f"{video.name}/score"] = vs.frame_scores
+        arrays[f"{video.name}/raw"] = vs.raw
+        if vs.maps is not None:
+            arrays[f"{video.name}/maps"] = vs.maps.astype(np.float16)
+        if labels is not None:
+            arrays[f"{video.name}/labels"] = labels
+        video.source.clear_cache()
+    seconds = time.perf_counter() - t0
+    labelled = [r for r in rows if r[2] is not None]
+    what = f"{score} score ({sp.protocol} protocol)"
+    # The seed score is normalised per video by definition; its un-normalised form is its raw own error.
+    base = [vs.raw if sp.protocol == "exact" else vs.frame_scores for _, vs, _, _ in labelled]
+    ys = [y for _, _, y, _ in labelled]
+    names = [v.name for v, _, _, _ in labelled]
+    results: dict[str, Any] = {
+        "score": score,
+        "protocol": sp.protocol,
+        "score_help": sp.help,
+        "detector": str(detector.path) if detector.path else None,
+        "threshold": None if sp.protocol == "exact" else detector.threshold(score),
+        "n_videos": len(rows),
+        "n_labelled_videos": len(labelled),
+        "n_frames": int(sum(vs.n_frames for _, vs, _, _ in rows)),
+        "scoring_seconds": seconds,
+        "frame_level": {},
+        "pixel_level": None,
+        "rbdc_tbdc": None,
+    }
+    if labelled:
+        results["frame_level"] = {
+            "micro": metrics.micro(ys, base, what=what),
+            "micro_normalized": metrics.micro(ys, base, normalization="seed", what=what),
+            "macro": metrics.macro(ys, base, names, what=what),
+            "macro_normalized": metrics.macro(ys, base, names, normalization="seed", what=what),
+        }
+        masked = [(v, vs, y, m) for v, vs, y, m in labelled if m is not None]
+        if masked:
+            results["pixel_level"] = metrics.pixel_level_maps(
+                [y for _, _, y, _ in masked], [vs.maps for _, vs, _, _ in masked], [m for *_, m in masked],
+                [v.name for v, *_ in masked], what=what,
+            )  # fmt: skip
+            results["rbdc_tbdc"] = metrics.region_track_detection(
+                [vs.maps for _, vs, _, _ in masked], [m for *_, m in masked], [v.name for v, *_ in masked]
+            )
+            results["rbdc_tbdc"].pop("curve", None)
+        results["events"] = _event_summary(labelled)
+    results["videos"] = [
+        {"name": v.name, "n_frames": vs.n_frames, "alarms": int(vs.alarms.sum()),
+         "auc": metrics.roc_auc(y, vs.frame_scores) if y is not None else None}
+        for v, vs, y, _ in rows
+    ]  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out_dir / "arrays.npz", **arrays)
+    files = {"json": str(out_dir / "evaluation.json"), "markdown": str(out_dir / "evaluation.md")}
+    if figures:
+        from .plots import plot_roc, plot_score
+
+        for v, vs, y, _ in rows:
+            plot_score(vs.frame_scores, out_dir / "scores" / f"{v.name}.png", threshold=results["threshold"],
+                       alarms=vs.alarms if results["threshold"] is not None else None, labels=y,
+                       title=f"{v.name}: {score} score")  # fmt: skip
+        if labelled and metrics.has_both_classes(np.concatenate(ys)):
+            y_all, s_all = np.concatenate(ys), np.concatenate(base)
+            fpr, tpr, _ = metrics.roc(y_all, s_all)
+            files["roc"] = str(plot_roc([(f"{score}, micro (AUC {metrics.roc_auc(y_all, s_all):.3f})", fpr, tpr)],
+                                        out_dir / "roc.png", title=f"ROC ({what})"))  # fmt: skip
+    results["files"] = files
+    results = _jsonable(results)
+    (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out_dir / "evaluation.md").write_text(scores_table_markdown(results))
+    return results
+
+
+def _event_summary(labelled) -> dict[str, Any]:
+    """How the alarms would read to an operator: labelled anomalies (runs of abnormal frames) that raised at least
+    one alarm frame, and alarm runs that overlap no abnormal frame (false events)."""
+    hit = total = false = 0
+    for _, vs, y, _ in labelled:
+        if not np.isfinite(vs.threshold):
+            return {}
+        for a, b in _runs(y):
+            total += 1
+            hit += bool(vs.alarms[a:b].any())
+        for a, b in _runs(vs.alarms):
+            false += not bool(y[a:b].any())
+    return {"labelled_anomalies": total, "anomalies_with_alarm": hit, "false_alarm_runs": false}
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.flatnonzero(np.diff(m.astype(np.int8)))
+    return list(zip(d[0::2], d[1::2]))
+
+
+def scores_table_markdown(results: dict[str, Any]) -> str:
+    """One Markdown table of every number of ``evaluate_scores``."""
+    lines = [
+        f"Evaluation of the `{results['score']}` score ({results['protocol']} protocol; {results['n_videos']} videos, "
+        f"{results['n_frames']} frames)",
+        "",
+        "| metric | pooling | per-video normalisation | value | EER |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, row in (results.get("frame_level") or {}).items():
+        pooling = "micro" if key.startswith("micro") else "macro"
+        norm = "seed (c - min) / max" if key.endswith("normalized") else "none"
+        lines.append(f"| frame AUC | {pooling} | {norm} | {_fmt(row['auc'])} | {_fmt(row['eer'])} |")
+    px = results.get("pixel_level")
+    if px:
+        lines.append(f"| pixel-level AUC (40% rule) | micro | none | {_fmt(px['auc'])} | {_fmt(px['eer'])} |")
+    rt = results.get("rbdc_tbdc")
+    if rt:
+        lines.append(f"| RBDC (beta 0.1) | all frames | none | {_fmt(rt['rbdc'])} | |")
+        lines.append(f"| TBDC (alpha 0.1) | all frames | none | {_fmt(rt['tbdc'])} | |")
+    ev = results.get("events") or {}
+    if ev:
+        lines += ["", f"Alarms at the calibrated threshold {_fmt(results['threshold'])}: "
+                  f"{ev['anomalies_with_alarm']} of {ev['labelled_anomalies']} labelled anomalies raised an alarm; "
+                  f"{ev['false_alarm_runs']} alarm runs overlapped no labelled anomaly."]  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -136,3 +136,50 @@ def plot_loss_curve(epochs: Sequence[float], losses: Sequence[float], path: str 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_score(
+    scores: np.ndarray,
+    path: str | Path,
+    *,
+    threshold: float | None = None,
+    alarms: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    title: str | None = None,
+) -> Path:
+    """The score the alarm uses, in its own units, against frame number: the threshold as a line, alarm frames
+    shaded red, ground-truth abnormal frames (when known) shaded grey. ``scores``, ``alarms``, ``labels``: ``(N,)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.arange(len(s))
+    fig, ax = plt.subplots(figsize=(8, 2.8), dpi=100)
+    if labels is not None:
+        _shade(ax, np.asarray(labels, bool), "0.8", "ground truth: abnormal")
+    if alarms is not None:
+        _shade(ax, np.asarray(alarms, bool), (1.0, 0.6, 0.6, 0.5), "alarm")
+    ax.plot(t, s, color="C0", lw=1.2, label="score")
+    if threshold is not None and np.isfinite(threshold):
+        ax.axhline(threshold, color="C3", ls="--", lw=1, label=f"threshold {threshold:.3g}")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("anomaly score")
+    ax.set_xlim(0, max(len(s) - 1, 1))
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _shade(ax, mask: np.ndarray, color, label: str) -> None:
+    m = np.concatenate([[False], mask, [False]])
+    d = np.flatnonzero(np.diff(m.astype(np.int8)))
+    for k, (a, b) in enumerate(zip(d[0::2], d[1::2])):
+        ax.axvspan(a - 0.5, b - 0.5, color=color, lw=0, label=label if k == 0 else None)

@@ -1,30 +1,30 @@
-"""Scoring recordings to files, as ``watch`` would score them live.
+"""Scoring recordings to files, exactly as ``watch`` would score them live (same detector, same session).
 
-``score_recording`` writes, per video, into one folder::
+``score_recording`` writes, per video, into one folder (``STEM`` from ``outputs.unique_stems``)::
 
-    NAME.scores.csv       frame, time_s, score, raw, alarm[, label]   (score empty while the clip fills)
-    NAME.scores.json      the same arrays plus threshold, score name, events, run statistics
-    NAME.events.jsonl     one JSON event per line (as ``watch`` prints them)
-    NAME.regularity.png   regularity curve Sr = 1 - minmax(score) with ground truth shaded when known
-    NAME.event-K.png      thumbnail of event K: the frame at its peak with the box of the highest error
-    NAME.overlay.mp4      the heatmap overlay video (on request)
+    STEM.scores.csv       frame, time_s, score, raw, alarm[, label]   (score empty during the warm-up)
+    STEM.scores.json      the same arrays plus threshold, score name, events, run statistics
+    STEM.events.jsonl     one JSON event per line (as ``watch`` prints them)
+    STEM.score.png        the alarm's score in its own units, threshold line, alarms and labels shaded
+    STEM.event-K.png      thumbnail of event K: the frame at its peak with the box of the highest region
+    STEM.overlay.mp4      the heatmap overlay video (on request)
 
-``report.build_report`` turns a folder of those into ``report.html``.
+A failure removes what the call had written (``outputs.cleanup_on_failure``); ``report.build_report`` turns a
+folder of these into ``report.html``.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .outputs import cleanup_on_failure, safe_name
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "video"
+_safe = safe_name
 
 
 def save_thumbnail(frame: np.ndarray, bbox, path: Path, width: int = 240) -> Path:
@@ -33,53 +33,48 @@ def save_thumbnail(frame: np.ndarray, bbox, path: Path, width: int = 240) -> Pat
 
     im = Image.fromarray(frame).convert("RGB")
     if bbox is not None:
-        ImageDraw.Draw(im).rectangle([bbox[0], bbox[1], bbox[2] - 1, bbox[3] - 1], outline=(255, 0, 0),
-                                     width=max(1, frame.shape[1] // 120))  # fmt: skip
+        ImageDraw.Draw(im).rectangle(
+            [bbox[0], bbox[1], bbox[2] - 1, bbox[3] - 1], outline=(255, 0, 0), width=max(1, frame.shape[1] // 120)
+        )
     h = max(1, round(im.height * width / im.width))
     im.resize((width, h), Image.Resampling.NEAREST).save(path)
     return path
 
 
-def regularity_of(scores: np.ndarray) -> np.ndarray:
-    """``Sr = 1 - (s - min) / (max - min)`` over a recording (NaN where a frame has no score).
-
-    Offline only (it uses the whole recording's range), for the plot; alarms use the calibrated threshold.
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    if not np.isfinite(s).any():
-        return np.full_like(s, np.nan)
-    lo, hi = np.nanmin(s), np.nanmax(s)
-    return 1.0 - (s - lo) / ((hi - lo) or 1.0)
+def output_files(stem: str, overlay: bool = False) -> list[str]:
+    """The file names ``score_recording`` writes for ``stem`` (thumbnails apart)."""
+    names = [f"{stem}.scores.csv", f"{stem}.scores.json", f"{stem}.events.jsonl", f"{stem}.score.png"]
+    return names + ([f"{stem}.overlay.mp4"] if overlay else [])
 
 
 def score_recording(
-    checkpoint,
+    detector,
     what,
     out_dir,
     *,
     name: str | None = None,
+    stem: str | None = None,
     labels: np.ndarray | None = None,
     overlay: bool = False,
     score: str | None = None,
+    threshold: float | None = None,
     fps: float | None = None,
     end_after: int = 5,
     min_length: int = 3,
-    device=None,
 ) -> dict[str, Any]:
-    """Score one recording as live and write its files (see module docstring). Returns a summary dict.
+    """Score one recording as live with ``detector`` (``api.Detector``) and write its files. Returns a summary.
 
     ``what``: a path (video file, frame folder) or a ``Video`` record (its labels are used).
     """
     from .events import EventTracker
-    from .live import load_live
     from .overlay import OverlayWriter
-    from .plots import plot_regularity
+    from .plots import plot_score
     from .runner import run_source
     from .sources import LiveSource, open_live_source
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    detector, _, _, cal = load_live(checkpoint, score=score, device=device, keep_maps=overlay)
+    session = detector.session(score, threshold=threshold, keep_maps=overlay)
     if hasattr(what, "source"):
         name = name or what.name
         labels = what.labels if labels is None else labels
@@ -87,70 +82,162 @@ def score_recording(
     else:
         source = open_live_source(str(what), fps=fps)
         name = name or Path(str(what)).name
-    stem = _safe(name)
-    tracker = EventTracker(detector.threshold, fps=source.fps, end_after=end_after, min_length=min_length,
-                           source=name)  # fmt: skip
+    stem = stem or safe_name(name)
+    tracker = EventTracker(session.threshold, fps=source.fps, end_after=end_after, min_length=min_length, source=name)
     n_frames = 0
     scores: list[float] = []
     raws: list[float] = []
+    times: list[float] = []
 
-    def on_score(index: int, fs) -> None:
+    def on_frame(index: int, t: float, fs) -> None:
         nonlocal n_frames
         n_frames = index + 1
         while len(scores) < index:  # frames never scored (cannot happen without drops)
             scores.append(np.nan)
             raws.append(np.nan)
+            times.append(np.nan)
         scores.append(np.nan if fs is None else fs.score)
         raws.append(np.nan if fs is None else fs.raw)
+        times.append(t)
 
-    writer = None
-    if overlay:
-        writer = OverlayWriter(out_dir / f"{stem}.overlay.mp4", source.fps, detector.threshold, scale=cal.error_scale)
     events: list[dict] = []
-    try:
-        stats = run_source(detector, source, tracker=tracker, emit=lambda m: events.append(m) if m["type"] == "event"
-                           else None, on_score=on_score, overlay=writer, drop=False)  # fmt: skip
-    finally:
-        if writer is not None:
-            writer.close()
-    s, r = np.asarray(scores), np.asarray(raws)
-    lab = None if labels is None else np.asarray(labels, bool)[: len(s)]
-    for k, ev in enumerate(tracker.events):
-        if ev.peak_image is not None:
-            thumb = save_thumbnail(ev.peak_image, ev.bbox, out_dir / f"{stem}.event-{k}.png")
-            events[k]["thumbnail"] = thumb.name
-    with open(out_dir / f"{stem}.events.jsonl", "w") as fh:
-        for ev in events:
-            fh.write(json.dumps(ev) + "\n")
-    with open(out_dir / f"{stem}.scores.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["frame", "time_s", "score", "raw", "alarm"] + (["label"] if lab is not None else []))
-        for i in range(len(s)):
-            ok = np.isfinite(s[i])
-            row = [i, f"{i / source.fps:.4f}", f"{s[i]:.6g}" if ok else "", f"{r[i]:.6g}" if ok else "",
-                   int(ok and s[i] > detector.threshold)]  # fmt: skip
-            w.writerow(row + ([int(lab[i])] if lab is not None else []))
-    plot_regularity(regularity_of(s), out_dir / f"{stem}.regularity.png", labels=lab,
-                    title=f"{name}: regularity (1 - normalised {cal.score} score)")  # fmt: skip
-    summary = {
-        "video": name,
-        "source": source.name,
-        "fps": source.fps,
-        "score_name": cal.score,
-        "threshold": detector.threshold,
-        "target_far": cal.target_far,
-        "n_frames": n_frames,
-        "events": events,
-        "stats": stats.to_dict(),
-        "overlay": f"{stem}.overlay.mp4" if overlay else None,
-        "regularity_png": f"{stem}.regularity.png",
-    }
-    record = {**summary, "scores": [None if not np.isfinite(v) else float(v) for v in s],
-              "raw": [None if not np.isfinite(v) else float(v) for v in r],
-              "labels": None if lab is None else lab.astype(int).tolist()}  # fmt: skip
-    with open(out_dir / f"{stem}.scores.json", "w") as fh:
-        json.dump(record, fh)
+    with cleanup_on_failure([out_dir / f for f in output_files(stem, overlay)]) as written:
+        writer = None
+        if overlay:
+            writer = OverlayWriter(
+                out_dir / f"{stem}.overlay.mp4", source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6)
+            )
+        try:
+            stats = run_source(
+                session,
+                source,
+                tracker=tracker,
+                on_frame=on_frame,
+                overlay=writer,
+                drop=False,
+                emit=lambda m: events.append(m) if m["type"] == "event" else None,
+            )
+        finally:
+            if writer is not None:
+                writer.close()
+        s, r = np.asarray(scores, dtype=np.float64), np.asarray(raws, dtype=np.float64)
+        if not np.isfinite(s).any():
+            from .errors import DataError
+
+            raise DataError(
+                str(getattr(source, "name", name)),
+                f"{n_frames} frames: too short to score; the "
+                f"{session.score_name!r} score needs at least {session.clip_length} frames",
+            )
+        lab = None if labels is None else np.asarray(labels, bool)[: len(s)]
+        for k, ev in enumerate(tracker.events):
+            if ev.peak_image is not None and k < len(events):
+                thumb = save_thumbnail(ev.peak_image, ev.bbox, out_dir / f"{stem}.event-{k}.png")
+                written.append(thumb)
+                events[k]["thumbnail"] = thumb.name
+        with open(out_dir / f"{stem}.events.jsonl", "w") as fh:
+            for ev in events:
+                fh.write(json.dumps(ev) + "\n")
+        with open(out_dir / f"{stem}.scores.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["frame", "time_s", "score", "raw", "alarm"] + (["label"] if lab is not None else []))
+            for i in range(len(s)):
+                ok = np.isfinite(s[i])
+                t = times[i] if np.isfinite(times[i]) else i / source.fps
+                row = [
+                    i,
+                    f"{t:.4f}",
+                    f"{s[i]:.6g}" if ok else "",
+                    f"{r[i]:.6g}" if ok else "",
+                    int(ok and s[i] > session.threshold),
+                ]
+                w.writerow(row + ([int(lab[i])] if lab is not None else []))
+        alarms = np.isfinite(s) & (s > session.threshold)
+        plot_score(
+            np.where(np.isfinite(s), s, np.nan),
+            out_dir / f"{stem}.score.png",
+            threshold=session.threshold,
+            alarms=alarms,
+            labels=lab,
+            title=f"{name}: {session.score_name} score",
+        )
+        summary = {
+            "video": name,
+            "source": source.name,
+            "fps": source.fps,
+            "score_name": session.score_name,
+            "threshold": session.threshold,
+            "target_far": detector.config.target_far,
+            "n_frames": n_frames,
+            "events": events,
+            "stats": stats.to_dict(),
+            "overlay": f"{stem}.overlay.mp4" if overlay else None,
+            "score_png": f"{stem}.score.png",
+        }
+        record = {
+            **summary,
+            "scores": [None if not np.isfinite(v) else float(v) for v in s],
+            "raw": [None if not np.isfinite(v) else float(v) for v in r],
+            "labels": None if lab is None else lab.astype(int).tolist(),
+        }
+        with open(out_dir / f"{stem}.scores.json", "w") as fh:
+            json.dump(record, fh)
     return {k: v for k, v in summary.items() if k != "events"} | {"n_events": len(events)}
 
 
-# ------------------------------------------------------------------------------------------ report
+def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the alarms did on labelled recordings (``*.scores.json`` records): the micro AUC of the alarm's score
+    over the scored frames of all labelled recordings, the labelled anomalies (runs of abnormal frames) that
+    overlap an event, and the events that overlap no abnormal frame. None when no record has labels."""
+    from .metrics import roc_auc
+
+    ys, ss = [], []
+    anomalies = caught = events = false = 0
+    for rec in records:
+        lab = rec.get("labels")
+        if not isinstance(lab, list) or not lab:
+            continue
+        y = np.asarray(lab, dtype=bool)
+        s = np.asarray([_float(v) for v in rec.get("scores") or []], dtype=np.float64)[: len(y)]
+        ok = np.isfinite(s)
+        ys.append(y[: len(s)][ok])
+        ss.append(s[ok])
+        spans = []
+        for ev in rec.get("events") or []:
+            if isinstance(ev, dict) and isinstance(ev.get("start_frame"), int) and isinstance(ev.get("end_frame"), int):
+                spans.append((ev["start_frame"], ev["end_frame"]))
+        events += len(spans)
+        false += sum(not y[a : b + 1].any() for a, b in spans)
+        m = np.concatenate([[False], y, [False]]).astype(np.int8)
+        d = np.flatnonzero(np.diff(m))
+        for a, b in zip(d[0::2], d[1::2]):
+            anomalies += 1
+            caught += any(s0 <= b - 1 and e0 >= a for s0, e0 in spans)
+    if not ys:
+        return None
+    return {
+        "auc": roc_auc(np.concatenate(ys), np.concatenate(ss)),
+        "labelled_anomalies": anomalies,
+        "anomalies_with_event": caught,
+        "events": events,
+        "false_events": false,
+    }
+
+
+def summary_lines(summary: dict[str, Any] | None, score_name: str) -> list[str]:
+    """The summary as the sentences ``demo`` prints and the report opens with."""
+    if not summary:
+        return []
+    return [
+        f"AUC of the alarm score ({score_name}, frame level, labelled recordings pooled): {summary['auc']:.3f}",
+        f"labelled anomalies that raised an event: {summary['anomalies_with_event']} of "
+        f"{summary['labelled_anomalies']}",
+        f"false events (overlapping no labelled anomaly): {summary['false_events']} of {summary['events']}",
+    ]
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .scores import ema
 
 COSTS = ("l1", "l2")
 NORMALIZATIONS = ("seed", "minmax", "none")
@@ -184,22 +185,6 @@ def moving_average(x: np.ndarray, width: int) -> np.ndarray:
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
-def ema(x: np.ndarray, alpha: float) -> np.ndarray:
-    """Causal exponential moving average ``y_i = alpha x_i + (1 - alpha) y_{i-1}``, ``y_0 = x_0``.
-
-    ``alpha`` in (0, 1]; ``alpha >= 1`` or ``<= 0`` returns a copy (no smoothing). Uses no future frame.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if not 0 < alpha < 1 or x.size == 0:
-        return x.copy()
-    out = np.empty_like(x)
-    acc = x[0]
-    for i, v in enumerate(x):
-        acc = alpha * v + (1 - alpha) * acc
-        out[i] = acc
-    return out
-
-
 def trailing_mean(x: np.ndarray, width: int) -> np.ndarray:
     """Causal mean of the last ``width`` frames (fewer at the start)."""
     x = np.asarray(x, dtype=np.float64)
@@ -244,19 +229,6 @@ def fit_patch_stats(patches: np.ndarray, patch: int, min_std: float = 1e-6) -> P
     if patches.ndim != 3 or len(patches) == 0:
         raise ValueError(f"expected (M, P, P) patch errors with M >= 1, got {patches.shape}")
     return PatchStats(patch, patches.mean(axis=0), np.maximum(patches.std(axis=0), min_std))
-
-
-@dataclass(frozen=True)
-class FrameStats:
-    """Mean and std of a scalar frame score on normal footage (calibration of live scores)."""
-
-    mean: float
-    std: float
-
-    @classmethod
-    def fit(cls, values: np.ndarray, min_std: float = 1e-12) -> FrameStats:
-        values = np.asarray(values, dtype=np.float64)
-        return cls(float(values.mean()), max(float(values.std()), min_std))
 
 
 def patch_z(patches: np.ndarray, stats: PatchStats | None) -> np.ndarray:
@@ -412,11 +384,9 @@ def score_frames(
     batch_windows: int = 4,
     masks: np.ndarray | None = None,
     patch_stats: PatchStats | None = None,
-    frame_stats: FrameStats | None = None,
     want_maps: bool = False,
     protocol: str = "exact",
     name: str = "<video>",
-    engine=None,
 ) -> VideoScores:
     """Score one video streamed as ``uint8 (S, S)`` frames.
 
@@ -424,7 +394,7 @@ def score_frames(
     is the mean of its maps over the windows containing it). ``protocol="live"`` consumes
     ``inference.stream_live``: each frame ``i >= T-1`` is scored once from the window ending at it; frames
     ``0 .. T-2`` get frame ``T-1``'s score (a live system outputs nothing for them; metrics need one score per
-    frame); the score is causal: own error, calibrated by ``frame_stats`` (or ``patch_stats`` for patch
+    frame); the score is causal: own error (or ``patch_stats`` for patch
     scores) when given, then EMA-smoothed (``config.ema_alpha``), with no per-video min/max.
 
     ``masks``: ``(N, S, S)`` bool ground-truth masks to compute ``pixel_cover``. ``engine``: a module with
@@ -436,8 +406,8 @@ def score_frames(
         s["patch"] = int(patch_stats.patch)  # the statistics fix the patch grid
     if n_frames < clip_length:
         raise DataError(name, f"has {n_frames} frames, fewer than one clip of {clip_length}")
-    if engine is None:
-        from . import inference as engine
+    from . import inference as engine
+
     method = s["frame_scores"]
     is_patch = method in ("patch_max", "patch_topk", "patch_raw")
     # With calibration statistics at hand the patch errors are kept whatever the score, so that one
@@ -451,7 +421,6 @@ def score_frames(
     patches: list[np.ndarray | None] = [None] * n_frames
     cover = np.full(n_frames, np.nan) if masks is not None else None
     kept_maps: list[np.ndarray | None] | None = [None] * n_frames if want_maps else None
-    frame_cal = frame_stats if (protocol == "live" and not is_patch) else None
 
     def reduce(i: int, m: np.ndarray) -> None:
         size = m.shape[-1]
@@ -469,8 +438,6 @@ def score_frames(
             else:
                 factor = pixel_scale(method, s["cost"], size, clip_length)
                 v = factor * cover_value(m, masks[i])
-                if frame_cal is not None:
-                    v = (v - frame_cal.mean) / frame_cal.std
                 cover[i] = v
         elif cover is not None:
             cover[i] = math.inf
@@ -525,8 +492,6 @@ def score_frames(
             raw = _patch_method_scores(np.stack(patches), patch_stats, method, s["topk"])
         else:
             raw = own_error_score(frame_l1, frame_sq, s["cost"])
-            if frame_cal is not None:
-                raw = (raw - frame_cal.mean) / frame_cal.std
         raw = ema(raw, s["ema_alpha"])
 
     if cover is not None:
@@ -586,10 +551,8 @@ def score_video(
     batch_windows: int = 4,
     use_masks: bool = True,
     patch_stats: PatchStats | None = None,
-    frame_stats: FrameStats | None = None,
     want_maps: bool = False,
     protocol: str = "exact",
-    engine=None,
 ) -> VideoScores:
     """``score_frames`` on a ``data.records.Video``: frames from ``video.source.iter_frames(size)``, masks
     from ``video.masks``/``video.mask_paths`` when present (and ``use_masks``)."""
@@ -608,36 +571,7 @@ def score_video(
         batch_windows=batch_windows,
         masks=masks,
         patch_stats=patch_stats,
-        frame_stats=frame_stats,
         want_maps=want_maps,
         protocol=protocol,
         name=video.name,
-        engine=engine,
     )
-
-
-class CausalScorer:
-    """Live score of one frame at a time: own error, optionally calibrated, EMA-smoothed.
-
-    Feed it ``inference.LiveResult`` objects (or ``l1``/``sq`` floats) in frame order; it returns the
-    current score using only past and present frames.
-    """
-
-    def __init__(self, cost: str = "l1", stats: FrameStats | None = None, ema_alpha: float = 0.0):
-        self.cost = _check("cost", cost, COSTS)
-        self.stats = stats
-        self.alpha = float(ema_alpha)
-        self.state: float | None = None
-
-    def update(self, l1: float, sq: float) -> float:
-        v = float(l1) if self.cost == "l1" else math.sqrt(float(sq))
-        if self.stats is not None:
-            v = (v - self.stats.mean) / self.stats.std
-        if self.state is None or not 0 < self.alpha < 1:
-            self.state = v
-        else:
-            self.state = self.alpha * v + (1 - self.alpha) * self.state
-        return self.state
-
-    def __call__(self, result) -> float:
-        return self.update(result.l1, result.sq)

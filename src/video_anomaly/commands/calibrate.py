@@ -1,43 +1,119 @@
-"""``video-anomaly calibrate CHECKPOINT``: fit live-score statistics and the alarm threshold from normal frames."""
+"""``video-anomaly calibrate RUN``: (re)fit the detector's cues and calibration on held-out normal frames."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from ._types import positive_int, probability, weight
+
 
 def register(subparsers) -> None:
-    from ..calibration import DEFAULT_EMA_ALPHA, DEFAULT_PATCH, DEFAULT_SCORE, DEFAULT_TARGET_FAR, SCORES
-
     p = subparsers.add_parser(
         "calibrate",
-        help="fit the alarm threshold of a checkpoint from its held-out normal training frames",
-        description="Score the training frames held out from training as in live use; store per-patch error "
-        "statistics and, per score, the threshold that a fraction --target-far of normal frames exceed.",
+        help="(re)fit a detector's per-region calibration and thresholds on held-out normal frames",
+        description="RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is "
+        "fitted on the training frames, both cues are scored on the frames held out from training, their "
+        "per-region statistics and each live score's threshold (the share --target-far of normal frames above "
+        "it) are fitted there, and the detector is written into RUN (detector.json, detector.safetensors).",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT")
-    p.add_argument("--dataset", metavar="ROOT", help="dataset folder (default: the one recorded at training)")
-    p.add_argument(
-        "--target-far",
-        type=float,
-        default=DEFAULT_TARGET_FAR,
-        help=f"target false-alarm rate on normal frames (default {DEFAULT_TARGET_FAR})",
-    )
-    p.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE, help="default live score")
-    p.add_argument("--patch", type=int, default=DEFAULT_PATCH, help="patch side in model-input pixels")
-    p.add_argument("--ema-alpha", type=float, default=DEFAULT_EMA_ALPHA, help="causal EMA weight of the newest frame")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--dataset", metavar="ROOT", help="training data (default: the dataset recorded at training)")
+    p.add_argument("--cues", default=None, help="comma list of ae, motion (default: the run's, else all available)")
+    add_detector_flags(p)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from ..calibration import calibrate_checkpoint
-    from ..device import pick_device
+def add_detector_flags(p) -> None:
+    """The detector's settings as flags (train and calibrate)."""
+    from ..detector import CALIBRATIONS, DetectorConfig
 
-    cal = calibrate_checkpoint(
-        args.checkpoint, dataset_root=args.dataset, target_far=args.target_far, patch=args.patch,
-        ema_alpha=args.ema_alpha, score=args.score, device=pick_device(args.device),
+    d = DetectorConfig()
+    p.add_argument(
+        "--target-far",
+        type=probability,
+        default=None,
+        help=f"target false-alarm rate on normal frames (default {d.target_far})",
+    )
+    p.add_argument(
+        "--calibration", choices=CALIBRATIONS, default=None, help=f"per-region calibration (default {d.calibration})"
+    )
+    p.add_argument(
+        "--topk",
+        type=positive_int,
+        default=None,
+        help=f"frame value = mean of the K highest regions (default {d.topk})",
+    )
+    p.add_argument(
+        "--ema-alpha",
+        type=weight,
+        default=None,
+        help=f"causal EMA weight of the newest frame, in (0, 1] (default {d.ema_alpha})",
+    )
+    p.add_argument(
+        "--ae-patch",
+        type=positive_int,
+        default=None,
+        help=f"region side of the ae cue in model-input pixels (default {d.ae_patch})",
+    )
+    p.add_argument(
+        "--motion-cell",
+        type=positive_int,
+        default=None,
+        help=f"motion cell side in working pixels (default {d.motion['cell']})",
+    )
+
+
+def detector_config(args, base=None):
+    """A ``DetectorConfig`` from the flags over ``base`` (default settings when None)."""
+    from ..detector import DetectorConfig, replace
+
+    cfg = base or DetectorConfig()
+    over = {
+        k: v
+        for k, v in {
+            "target_far": args.target_far,
+            "calibration": args.calibration,
+            "topk": args.topk,
+            "ema_alpha": args.ema_alpha,
+        }.items()
+        if v is not None
+    }
+    if getattr(args, "ae_patch", None):
+        over["ae_patch"] = args.ae_patch
+    if getattr(args, "motion_cell", None):
+        over["motion"] = {**cfg.motion, "cell": args.motion_cell}
+    return replace(cfg, **over)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from ..api import Detector
+    from ..detector import DetectorConfig
+    from ..scores import parse_cues
+
+    base = None
+    if (Path(args.run) / "detector.json").is_file():
+        base = DetectorConfig.from_dict(json.loads((Path(args.run) / "detector.json").read_text())["config"])
+    det = Detector.calibrate_run(
+        args.run,
+        data=args.dataset,
+        detector_config=detector_config(args, base),
+        cues=None if args.cues is None else parse_cues(args.cues),
+        device=args.device,
         log=lambda m: print(m, file=sys.stderr),
-    )  # fmt: skip
-    print(json.dumps({"checkpoint": str(args.checkpoint), **cal.to_extras()[0]["calibration"]}))
+    )
+    print(
+        json.dumps(
+            {
+                "detector": str(det.path),
+                "score": det.config.score,
+                "thresholds": det.thresholds,
+                "calibration_frames": det.meta.get("calibration_frames"),
+                "target_far": det.config.target_far,
+            }
+        )
+    )
     return 0

@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from ._types import nonneg_int, positive_int
+
 # Small enough to train in a few minutes on 2 cores; the seed recipe itself is 256x256, lr 1e-4,
 # 3 epochs (configs/seed.toml). A higher learning rate and more epochs make up for the few clips.
 DEMO_CONFIG = {
@@ -28,8 +30,8 @@ def register(subparsers) -> None:
         description="Synthetic scene -> train -> calibrate -> evaluate (exact and live) -> plots and report.",
     )
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic scene")
-    p.add_argument("--epochs", type=int, help=f"training epochs (default {DEMO_CONFIG['train']['epochs']})")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the synthetic scene")
+    p.add_argument("--epochs", type=positive_int, help=f"training epochs (default {DEMO_CONFIG['train']['epochs']})")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -56,26 +58,30 @@ def run(args) -> int:
     cfg = RunConfig.from_dict(DEMO_CONFIG)
     if args.epochs:
         cfg = cfg.replace(train={"epochs": args.epochs})
-    say(f"[2/5] training the seed ConvLSTM autoencoder at {cfg.data.size}x{cfg.data.size} -> {out / 'train'}")
-    det = Detector.train(dataset, out / "train", cfg, device=args.device, calibrate=False, progress=not args.quiet)
-    say("[3/5] calibrating the live threshold on held-out training frames")
-    cal = det.calibrate()
-    say(f"      threshold {cal.threshold:.3f} for a target false-alarm rate of {cal.target_far:.1%}")
-
+    say(
+        f"[2/5] training the seed ConvLSTM autoencoder at {cfg.data.size}x{cfg.data.size}, fitting the motion cue, "
+        f"calibrating both on held-out training frames -> {out / 'train'}"
+    )
+    det = Detector.train(dataset, out / "train", cfg, device=args.device, progress=not args.quiet)
+    say(
+        f"      {det.config.score} threshold {det.threshold():.3f} for a target false-alarm rate of "
+        f"{det.config.target_far:.1%}"
+    )
     summary = {}
-    for protocol in ("exact", "live"):
-        say(f"[4/5] evaluating ({protocol} protocol) -> {out / 'evaluation' / protocol}")
-        res = det.evaluate(dataset, out / "evaluation" / protocol, protocol=protocol, progress=not args.quiet)
-        summary[protocol] = res
-    say(f"[5/5] live scoring with events and heatmap videos -> {out / 'scores'}; report -> {out / 'report.html'}")
-    from ..recordings import score_recording
+    for name in ("seed", "ae", "motion", "fused"):
+        say(f"[3/5] evaluating the {name} score -> {out / 'evaluation' / name}")
+        summary[name] = det.evaluate(dataset, out / "evaluation" / name, name, progress=not args.quiet)
+    say(f"[4/5] live scoring ({det.config.score}) with events and heatmap videos -> {out / 'scores'}")
+    from ..recordings import labelled_summary, score_recording, summary_lines
     from ..report import build_report
 
     for video in dataset.test:
-        score_recording(det.path, video, out / "scores", overlay=True, device=args.device)
+        score_recording(det, video, out / "scores", overlay=True)
+    say(f"[5/5] report -> {out / 'report.html'}")
     build_report(out / "scores", out=out / "report.html", title="video-anomaly demo: synthetic walkway")
     minutes = (time.perf_counter() - t0) / 60
-    lines = _summary_lines(summary)
+    records = [json.loads(p.read_text()) for p in sorted((out / "scores").glob("*.scores.json"))]
+    lines = _summary_lines(summary) + summary_lines(labelled_summary(records), det.config.score)
     (out / "summary.json").write_text(json.dumps({"minutes": minutes, "lines": lines}, indent=2))
     print("\n".join(lines))
     print(f"demo finished in {minutes:.1f} min; open {out / 'report.html'}")
@@ -91,5 +97,5 @@ def _summary_lines(summary: dict) -> list[str]:
             auc = (frame.get(key) or {}).get("auc")
             if auc is not None:
                 parts.append(f"{key} {auc:.3f}")
-        lines.append(f"{protocol:>5} protocol, frame-level AUC: " + ", ".join(parts))
+        lines.append(f"{protocol:>6} score ({res.get('protocol')} protocol), frame-level AUC: " + ", ".join(parts))
     return lines

@@ -1,29 +1,35 @@
-"""``video-anomaly score CHECKPOINT INPUT...``: live-protocol scores, events and plots for recordings."""
+"""``video-anomaly score --model DETECTOR INPUT... --out DIR``: live scores, events and plots for recordings."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from ._detector import add_model_args
+from ._types import finite_float, positive_float, positive_int
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "score",
-        help="score recordings: per-frame scores (CSV, JSON), regularity plot, events, optional overlay video",
+        help="score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video",
         description="Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would "
-        "score it live (calibrated score, causal smoothing, no future frames). With --dataset, the test videos "
-        "of a dataset are scored too and their labels are kept for the plots and the report.",
+        "score it live (the detector's calibrated score, causal, no future frames). With --dataset, the test "
+        "videos of a dataset are scored too and their labels kept for the plots and the report. Outputs are named "
+        "after each input (distinct inputs never share a name) and are never replaced without --overwrite.",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a calibrated checkpoint")
-    p.add_argument("inputs", metavar="INPUT", nargs="*", help="video files or frame folders")
+    p.add_argument("inputs", metavar="INPUT", nargs="*", help="[DETECTOR] video files or frame folders")
+    add_model_args(p, live_only=True)
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
-    p.add_argument("--overlay", action="store_true", help="write NAME.overlay.mp4 heatmap videos")
-    p.add_argument("--score", choices=("patch_max", "patch_z", "seed"), help="live score (default: the calibrated one)")
-    p.add_argument("--fps", type=float, help="frame rate (default: the file's; frame folders 10)")
-    p.add_argument("--end-after", type=int, default=5, help="frames below threshold that end an event (default 5)")
-    p.add_argument("--min-length", type=int, default=3, help="shortest event in frames (default 3)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run in DIR")
+    p.add_argument("--overlay", action="store_true", help="write STEM.overlay.mp4 heatmap videos")
+    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
+    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
+    p.add_argument(
+        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
+    )
+    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
     p.set_defaults(func=run)
 
 
@@ -31,9 +37,13 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import DataError
-    from ..recordings import score_recording
+    from ..outputs import check_no_overwrite, unique_stems
+    from ..recordings import output_files, score_recording
+    from ._detector import load_detector, split_detector
 
-    jobs = [(Path(p).name or str(p), str(p), None) for p in args.inputs]
+    spec, inputs = split_detector(args, args.inputs, "INPUT...")
+    det = load_detector(spec, device=args.device)
+    jobs = [(Path(p).name or str(p), str(p), None) for p in inputs]
     if args.dataset:
         from ..data import load_dataset
 
@@ -41,11 +51,23 @@ def run(args) -> int:
         jobs += [(v.name, v, v.labels) for v in ds.test]
     if not jobs:
         raise DataError(None, "nothing to score: give INPUT paths or --dataset ROOT")
+    stems = unique_stems([str(w) if isinstance(w, str) else name for name, w, _ in jobs])
     out = Path(args.out)
-    for name, what, labels in jobs:
+    check_no_overwrite(out, [f for s in stems for f in output_files(s, args.overlay)], args.overwrite)
+    for (name, what, labels), stem in zip(jobs, stems):
         summary = score_recording(
-            args.checkpoint, what, out, name=name, labels=labels, overlay=args.overlay, score=args.score,
-            fps=args.fps, end_after=args.end_after, min_length=args.min_length, device=args.device,
-        )  # fmt: skip
+            det,
+            what,
+            out,
+            name=name,
+            stem=stem,
+            labels=labels,
+            overlay=args.overlay,
+            score=args.score,
+            threshold=args.threshold,
+            fps=args.fps,
+            end_after=args.end_after,
+            min_length=args.min_length,
+        )
         print(json.dumps(summary), file=sys.stdout, flush=True)
     return 0

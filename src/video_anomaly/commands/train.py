@@ -7,27 +7,27 @@ run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-
-def _strides(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(s) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one stride")
-    return values
+from ._types import fraction, nonneg_int, positive_float, positive_int, positive_ints
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train the autoencoder on normal videos",
-        description="Train on the training (normal) videos of DATASET; writes config, log, loss curve and "
-        "checkpoint into RUN. Flags override --config; defaults are the seed recipe.",
+        help="train a detector on normal videos (autoencoder and/or motion cue, then calibration)",
+        description="Fit a detector on the training (normal) videos of DATASET (a dataset in a known layout, a "
+        "folder of your own normal videos or frame folders, or one video). With the ae cue the autoencoder is "
+        "trained first (config, log, loss curve and checkpoint in RUN/checkpoint; flags override --config; "
+        "defaults are the seed recipe); the motion cue needs no training loop (minutes on a CPU). Then each cue "
+        "is calibrated per region on the frames held out from training and the detector is written into RUN.",
+    )
+    p.add_argument(
+        "--cues",
+        default="ae,motion",
+        help="comma list of ae (autoencoder), motion (optical flow); default ae,motion. "
+        "--cues motion needs no GPU and no training loop",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
@@ -35,31 +35,36 @@ def register(subparsers) -> None:
     p.add_argument("--kind", default="auto", help="dataset layout (default: detect)")
     p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder")
     g = p.add_argument_group("data and model")
-    g.add_argument("--size", type=int, help="frame side after resizing (multiple of 8; seed 256)")
-    g.add_argument("--clip-length", type=int, help="frames per clip (seed 10); sets data and model clip_length")
-    g.add_argument("--strides", type=_strides, help="temporal strides, e.g. 1,2 (seed)")
-    g.add_argument("--clip-step", type=int, help="start a clip every N frames (default: non-overlapping)")
+    g.add_argument("--size", type=positive_int, help="frame side after resizing (multiple of 8; seed 256)")
+    g.add_argument(
+        "--clip-length", type=positive_int, help="frames per clip (seed 10); sets data and model clip_length"
+    )
+    g.add_argument("--strides", type=positive_ints, help="temporal strides, e.g. 1,2 (seed)")
+    g.add_argument("--clip-step", type=positive_int, help="start a clip every N frames (default: non-overlapping)")
     g.add_argument("--model", choices=("convlstm_ae", "conv_ae"), help="model (default convlstm_ae)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int, help="clips per step (per process when distributed)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (seed 1e-4)")
+    g.add_argument("--epochs", type=positive_int)
+    g.add_argument("--batch-size", type=positive_int, help="clips per step (per process when distributed)")
+    g.add_argument("--lr", type=positive_float, help="Adam learning rate (seed 1e-4)")
     g.add_argument("--schedule", choices=("inverse_time", "plateau", "constant"))
     g.add_argument("--no-shuffle", dest="shuffle", action="store_const", const=False, help="keep clip order")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--holdout-fraction", type=float, help="fraction of each video kept for calibration")
+    g.add_argument("--seed", type=nonneg_int)
+    g.add_argument("--holdout-fraction", type=fraction, help="fraction of each video kept for calibration, in [0, 1)")
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     g.add_argument("--precision", choices=("fp32", "bf16", "fp16"))
-    g.add_argument("--workers", type=int, help="DataLoader worker processes")
-    g.add_argument("--decode-chunk", type=int, help="recompute decoder activations in chunks of N frames (less memory)")
+    g.add_argument("--workers", type=nonneg_int, help="DataLoader worker processes")
+    g.add_argument(
+        "--decode-chunk", type=positive_int, help="recompute decoder activations in chunks of N frames (less memory)"
+    )
     g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
-    g.add_argument("--max-steps", type=int, help="stop after this many optimiser steps in total")
+    g.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in RUN (a new run)")
+    g.add_argument("--max-steps", type=positive_int, help="stop after this many optimiser steps in total")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--no-calibrate",
         dest="calibrate",
         action="store_false",
-        help="skip fitting the live threshold on the held-out frames after training",
+        help="train the autoencoder only: no detector (run `video-anomaly calibrate RUN` later)",
     )
     g.add_argument(
         "--plain-model",
@@ -67,6 +72,9 @@ def register(subparsers) -> None:
         action="store_false",
         help="train through the plain port instead of the fast path (same function, same weights)",
     )
+    from .calibrate import add_detector_flags
+
+    add_detector_flags(p.add_argument_group("detector (after training)"))
     p.set_defaults(func=run)
 
 
@@ -100,50 +108,80 @@ def resolve_config(args):
     )
 
 
+def refuse_to_replace(args) -> None:
+    """A run folder that holds a checkpoint is continued (``--resume``) or replaced (``--overwrite``), never
+    silently replaced."""
+    from ..errors import ConfigError
+    from ..training import CHECKPOINT_NAME
+
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: continue the run or replace it")
+    for ckpt in (Path(args.out) / CHECKPOINT_NAME, Path(args.out) / "detector.json"):
+        if ckpt.exists() and not (args.resume or args.overwrite):
+            raise ConfigError(
+                f"{ckpt} already exists: pass --resume to continue that run, or --overwrite to replace it"
+            )
+
+
 def run(args) -> int:
     from ..data import load_dataset
     from ..errors import DataError
+    from ..scores import parse_cues
     from ..training import dist_info, init_distributed, train
 
+    cues = parse_cues(args.cues)
+    refuse_to_replace(args)
     cfg = resolve_config(args)
     dataset = load_dataset(args.dataset, args.kind, subset=args.subset)
     if not dataset.train:
         raise DataError(args.dataset, "has no training videos")
-    device = init_distributed(args.device)
-    try:
-        result = train(
-            cfg,
-            dataset.train,
-            args.out,
-            device=device,
-            resume=args.resume,
-            max_steps=args.max_steps,
-            progress=not args.quiet,
-            use_fast=args.fast_model,
-            extras={"dataset_root": str(Path(dataset.root).resolve()), "dataset_kind": args.kind},
-        )
-        rank, world = dist_info()
-    finally:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-    if rank == 0:
-        loss = f"{result.losses[-1]:.6f}" if result.losses else "n/a"
-        where = f" on {world} processes" if world > 1 else ""
-        stop = " (stopped at --max-steps)" if result.stopped_at_max_steps else ""
-        print(
-            f"trained {result.epochs} full epochs, {result.steps} steps{where} in {result.seconds:.1f} s "
-            f"({result.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {result.checkpoint}"
-        )
-        if args.calibrate and not result.stopped_at_max_steps:
-            from ..calibration import calibrate_checkpoint
-
-            cal = calibrate_checkpoint(
-                result.checkpoint, dataset_root=dataset.root, device=device, log=lambda m: print(m, file=sys.stderr)
+    rank, device = 0, None
+    if "ae" in cues:
+        device = init_distributed(args.device)
+        try:
+            result = train(
+                cfg,
+                dataset.train,
+                args.out,
+                device=device,
+                resume=args.resume,
+                max_steps=args.max_steps,
+                progress=not args.quiet,
+                use_fast=args.fast_model,
+                extras={"dataset_root": str(Path(dataset.root).resolve()), "dataset_kind": args.kind},
             )
+            rank, world = dist_info()
+        finally:
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+        if rank == 0:
+            loss = f"{result.losses[-1]:.6f}" if result.losses else "n/a"
+            where = f" on {world} processes" if world > 1 else ""
+            stop = " (stopped at --max-steps)" if result.stopped_at_max_steps else ""
             print(
-                f"calibrated on {cal.n_frames} held-out normal frames: {cal.score} threshold {cal.threshold:.4g} "
-                f"for a target false-alarm rate of {cal.target_far:.2%}"
+                f"trained {result.epochs} full epochs, {result.steps} steps{where} in {result.seconds:.1f} s "
+                f"({result.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {result.checkpoint}"
             )
+    if rank == 0 and args.calibrate:
+        from ..api import Detector
+        from .calibrate import detector_config
+
+        det = Detector.calibrate_run(
+            args.out,
+            detector_config=detector_config(args),
+            data=dataset,
+            cues=cues,
+            device=device,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+        frames = det.meta.get("calibration_frames", {})
+        print(
+            f"detector ({', '.join(det.cues)}) calibrated on {min(frames.values(), default=0)} held-out normal "
+            f"frames; {det.config.score} threshold {det.threshold():.4g} for a target false-alarm rate of "
+            f"{det.config.target_far:.2%}; written to {det.path}"
+        )
+    elif rank == 0:
+        print(f"no detector fitted (--no-calibrate): run `video-anomaly calibrate {args.out}` before scoring")
     return 0

@@ -1,9 +1,22 @@
-"""``video-anomaly watch CHECKPOINT SOURCE``: score frames as they arrive, events as JSON lines."""
+"""``video-anomaly watch --model DETECTOR SOURCE``: score frames as they arrive, events as JSON lines."""
 
 from __future__ import annotations
 
 import json
 import sys
+
+from ._detector import add_model_args
+from ._types import finite_float, positive_float, positive_int
+
+# Exit status when a camera or stream was lost (failed, timed out, stopped sending) rather than ended.
+EXIT_LOST = 3
+
+EXIT_STATUS_HELP = (
+    "Exit status: 0 the source ended (a file or frame folder, or a stream of announced length) or --max-frames "
+    "was reached; 2 bad input or a file that failed to decode; 3 the source was lost: a camera or stream failed, "
+    "timed out or stopped sending (a warning line says why; see --reconnect); 130 interrupted (SIGINT), 143 "
+    "terminated (SIGTERM). In every case the open event is closed and the summary line printed first."
+)
 
 
 def register(subparsers) -> None:
@@ -13,60 +26,121 @@ def register(subparsers) -> None:
         description="SOURCE: a video file, a frame folder, a camera device (/dev/video0) or a stream URL "
         "(rtsp://, http://, udp://, ...). Events go out as JSON lines (event_start, then event) on stdout or "
         "--out; warnings and the final summary go to stderr. When scoring falls behind a live source the oldest "
-        "queued frames are dropped (counted and reported on stderr).",
+        "queued frames are dropped (counted and reported on stderr). Event times are each frame's timestamp "
+        "in the source (frame folders: frame / fps).",
+        epilog=EXIT_STATUS_HELP,
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a calibrated checkpoint")
-    p.add_argument("source", metavar="SOURCE")
+    p.add_argument(
+        "source",
+        metavar="[DETECTOR] SOURCE",
+        nargs="+",
+        help="the source (after the detector when --model is not given)",
+    )
+    add_model_args(p, live_only=True)
     p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
-    p.add_argument("--score", choices=("patch_max", "patch_z", "seed"), help="live score (default: the calibrated one)")
-    p.add_argument("--threshold", type=float, help="override the calibrated alarm threshold")
-    p.add_argument("--fps", type=float, help="frame rate for event times (default: the source's; folders 10)")
-    p.add_argument("--queue", type=int, default=64, help="frames buffered between reader and scorer (default 64)")
+    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
+    p.add_argument(
+        "--fps",
+        type=positive_float,
+        help="event times are frame / FPS instead of the source's timestamps (default: timestamps; folders 10 fps)",
+    )
+    p.add_argument(
+        "--queue", type=positive_int, default=64, help="frames buffered between reader and scorer (default 64)"
+    )
     p.add_argument("--no-drop", action="store_true", help="never drop frames, even from a live source")
-    p.add_argument("--end-after", type=int, default=5, help="frames below threshold that end an event (default 5)")
-    p.add_argument("--min-length", type=int, default=3, help="shortest event in frames (default 3)")
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument(
+        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
+    )
+    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    p.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     p.add_argument("--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a stream (default 10)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: auto)")
+    p.add_argument(
+        "--timeout", type=positive_float, default=10.0, help="seconds a camera or stream may send nothing (default 10)"
+    )
+    p.add_argument(
+        "--reconnect",
+        type=positive_float,
+        metavar="SECONDS",
+        help="when a network stream is lost, try to reopen it for up to SECONDS (default: stop, exit status 3)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from ..errors import ConfigError
     from ..events import EventTracker
-    from ..live import load_live
     from ..overlay import OverlayWriter
-    from ..runner import run_source
+    from ..runner import run_source, stop_on_signals
     from ..sources import open_live_source
+    from ._detector import load_detector, split_detector
 
-    detector, _, _, cal = load_live(args.checkpoint, score=args.score, device=args.device,
-                                    keep_maps=bool(args.overlay))  # fmt: skip
-    if args.threshold is not None:
-        detector.threshold = args.threshold
-    source = open_live_source(args.source, fps=args.fps, timeout_s=args.timeout)
+    spec, rest = split_detector(args, args.source, "SOURCE")
+    if len(rest) != 1:
+        raise ConfigError(f"watch takes one SOURCE, got {len(rest)}: {' '.join(rest) or '(none)'}")
+    det = load_detector(spec, device=args.device)
+    detector = det.session(args.score, threshold=args.threshold, keep_maps=bool(args.overlay))
+    source = open_live_source(rest[0], fps=args.fps, timeout_s=args.timeout, reconnect_s=args.reconnect, warn=_warn)
     out = open(args.out, "w") if args.out else sys.stdout
-    tracker = EventTracker(detector.threshold, fps=source.fps, end_after=args.end_after,
-                           min_length=args.min_length, source=source.name)  # fmt: skip
+    tracker = EventTracker(
+        detector.threshold, fps=source.fps, end_after=args.end_after, min_length=args.min_length, source=source.name
+    )
 
     def emit(msg: dict) -> None:
         out.write(json.dumps(msg) + "\n")
         out.flush()
 
-    def warn(msg: str) -> None:
-        print(f"video-anomaly watch: {msg}", file=sys.stderr, flush=True)
-
     overlay = (
-        OverlayWriter(args.overlay, source.fps, detector.threshold, scale=cal.error_scale) if args.overlay else None
+        OverlayWriter(args.overlay, source.fps, detector.threshold, scale=2.0 * max(detector.threshold, 1e-6))
+        if args.overlay
+        else None
     )
     try:
-        stats = run_source(detector, source, tracker=tracker, emit=emit, overlay=overlay, queue=args.queue,
-                           drop=False if args.no_drop else None, max_frames=args.max_frames, warn=warn)  # fmt: skip
+        with stop_on_signals():
+            stats = run_source(
+                detector,
+                source,
+                tracker=tracker,
+                emit=emit,
+                overlay=overlay,
+                queue=args.queue,
+                drop=False if args.no_drop else None,
+                max_frames=args.max_frames,
+                warn=_warn,
+                end_on_error=True,
+            )
     finally:
         if overlay is not None:
             overlay.close()
         if args.out:
             out.close()
-    summary = {"type": "summary", "source": source.name, "score": cal.score, "threshold": detector.threshold,
-               "events": len(tracker.events), **stats.to_dict()}  # fmt: skip
-    print(json.dumps(summary), file=sys.stderr)
+    status = exit_status(stats, source.name)
+    summary = {
+        "type": "summary",
+        "source": source.name,
+        "score": detector.score_name,
+        "threshold": detector.threshold,
+        "events": len(tracker.events),
+        **stats.to_dict(),
+    }
+    print(json.dumps(summary), file=sys.stderr, flush=True)
+    return status
+
+
+def _warn(msg: str) -> None:
+    print(f"video-anomaly watch: {msg}", file=sys.stderr, flush=True)
+
+
+def exit_status(stats, name: str) -> int:
+    """The exit status of a finished run (see ``EXIT_STATUS_HELP``); says on stderr why a run did not simply end."""
+    from ..runner import FAILED, INTERRUPTED, LOST
+
+    if stats.end == LOST:
+        _warn(f"warning: {name}: source lost after {stats.frames} frames: {stats.error}")
+        return EXIT_LOST
+    if stats.end == INTERRUPTED:
+        _warn(f"stopped by {stats.error}")
+        return 143 if stats.error == "SIGTERM" else 129 if stats.error == "SIGHUP" else 130
+    if stats.end == FAILED:
+        print(f"video-anomaly watch: error: {stats.error}", file=sys.stderr, flush=True)
+        return 2
     return 0

@@ -1,0 +1,40 @@
+"""What the commands that use a detector share: how it is named, loaded and which scores it offers."""
+
+from __future__ import annotations
+
+from ..scores import SCORES
+
+SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
+
+
+def add_model_args(p, *, score: bool = True, live_only: bool = False) -> None:
+    """``--model``, ``--score``, ``--device`` (the detector may also be the first positional argument)."""
+    p.add_argument(
+        "--model",
+        metavar="DETECTOR",
+        help="a detector folder (the --out of `train`) or a shipped name (see `video-anomaly models`); "
+        "without it the first positional argument is the detector",
+    )
+    if score:
+        names = tuple(n for n, s in SCORES.items() if s.protocol == "live") if live_only else tuple(SCORES)
+        p.add_argument(
+            "--score", choices=names, default=None, help=f"named score (default: the detector's own). {SCORE_HELP}"
+        )
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
+
+
+def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[str]]:
+    """``(detector, rest)`` from ``--model`` or the first positional argument."""
+    from ..errors import ConfigError
+
+    if args.model:
+        return args.model, list(positionals)
+    if not positionals:
+        raise ConfigError(f"name the detector: --model DETECTOR {what} (or DETECTOR {what})")
+    return positionals[0], list(positionals[1:])
+
+
+def load_detector(spec: str, device=None):
+    from ..api import Detector
+
+    return Detector.load(spec, device=device)

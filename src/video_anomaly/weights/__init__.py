@@ -1,0 +1,38 @@
+"""Detectors shipped with the package, by name (``Detector.load("ucsd-ped2")``, ``--model ucsd-ped2``).
+
+Each is a detector folder (``detector.json``, ``detector.safetensors``, ``checkpoint/``) under this package;
+``detector.json`` holds the SHA-256 of every file and loading verifies them. ``docs/models.md`` is the model
+card: how each was built (the command that rebuilds it), on what, and what it measures.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+_REBUILD = (
+    "video-anomaly train $UCSD/{subset} --out {name}-run --size 128 --device cuda && "
+    "cp -r {name}-run/detector.json {name}-run/detector.safetensors {name}-run/checkpoint "
+    "src/video_anomaly/weights/{name}/ (see docs/models.md)"
+)
+
+MODELS: dict[str, dict[str, str]] = {
+    "ucsd-ped2": {
+        "data": "UCSD Ped2 Train (16 normal clips, 2550 frames, 360x240)",
+        "rebuild": _REBUILD.format(subset="UCSDped2", name="ucsd-ped2"),
+    },
+    "ucsd-ped1": {
+        "data": "UCSD Ped1 Train (34 normal clips, 6800 frames, 238x158)",
+        "rebuild": _REBUILD.format(subset="UCSDped1", name="ucsd-ped1"),
+    },
+}
+
+
+def folder(name: str) -> Path:
+    """The package folder of shipped detector ``name`` (it may be missing from a damaged install)."""
+    return Path(str(resources.files("video_anomaly") / "weights" / name))
+
+
+def available() -> list[str]:
+    """Names whose folder is present in this install."""
+    return [n for n in MODELS if (folder(n) / "detector.json").is_file()]
