@@ -23,7 +23,8 @@ def trained(tmp_path_factory):
         }
     )
     dcfg = DetectorConfig(ae_patch=4, motion={"cell": 8})
-    det = Detector.train(data, tmp_path_factory.mktemp("run"), cfg, detector_config=dcfg, device="cpu",
+    det = Detector.train(data, tmp_path_factory.mktemp("run"), cfg, cues=("ae", "motion"), detector_config=dcfg,
+                         device="cpu",
                          progress=False)  # fmt: skip
     return det, data
 

@@ -35,7 +35,7 @@ def test_session_matches_cues_and_calibration(setup, monkeypatch):
     assert det.config.cues == ("ae", "motion") and det.cues["ae"].patch == PATCH and det.cues["ae"].size == SIZE
     frames, _ = grass_videos(1)[0]
     frames = frames[:25]
-    sess = det.session()
+    sess = det.session("fused")
     got = [sess.push(f) for f in frames]
     T = det.cues["ae"].clip_length
     assert all(g is None for g in got[: T - 1]) and all(g is not None for g in got[T - 1 :])
@@ -53,7 +53,7 @@ def test_session_matches_cues_and_calibration(setup, monkeypatch):
         ema = raw if ema is None else a * raw + (1 - a) * ema
         g = got[t]
         assert g.raw == pytest.approx(raw, rel=1e-5) and g.score == pytest.approx(ema, rel=1e-5)
-        assert g.alarm == (g.score > det.threshold())
+        assert g.alarm == (g.score > det.threshold("fused"))
         x0, y0, x1, y1 = g.bbox
         assert 0 <= x0 < x1 <= frames.shape[2] and 0 <= y0 < y1 <= frames.shape[1]
 

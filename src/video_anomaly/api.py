@@ -15,14 +15,13 @@ exact protocol); every call takes ``score=`` and defaults to the detector's own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import detector as _det
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError, DataError
-from .scores import live_score_for, spec
+from .scores import default_score, spec
 
 
 def _videos(data, part: str) -> list:
@@ -101,7 +100,7 @@ class Detector(_det.Detector):
         out_dir: str | Path,
         config: RunConfig | None = None,
         *,
-        cues=("ae", "motion"),
+        cues=("motion",),
         detector_config: _det.DetectorConfig | None = None,
         device=None,
         max_steps: int | None = None,
@@ -140,7 +139,7 @@ class Detector(_det.Detector):
             )
             ckpt = Path(result.checkpoint)
         dcfg = detector_config or _det.DetectorConfig()
-        dcfg = _det.replace(dcfg, cues=cues, score=live_score_for(cues)).check()
+        dcfg = _det.replace(dcfg, cues=cues, score=default_score(cues)).check()
         if "ae" in cues:
             ae, holdout = _ae_cue(ckpt, videos, device, dcfg.ae_patch)
         det = cls.fit(videos, dcfg, ae=ae, holdout_ranges=holdout, log=log)
@@ -192,7 +191,7 @@ class Detector(_det.Detector):
         if cues is None:
             cues = tuple(old_cfg.cues) if old_cfg else (("ae", "motion") if ckpt is not None else ("motion",))
         base = detector_config or old_cfg or _det.DetectorConfig()
-        dcfg = _det.replace(base, cues=tuple(cues), score=live_score_for(cues)).check()
+        dcfg = _det.replace(base, cues=tuple(cues), score=default_score(cues)).check()
         ae, holdout = (None, None)
         if "ae" in cues:
             if ckpt is None:
@@ -234,19 +233,14 @@ class Detector(_det.Detector):
         shape = tuple(np.asarray(next(iter(video.source.iter_frames(None)))).shape[:2])
         return _det.VideoScores(video.name, "seed", float("nan"), sa, raw, np.ones(n, bool), None, [None] * n, shape)
 
-    def evaluate(
-        self,
-        data,
-        out_dir: str | Path,
-        score: str | None = None,
-        *,
-        figures: bool = True,
-        progress: bool = True,
-        videos: list[str] | None = None,
-    ) -> dict[str, Any]:
+    def evaluate(self, data, out_dir: str | Path, score=None, *, figures: bool = True, progress: bool = True,
+                 videos: list[str] | None = None):  # fmt: skip
         """Score the labelled test videos of ``data`` and write ``evaluation.json/.md`` (frame-level micro and
-        macro AUC/EER with and without per-video normalisation, pixel-level AUC, RBDC/TBDC) and figures."""
-        from .evaluation import evaluate_scores
+        macro AUC/EER with and without per-video normalisation, pixel-level AUC, RBDC/TBDC) and figures.
+
+        ``score``: a name (default: the detector's) -> its results dict, written into ``out_dir``; or a list of
+        names -> ``{name: results}``, each written into ``out_dir/name``, the cues run once for all of them."""
+        from .evaluation import evaluate_many
 
         test = _videos(data, "test")
         if videos:
@@ -255,8 +249,12 @@ class Detector(_det.Detector):
             if missing:
                 raise DataError(None, f"no test videos named {', '.join(missing)}")
             test = [known[n] for n in videos]
-        name = score or self.config.score
-        return evaluate_scores(self, test, out_dir, name, figures=figures, progress=progress)
+        if score is None or isinstance(score, str):
+            name = score or self.config.score
+            spec(name)
+            return evaluate_many(self, test, {name: out_dir}, figures=figures, progress=progress)[name]
+        names = [spec(n).name for n in score]
+        return evaluate_many(self, test, {n: Path(out_dir) / n for n in names}, figures=figures, progress=progress)
 
 
 def _ae_cue(ckpt: Path, videos: list, device, patch: int = 8):

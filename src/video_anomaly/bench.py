@@ -304,3 +304,44 @@ def format_table(r: dict) -> str:
         runs = ", ".join(f"{n} frames: {v['peak_rss_mb']:.0f} MiB" for n, v in m["runs"].items())
         lines.append(f"streaming memory at {m['size']}x{m['size']}: {runs}")
     return "\n".join(lines)
+
+
+def detector_bench(n_frames: int = 100, shape: tuple[int, int] = (240, 360), size: int = 128, device=None) -> dict:
+    """Frames/s of the live detectors on ``shape`` frames (frames already decoded), side by side in one run:
+    the motion cue with the default settings (flow + features + scoring), and a detector with both cues (the
+    seed autoencoder at ``size x size``, untrained: the same compute as a trained one) as ``watch`` runs it."""
+    from .config import RunConfig
+    from .cues.ae import AECue
+    from .cues.motion import synthetic_sequence
+    from .detector import Detector, DetectorConfig
+    from .device import pick_device
+    from .models.convlstm_ae import ConvLSTMAutoencoder
+
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    train = synthetic_sequence(120, shape, seed=2)
+    frames = synthetic_sequence(n_frames, shape, seed=1)
+    torch.manual_seed(0)
+    ae = AECue(ConvLSTMAutoencoder().to(device).eval(), RunConfig().replace(data={"size": size}), device=device)
+    det = Detector.fit([_Frames(train)], DetectorConfig(cues=("ae", "motion"), holdout=0.25), ae=ae)
+    out = {"shape": list(shape), "ae_size": size, "device": str(device), "threads": torch.get_num_threads(),
+           "n_frames": n_frames}  # fmt: skip
+    for name in ("motion", "fused"):
+        sess = det.session(name)
+        t0 = time.perf_counter()
+        n = sum(sess.push(f, i) is not None for i, f in enumerate(frames))
+        dt = time.perf_counter() - t0
+        out[name] = {"frames_per_s": round(n_frames / dt, 1), "scored": n}
+    return out
+
+
+class _Frames:
+    """A frame array as the minimal source ``Detector.fit`` reads."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def __len__(self):
+        return len(self.frames)
+
+    def iter_frames(self, size=None):
+        return iter(self.frames)

@@ -233,34 +233,64 @@ def evaluate_scores(detector, test_videos: list, out_dir: str | Path, score: str
     ``evaluation.json``, ``evaluation.md``, ``arrays.npz`` (per-frame scores and maps) and, with ``figures``,
     ``roc.png`` and ``scores/<video>.png`` (the score in its own units, threshold line, alarms and labels).
     """
+    return evaluate_many(detector, test_videos, {score: out_dir}, figures=figures, progress=progress)[score]
+
+
+def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, figures: bool = True,
+                  progress: bool = True) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """``evaluate_scores`` for several scores (``{score: out_dir}``): each video is decoded, and each cue run,
+    once for all the live scores."""
     from .scores import spec
 
-    sp = spec(score)
-    out_dir = Path(out_dir)
     if not test_videos:
         raise DataError(None, "no test videos to evaluate")
+    live = [n for n in outs if spec(n).protocol == "live"]
+    exact = [n for n in outs if spec(n).protocol != "live"]
     iterator = test_videos
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(test_videos, desc=f"evaluate {score}", unit="video")
+        iterator = tqdm(test_videos, desc=f"evaluate {', '.join(outs)}", unit="video")
     t0 = time.perf_counter()
-    rows, arrays = [], {}
+    per: dict[str, list] = {n: [] for n in outs}
+    seconds = {n: 0.0 for n in outs}
     for video in iterator:
-        vs = detector.score(video, score)
+        t = time.perf_counter()
+        got = {}
+        if live:
+            got |= detector.score_video_multi(video.source.iter_frames(None), live, name=video.name)
+        dt_live = time.perf_counter() - t
+        for n in exact:
+            t1 = time.perf_counter()
+            got[n] = detector.score(video, n)
+            seconds[n] += time.perf_counter() - t1
+        for n in live:
+            seconds[n] += dt_live
         labels = None if video.labels is None else np.asarray(video.labels, dtype=bool)
-        if labels is not None and len(labels) != vs.n_frames:
-            raise DataError(video.source.path, f"{len(labels)} labels for {vs.n_frames} frames in {video.name}")
-        masks = video.read_masks() if (labels is not None and vs.maps is not None and video.has_masks) else None
-        rows.append((video, vs, labels, masks))
+        for vs in got.values():
+            if labels is not None and len(labels) != vs.n_frames:
+                raise DataError(video.source.path, f"{len(labels)} labels for {vs.n_frames} frames in {video.name}")
+        masks = video.read_masks() if (labels is not None and live and video.has_masks) else None
+        for n, vs in got.items():
+            per[n].append((video, vs, labels, masks if vs.maps is not None else None))
+        video.source.clear_cache()
+    del t0
+    return {n: _write_evaluation(detector, per[n], outs[n], n, seconds[n], figures) for n in outs}
+
+
+def _write_evaluation(detector, rows, out_dir, score, seconds, figures) -> dict[str, Any]:
+    from .scores import spec
+
+    sp = spec(score)
+    out_dir = Path(out_dir)
+    arrays = {}
+    for video, vs, labels, _ in rows:
         arrays[f"{video.name}/score"] = vs.frame_scores
         arrays[f"{video.name}/raw"] = vs.raw
         if vs.maps is not None:
             arrays[f"{video.name}/maps"] = vs.maps.astype(np.float16)
         if labels is not None:
             arrays[f"{video.name}/labels"] = labels
-        video.source.clear_cache()
-    seconds = time.perf_counter() - t0
     labelled = [r for r in rows if r[2] is not None]
     what = f"{score} score ({sp.protocol} protocol)"
     # The seed score is normalised per video by definition; its un-normalised form is its raw own error.

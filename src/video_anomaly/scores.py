@@ -94,6 +94,13 @@ def live_score_for(cues: Iterable[str]) -> str:
     raise ConfigError(f"no score reads the cues {', '.join(want)}; known cues: {', '.join(CUES)}")
 
 
+def default_score(cues: Iterable[str]) -> str:
+    """The live score a detector with ``cues`` uses unless told otherwise: the motion cue alone whenever it is
+    fitted (it ranked first on the synthetic scene and UCSD Ped2, fused or not: ``scripts/cue_study.py``), else
+    the autoencoder's."""
+    return "motion" if "motion" in set(cues) else live_score_for(cues)
+
+
 def parse_cues(text: str) -> tuple[str, ...]:
     """``"ae,motion"`` -> ``("ae", "motion")``, checked against ``CUES``."""
     cues = tuple(dict.fromkeys(c.strip() for c in str(text).split(",") if c.strip()))

@@ -16,7 +16,16 @@ def register(subparsers) -> None:
     p.add_argument("--windows", type=positive_int, default=3, help="exact-protocol windows per timing (default 3)")
     p.add_argument("--live-frames", type=positive_int, default=12, help="frames scored per live timing (default 12)")
     p.add_argument("--repeats", type=positive_int, default=3, help="alternating timings per path; medians kept")
-    p.add_argument("--what", default="exact,live,train", help="comma list of exact, live, train")
+    p.add_argument(
+        "--what",
+        default="exact,live,train",
+        help="comma list of exact, live, train, detector (the live detectors at 360x240: motion, and "
+        "autoencoder + motion)",
+    )
+    p.add_argument("--detector-frames", type=int, default=100, help="frames per detector timing (default 100)")
+    p.add_argument(
+        "--detector-size", type=int, default=128, help="autoencoder input side of --what detector (default 128)"
+    )
     p.add_argument("--memory", action="store_true", help="also compare peak memory for 200 vs 10,000 frames")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON")
     p.set_defaults(func=run)
@@ -29,9 +38,24 @@ def run(args: argparse.Namespace) -> int:
     if args.size <= 0 or args.size % 8:
         raise ConfigError(f"--size must be a positive multiple of 8, got {args.size}")
     what = tuple(w.strip() for w in args.what.split(",") if w.strip())
-    unknown = set(what) - {"exact", "live", "train"}
+    unknown = set(what) - {"exact", "live", "train", "detector"}
     if unknown:
-        raise ConfigError(f"--what: unknown {sorted(unknown)}; choose from exact, live, train")
+        raise ConfigError(f"--what: unknown {sorted(unknown)}; choose from exact, live, train, detector")
+    if "detector" in what:
+        from ..bench import detector_bench
+
+        d = detector_bench(n_frames=args.detector_frames, size=args.detector_size, device=args.device)
+        print(
+            f"live detectors on {d['shape'][1]}x{d['shape'][0]} frames ({d['device']}, {d['threads']} threads): "
+            f"motion {d['motion']['frames_per_s']} frames/s; autoencoder {d['ae_size']}x{d['ae_size']} + motion "
+            f"{d['fused']['frames_per_s']} frames/s"
+        )
+        what = tuple(w for w in what if w != "detector")
+        if not what:
+            if args.json is not None:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({"detector": d}, indent=2))
+            return 0
     result = run_bench(
         size=args.size,
         windows=args.windows,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._detector import add_model_args
+from ._detector import SCORE_HELP, add_model_args
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,13 @@ def register(subparsers) -> None:
         nargs="+",
         help="the detector (unless --model) and the dataset folder (e.g. UCSDped2)",
     )
-    add_model_args(p)
+    add_model_args(p, score=False)
+    p.add_argument(
+        "--score",
+        default=None,
+        metavar="NAMES",
+        help=f"score name, a comma list, or all (default: the detector's own). {SCORE_HELP}",
+    )
     p.add_argument("--out", type=Path, default=None, help="output folder (default: <detector>/evaluation/<score>)")
     p.add_argument("--videos", default=None, help="evaluate only these test videos (comma-separated names)")
     p.add_argument("--no-figures", action="store_true", help="skip roc.png and the score plots")
@@ -39,11 +45,24 @@ def run(args: argparse.Namespace) -> int:
     spec, rest = split_detector(args, args.positionals, "DATASET")
     if len(rest) != 1:
         raise ConfigError(f"evaluate takes one DATASET, got {len(rest)}: {' '.join(rest) or '(none)'}")
+    from ..scores import SCORES
+    from ..scores import spec as score_spec
+
     det = load_detector(spec, device=args.device)
-    score = args.score or det.config.score
-    out = args.out if args.out is not None else Path(det.path or ".") / "evaluation" / score
+    text = args.score or det.config.score
+    names = [n for n in SCORES if n in det.thresholds or n == "seed"] if text == "all" else text.split(",")
+    names = [score_spec(n.strip()).name for n in names if n.strip()]
     videos = [n.strip() for n in args.videos.split(",") if n.strip()] if args.videos else None
-    results = det.evaluate(rest[0], out, score, figures=not args.no_figures, progress=not args.quiet, videos=videos)
-    print(scores_table_markdown(results), end="")
-    print(f"wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
+    base = args.out if args.out is not None else Path(det.path or ".") / "evaluation"
+    kw = {"figures": not args.no_figures, "progress": not args.quiet, "videos": videos}
+    if len(names) == 1:
+        out = base if args.out is not None else base / names[0]
+        results = {names[0]: det.evaluate(rest[0], out, names[0], **kw)}
+        outs = {names[0]: out}
+    else:
+        results = det.evaluate(rest[0], base, names, **kw)
+        outs = {n: base / n for n in names}
+    for n, res in results.items():
+        print(scores_table_markdown(res))
+        print(f"wrote {outs[n] / 'evaluation.json'} and {outs[n] / 'evaluation.md'}\n")
     return 0
