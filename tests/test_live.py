@@ -203,3 +203,37 @@ def test_evaluate_command_prints_every_metric(setup, monkeypatch, capsys, tmp_pa
             assert (out / "scores" / "Test001.png").stat().st_size > 1000
         else:
             assert res["pixel_level"] is None and res["threshold"] is None
+
+
+def test_score_outputs_never_collide_and_never_overwrite(setup, monkeypatch, tmp_path, capsys):
+    from video_anomaly.cli import main
+
+    install_median(monkeypatch)
+    run, _, _ = setup
+    frames, _ = grass_videos(1)[0]
+    a = write_folder(frames[:30], tmp_path / "cam1" / "video")
+    b = write_folder(frames[30:60], tmp_path / "cam2" / "video")
+    out = tmp_path / "out"
+    assert main(["score", "--model", str(run), str(a), str(b), "--out", str(out), "--device", "cpu"]) == 0
+    names = sorted(p.name for p in out.glob("*.scores.json"))
+    assert len(names) == 2 and names[0] != names[1], names
+    before = {p: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(["score", "--model", str(run), str(a), str(b), "--out", str(out), "--device", "cpu"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.iterdir()} == before
+    assert main(["score", "--model", str(run), str(a), "--out", str(out), "--overwrite", "--device", "cpu"]) == 0
+
+
+def test_too_short_input_is_one_line_and_leaves_nothing(setup, monkeypatch, tmp_path, capsys):
+    from video_anomaly.cli import main
+
+    install_median(monkeypatch)
+    run, _, _ = setup
+    frames, _ = grass_videos(1)[0]
+    short = write_folder(frames[:1], tmp_path / "short")
+    out = tmp_path / "out"
+    assert main(["score", "--model", str(run), str(short), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "short" in err[0] and "at least 2 frames" in err[0], err
+    assert not any(out.glob("*")), list(out.glob("*"))

@@ -745,3 +745,14 @@ def test_cleanup_on_failure_removes_what_the_failed_block_wrote(tmp_path):
     with cleanup_on_failure([created]):
         created.write_text("kept on success")
     assert created.read_text() == "kept on success"
+
+
+def test_resume_refuses_another_input_size(tmp_path, capsys):
+    from video_anomaly.checkpoint import save_checkpoint
+    from video_anomaly.config import RunConfig
+    from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+
+    cfg = RunConfig().replace(data={"size": 32})
+    save_checkpoint(tmp_path / "run" / "checkpoint", ConvLSTMAutoencoder(), cfg, {})
+    rc = main(["train", str(tmp_path), "--out", str(tmp_path / "run"), "--resume", "--size", "64", "--cues", "ae"])
+    assert rc == 2 and "trained at 32x32; --size 64" in capsys.readouterr().err

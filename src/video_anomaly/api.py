@@ -267,6 +267,11 @@ def _ae_cue(ckpt: Path, videos: list, device, patch: int = 8):
     return AECue(model, run_config, patch=patch, device=dev), _holdout_from_checkpoint(extras, videos)
 
 
+def _sha256_ok(path: Path, digest: str) -> bool:
+    """Whether ``path`` has the SHA-256 ``digest``."""
+    return _det._sha256(Path(path)) == digest
+
+
 def load_detector(path_or_name, **kw) -> Detector:
     """``Detector.load``."""
     return Detector.load(path_or_name, **kw)

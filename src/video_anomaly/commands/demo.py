@@ -77,10 +77,9 @@ def run(args) -> int:
         f"      {det.config.score} threshold {det.threshold():.3f} for a target false-alarm rate of "
         f"{det.config.target_far:.1%}"
     )
-    summary = {}
-    for name in ("seed", "ae", "motion", "fused"):
-        say(f"[3/5] evaluating the {name} score -> {out / 'evaluation' / name}")
-        summary[name] = det.evaluate(dataset, out / "evaluation" / name, name, progress=not args.quiet)
+    names = ["seed", "ae", "motion", "fused"]
+    say(f"[3/5] evaluating the scores {', '.join(names)} -> {out / 'evaluation'}")
+    summary = det.evaluate(dataset, out / "evaluation", names, progress=not args.quiet)
     say(f"[4/5] live scoring ({det.config.score}) with events and heatmap videos -> {out / 'scores'}")
     from ..recordings import labelled_summary, score_recording, summary_lines
     from ..report import build_report

@@ -87,6 +87,13 @@ def resolve_config(args):
     ckpt = Path(args.out) / CHECKPOINT_NAME
     if args.config is None and args.resume and ckpt.exists():
         cfg = run_config_from_meta(read_meta(ckpt), ckpt)
+        if args.size is not None and args.size != cfg.data.size:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"{ckpt} was trained at {cfg.data.size}x{cfg.data.size}; --size {args.size} cannot "
+                "resume it (the checkpoint's input size is the only one)"
+            )
     else:
         cfg = load_config(args.config)
     clip_length = getattr(args, "clip_length", None)
