@@ -62,7 +62,7 @@ def test_gap_restarts_the_clip(setup, monkeypatch):
     from video_anomaly.api import Detector
 
     install_median(monkeypatch)
-    sess = Detector.load(setup[0], device="cpu").session()
+    sess = Detector.load(setup[0], device="cpu").session("fused")
     frames, _ = grass_videos(1)[0]
     assert all(sess.push(frames[i], i) is None for i in range(9))
     assert sess.push(frames[9], 9).index == 9
@@ -233,7 +233,9 @@ def test_too_short_input_is_one_line_and_leaves_nothing(setup, monkeypatch, tmp_
     frames, _ = grass_videos(1)[0]
     short = write_folder(frames[:1], tmp_path / "short")
     out = tmp_path / "out"
-    assert main(["score", "--model", str(run), str(short), "--out", str(out), "--device", "cpu"]) == 2
+    assert (
+        main(["score", "--model", str(run), str(short), "--score", "motion", "--out", str(out), "--device", "cpu"]) == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "short" in err[0] and "at least 2 frames" in err[0], err
     assert not any(out.glob("*")), list(out.glob("*"))

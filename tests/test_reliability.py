@@ -80,6 +80,17 @@ def test_train_refuses_to_replace_a_checkpoint_without_resume_or_overwrite(synth
     assert "contradict" in capsys.readouterr().err
 
 
+def test_train_max_steps_still_fits_the_detector(synthetic_root, tmp_path, capsys):
+    """Item 17: a run stopped by --max-steps is calibrated all the same (and a motion-only run needs no steps)."""
+    run = tmp_path / "run"
+    assert main(["train", str(synthetic_root), "--out", str(run), "--cues", "ae,motion", "--size", "32",
+                 "--max-steps", "1", "--quiet", "--device", "cpu", "--motion-cell", "8"]) == 0  # fmt: skip
+    doc = json.loads((run / "detector.json").read_text())
+    assert doc["cues"].keys() == {"ae", "motion"} and "held-out" in capsys.readouterr().out
+    assert main(["train", str(synthetic_root), "--out", str(tmp_path / "m"), "--motion-cell", "8"]) == 0
+    assert json.loads((tmp_path / "m" / "detector.json").read_text())["cues"].keys() == {"motion"}
+
+
 # ------------------------------------------------------------------ 3. per-frame times
 
 

@@ -181,7 +181,8 @@ def test_train_command_flags_override_config_and_resume(tmp_path, capsys):
     toml = tmp_path / "c.toml"
     toml.write_text("[data]\nsize = 64\nstrides = [1]\n[train]\nbatch_size = 2\nepochs = 5\n")
     run = tmp_path / "run"
-    args = ["train", str(data), "--out", str(run), "--config", str(toml), "--size", "32", "--clip-length", "4"]
+    args = ["train", str(data), "--out", str(run), "--config", str(toml), "--size", "32", "--clip-length", "4",
+            "--cues", "ae"]  # fmt: skip
     assert main([*args, "--epochs", "1", "--quiet", "--seed", "3"]) == 0
     assert "trained 1 full epochs, 3 steps" in capsys.readouterr().out
     cfg = RunConfig.from_dict(json.loads((run / "config.json").read_text()))

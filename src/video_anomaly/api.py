@@ -156,6 +156,7 @@ class Detector(_det.Detector):
         data=None,
         detector_config: _det.DetectorConfig | None = None,
         cues=None,
+        score: str | None = None,
         device=None,
         log=lambda *_: None,
     ) -> Detector:
@@ -191,7 +192,9 @@ class Detector(_det.Detector):
         if cues is None:
             cues = tuple(old_cfg.cues) if old_cfg else (("ae", "motion") if ckpt is not None else ("motion",))
         base = detector_config or old_cfg or _det.DetectorConfig()
-        dcfg = _det.replace(base, cues=tuple(cues), score=default_score(cues)).check()
+        if score is None and old_cfg is not None and set(spec(old_cfg.score).cues) <= set(cues):
+            score = old_cfg.score
+        dcfg = _det.replace(base, cues=tuple(cues), score=score or default_score(cues)).check()
         ae, holdout = (None, None)
         if "ae" in cues:
             if ckpt is None:

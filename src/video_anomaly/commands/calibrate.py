@@ -28,8 +28,15 @@ def register(subparsers) -> None:
 def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
     from ..detector import CALIBRATIONS, DetectorConfig
+    from ..scores import LIVE_SCORES
 
     d = DetectorConfig()
+    p.add_argument(
+        "--score",
+        choices=LIVE_SCORES,
+        default=None,
+        help="the detector's default live score (default: motion when the motion cue is fitted, else ae)",
+    )
     p.add_argument(
         "--target-far",
         type=probability,
@@ -102,6 +109,7 @@ def run(args) -> int:
         data=args.dataset,
         detector_config=detector_config(args, base),
         cues=None if args.cues is None else parse_cues(args.cues),
+        score=args.score,
         device=args.device,
         log=lambda m: print(m, file=sys.stderr),
     )

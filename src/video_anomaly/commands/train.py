@@ -25,9 +25,9 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--cues",
-        default="motion",
+        default=None,
         help="comma list of ae (the seed's autoencoder, trained here) and motion (optical flow, fitted in minutes, "
-        "no training loop); default motion, which ranked first in the study (README)",
+        "no training loop); default motion, which ranked first in the study (README), or ae,motion with --resume",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
@@ -136,7 +136,8 @@ def run(args) -> int:
     from ..scores import parse_cues
     from ..training import dist_info, init_distributed, train
 
-    cues = parse_cues(args.cues)
+    resuming = args.resume and (Path(args.out) / "checkpoint").exists()
+    cues = parse_cues(args.cues or ("ae,motion" if resuming else "motion"))
     refuse_to_replace(args)
     cfg = resolve_config(args)
     dataset = load_dataset(args.dataset, args.kind, subset=args.subset)
@@ -178,6 +179,7 @@ def run(args) -> int:
         det = Detector.calibrate_run(
             args.out,
             detector_config=detector_config(args),
+            score=args.score,
             data=dataset,
             cues=cues,
             device=device,
