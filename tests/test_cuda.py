@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from video_anomaly.config import RunConfig
+from video_anomaly.detector import DetectorConfig
 from video_anomaly.device import autocast, configure_backend, pick_device
 from video_anomaly.inference import stream_live, stream_windows
 from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
@@ -65,7 +66,14 @@ def test_train_and_evaluate_on_cuda(synthetic_root, tmp_path):
 
     data = load_dataset(synthetic_root)
     cfg = RunConfig.from_dict({"data": {"size": 32}, "train": {"epochs": 1, "lr": 1e-3}})
-    det = Detector.train(data, tmp_path / "run", cfg, device="cuda", progress=False)
-    assert next(det.model.parameters()).device.type == "cuda"
-    res = det.evaluate(data, tmp_path / "eval", figures=False, progress=False)
-    assert res["frame_level"]["micro"]["auc"] == res["frame_level"]["micro"]["auc"]  # not NaN
+    dcfg = DetectorConfig(motion={"cell": 8})
+    det = Detector.train(data, tmp_path / "run", cfg, cues=("ae", "motion"), detector_config=dcfg, device="cuda",
+                         progress=False)  # fmt: skip
+    assert next(det.cues["ae"].model.parameters()).device.type == "cuda"
+    for score in ("fused", "seed"):
+        res = det.evaluate(data, tmp_path / score, score, figures=False, progress=False)
+        assert res["frame_level"]["micro"]["auc"] == res["frame_level"]["micro"]["auc"]  # not NaN
+    # Loaded again, on the GPU, the detector gives the scores it gave when trained.
+    again = Detector.load(tmp_path / "run", device="cuda")
+    v = data.test[0]
+    np.testing.assert_allclose(again.score(v, "fused").frame_scores, det.score(v, "fused").frame_scores, rtol=1e-5)

@@ -203,6 +203,14 @@ def test_evaluate_command_prints_every_metric(setup, monkeypatch, capsys, tmp_pa
             assert (out / "scores" / "Test001.png").stat().st_size > 1000
         else:
             assert res["pixel_level"] is None and res["threshold"] is None
+        # The command's saved scores equal the API's, for the live and the exact protocol alike.
+        from video_anomaly.api import Detector
+        from video_anomaly.data import load_dataset
+
+        video = load_dataset(root).test[0]
+        api = Detector.load(run, device="cpu").score(video, score).frame_scores
+        saved = np.load(out / "arrays.npz")[f"{video.name}/score"]
+        np.testing.assert_allclose(saved, api, rtol=1e-6)
 
 
 def test_score_outputs_never_collide_and_never_overwrite(setup, monkeypatch, tmp_path, capsys):

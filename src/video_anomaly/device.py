@@ -85,7 +85,7 @@ def choose_threads(requested: int | None = None) -> int:
     """Set and return the number of intra-op threads for torch (and OpenCV when installed).
 
     ``requested`` (``--threads N``) wins; else ``OMP_NUM_THREADS`` when set; else the available cores minus
-    those other processes keep busy: ``max(1, cores - round(load))`` where ``load`` is the 1-minute load
+    those other processes keep busy: ``max(1, cores - floor(load))`` where ``load`` is the 1-minute load
     average scaled to our share of the machine's CPUs. More threads than free cores make every thread wait
     (on 2 shared cores, two intra-op threads beside another busy process ran slower than one).
     """
@@ -98,7 +98,8 @@ def choose_threads(requested: int | None = None) -> int:
             load = os.getloadavg()[0] * cores / (os.cpu_count() or cores)
         except (AttributeError, OSError):
             load = 0.0
-        n = max(1, cores - round(load))
+        # Whole busy cores only: a load of 0.6 (the tail of our own last command, often) leaves the cores free.
+        n = max(1, cores - math.floor(load))
     else:
         n = max(1, int(requested))
     torch.set_num_threads(n)

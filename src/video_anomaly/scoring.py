@@ -411,7 +411,7 @@ def score_frames(
     method = s["frame_scores"]
     is_patch = method in ("patch_max", "patch_topk", "patch_raw")
     # With calibration statistics at hand the patch errors are kept whatever the score, so that one
-    # scoring pass serves every score variant (scripts/quality_study.py).
+    # scoring pass serves every score variant (the exact-protocol variants).
     keep_patches = is_patch or patch_stats is not None
     need_maps = want_maps or keep_patches or masks is not None
     n_windows = n_frames - clip_length + 1
