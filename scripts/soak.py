@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     from video_anomaly.device import choose_threads, pick_device
     from video_anomaly.events import EventTracker
     from video_anomaly.runner import run_source
-    from video_anomaly.scores import default_score, parse_cues
+    from video_anomaly.scores import live_score_for, parse_cues
     from video_anomaly.sources import LiveSource
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             model = build_model(ModelConfig()).to(device).eval()
         cfg = RunConfig().replace(data={"size": args.size})
         cues = parse_cues(args.cues)
-        dcfg = DetectorConfig(cues=cues, score=default_score(cues), ae_patch=args.size // 8, motion={"cell": 8})
+        dcfg = DetectorConfig(cues=cues, score=live_score_for(cues), ae_patch=args.size // 8, motion={"cell": 8})
         ae = AECue(model, cfg, patch=args.size // 8, device=device)
         det = Detector.fit([ArraySource(v.frames) for v in train], dcfg, ae=ae).session()
     else:

@@ -625,6 +625,7 @@ def test_choose_threads_counts_free_cores_and_obeys_requests(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(device, "_cpu_quota", lambda: None)
+    monkeypatch.setattr(device, "_running_others", lambda: 0)
     try:
         monkeypatch.setattr(os, "getloadavg", lambda: (2.2, 2.0, 2.0))
         assert device.choose_threads() == 2 and torch.get_num_threads() == 2
@@ -637,6 +638,9 @@ def test_choose_threads_counts_free_cores_and_obeys_requests(monkeypatch):
         monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
         monkeypatch.setattr(device, "_cpu_quota", lambda: 1.5)  # a container started with --cpus 1.5
         assert device.choose_threads() == 2
+        monkeypatch.setattr(device, "_running_others", lambda: 3)  # a load that began seconds ago
+        monkeypatch.setattr(device, "_cpu_quota", lambda: None)
+        assert device.choose_threads() == 1
     finally:
         torch.set_num_threads(before)
     assert build_parser().parse_args(["--threads", "3", "data", "info", "x"]).threads == 3

@@ -81,13 +81,23 @@ def available_cores() -> int:
     return max(1, n)
 
 
+def _running_others() -> int:
+    """Other processes runnable right now (``/proc/loadavg``'s running count, less this one); 0 where unknown."""
+    try:
+        running = int(open("/proc/loadavg").read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - 1)
+
+
 def choose_threads(requested: int | None = None) -> int:
     """Set and return the number of intra-op threads for torch (and OpenCV when installed).
 
     ``requested`` (``--threads N``) wins; else ``OMP_NUM_THREADS`` when set; else the available cores minus
-    those other processes keep busy: ``max(1, cores - floor(load))`` where ``load`` is the 1-minute load
-    average scaled to our share of the machine's CPUs. More threads than free cores make every thread wait
-    (on 2 shared cores, two intra-op threads beside another busy process ran slower than one).
+    those other processes keep busy: ``max(1, cores - floor(load))``, ``load`` the larger of the 1-minute load
+    average (scaled to our share of the machine's CPUs) and the count of other processes runnable now. More
+    threads than free cores make every thread wait (on 2 shared cores, two intra-op threads beside another busy
+    process ran slower than one).
     """
     if requested is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
@@ -98,6 +108,8 @@ def choose_threads(requested: int | None = None) -> int:
             load = os.getloadavg()[0] * cores / (os.cpu_count() or cores)
         except (AttributeError, OSError):
             load = 0.0
+        # The 1-minute average lags a load that just began: the processes runnable right now count too.
+        load = max(load, float(_running_others()))
         # Whole busy cores only: a load of 0.6 (the tail of our own last command, often) leaves the cores free.
         n = max(1, cores - math.floor(load))
     else:
