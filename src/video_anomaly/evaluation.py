@@ -1,12 +1,13 @@
-"""Evaluate a model on labelled test videos: every number, its protocol, the per-frame scores, the figures.
+"""Evaluate named scores on labelled test videos: every number, its protocol, the per-frame scores, the figures.
 
-``evaluate`` scores each video with ``scoring.score_video`` (memory flat in the video length), computes
-frame-level micro and macro AUC/EER with and without per-video normalisation and pixel-level AUC on the
-videos that have masks, and writes into ``out_dir``:
+``evaluate_many`` scores each video once for all the live scores asked (each cue runs once; ``seed`` through
+``scoring.score_video``), computes frame-level micro and macro AUC/EER with and without per-video normalisation,
+pixel-level AUC and RBDC/TBDC where masks and region maps exist, how the alarms read (labelled anomalies caught,
+false alarm runs), and writes into each score's ``out_dir``:
 
-* ``evaluation.json``: every number with its protocol string, the resolved config, per-video scores;
-* ``evaluation.md``: the Markdown table (``write_table_markdown``);
-* ``roc.png`` and ``regularity/<video>.png`` when ``figures``.
+* ``evaluation.json``: every number with its protocol string; ``evaluation.md``: the same as one table;
+* ``arrays.npz``: per video the score, the raw score, the region maps (float16) and the labels;
+* ``roc.png`` and ``scores/<video>.png`` (the score in its own units, threshold, alarms, labels) when ``figures``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import numpy as np
 
 from . import metrics
 from .errors import DataError
-from .scoring import score_settings, score_video
 
 
 def _jsonable(x: Any) -> Any:
@@ -44,180 +44,6 @@ def _jsonable(x: Any) -> Any:
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.4f}"
-
-
-def write_table_markdown(results: dict[str, Any]) -> str:
-    """The results' numbers as a Markdown table (one row per number, its protocol beside it)."""
-    s = results.get("scoring", {})
-    lines = [
-        f"Evaluation ({results.get('protocol', 'exact')} protocol; frame scores: {s.get('frame_scores')}, "
-        f"cost: {s.get('cost')}, smoothing: {s.get('smooth') or s.get('ema_alpha') or 'none'}; "
-        f"{results.get('n_videos', 0)} videos, {results.get('n_frames', 0)} frames)",
-        "",
-        "| level | pooling | normalisation | AUC | EER | protocol |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for key, row in results.get("frame_level", {}).items():
-        pooling = "micro" if key.startswith("micro") else "macro"
-        norm = "per video" if key.endswith("normalized") else "none"
-        lines.append(f"| frame | {pooling} | {norm} | {_fmt(row['auc'])} | {_fmt(row['eer'])} | {row['protocol']} |")
-    for key, row in (results.get("pixel_level") or {}).items():
-        norm = "per video" if key.endswith("normalized") else "none"
-        lines.append(f"| pixel | micro | {norm} | {_fmt(row['auc'])} | {_fmt(row['eer'])} | {row['protocol']} |")
-    return "\n".join(lines) + "\n"
-
-
-def evaluate(
-    model,
-    test_videos: list,
-    run_config,
-    out_dir: str | Path,
-    *,
-    device=None,
-    batch_windows: int = 4,
-    protocol: str = "exact",
-    figures: bool = True,
-    progress: bool = True,
-    patch_stats=None,
-) -> dict[str, Any]:
-    """Score ``test_videos`` (``data.records.Video`` with ``labels``) and write the evaluation to ``out_dir``.
-
-    ``run_config``: a ``RunConfig`` (frame size and clip length from ``data``, scoring from ``score``).
-    ``device``: None (the model's), a name (``"auto"``, ``"cpu"``, ``"cuda"``) or a ``torch.device``.
-    Videos without labels are scored and saved but left out of the metrics. Returns the results dict that
-    ``evaluation.json`` holds.
-    """
-    import torch
-
-    from .device import pick_device
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if isinstance(device, str):
-        device = pick_device(device)
-    if device is not None and isinstance(device, torch.device):
-        model = model.to(device)
-    size = run_config.data.size
-    clip_length = run_config.data.clip_length
-    score_cfg = run_config.score
-    settings = score_settings(score_cfg)
-    norm = settings["normalize"] if settings["normalize"] != "none" else "seed"
-    if not test_videos:
-        raise DataError(None, "no test videos to evaluate")
-
-    iterator = test_videos
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(test_videos, desc="evaluate", unit="video")
-    scored, per_video = [], []
-    arrays: dict[str, np.ndarray] = {}
-    t0 = time.perf_counter()
-    for video in iterator:
-        vs = score_video(
-            model,
-            video,
-            score_cfg,
-            size,
-            clip_length=clip_length,
-            device=device,
-            batch_windows=batch_windows,
-            patch_stats=patch_stats,
-            protocol=protocol,
-        )
-        labels = None if video.labels is None else np.asarray(video.labels, dtype=bool)
-        if labels is not None and len(labels) != vs.n_frames:
-            raise DataError(video.source.path, f"{len(labels)} labels for {vs.n_frames} frames in {video.name}")
-        scored.append((video, vs, labels))
-        # Per-frame arrays of every video, for score variants computed later without rescoring.
-        for key in ("frame_l1", "frame_sq", "cost", "patch"):
-            value = getattr(vs, key)
-            if value is not None:
-                arrays[f"{video.name}/{key}"] = np.asarray(value, np.float32 if key == "patch" else np.float64)
-        if labels is not None:
-            arrays[f"{video.name}/labels"] = labels
-        per_video.append(
-            {
-                "name": video.name,
-                "n_frames": vs.n_frames,
-                "labels": None if labels is None else labels.astype(int),
-                "frame_scores": vs.frame_scores,
-                "frame_sr": vs.frame_sr,
-                "window_cost": vs.cost,
-                "window_sr": vs.sr,
-                "pixel_cover": vs.pixel_cover,
-            }
-        )
-        if figures:
-            from .plots import plot_regularity
-
-            frames = video.source.frames(size)
-            plot_regularity(
-                vs.frame_sr,
-                out_dir / "regularity" / f"{video.name}.png",
-                labels=labels,
-                frames=frames,
-                title=f"{video.name}: regularity ({settings['frame_scores']}, {settings['cost']})",
-            )
-        # Frames were cached by the source while scoring and plotting; drop them to keep memory flat.
-        video.source.clear_cache()
-
-    seconds = time.perf_counter() - t0
-    np.savez_compressed(out_dir / "arrays.npz", **arrays)
-    labelled = [(v, vs, y) for v, vs, y in scored if y is not None]
-    what = f"{protocol} protocol, {settings['frame_scores']} scores of {settings['cost']} cost"
-    names = [v.name for v, _, _ in labelled]
-    ys = [y for _, _, y in labelled]
-    ss = [vs.frame_scores for _, vs, _ in labelled]
-    results: dict[str, Any] = {
-        "protocol": protocol,
-        "scoring": {**settings, "per_video_normalisation": norm},
-        "config": run_config.to_dict(),
-        "n_videos": len(scored),
-        "n_labelled_videos": len(labelled),
-        "n_frames": int(sum(vs.n_frames for _, vs, _ in scored)),
-        "scoring_seconds": seconds,
-        "frame_level": {},
-        "pixel_level": None,
-    }
-    if labelled:
-        results["frame_level"] = {
-            "micro": metrics.micro(ys, ss, what=what),
-            "micro_normalized": metrics.micro(ys, ss, normalization=norm, what=what),
-            "macro": metrics.macro(ys, ss, names, what=what),
-            "macro_normalized": metrics.macro(ys, ss, names, normalization=norm, what=what),
-        }
-        masked = [(y, vs) for _, vs, y in labelled if vs.pixel_cover is not None]
-        if masked:
-            my = [y for y, _ in masked]
-            ms = [vs.frame_scores for _, vs in masked]
-            mc = [vs.pixel_cover for _, vs in masked]
-            results["pixel_level"] = {
-                "micro": metrics.pixel_level(my, ms, mc, what=what),
-                "micro_normalized": metrics.pixel_level(my, ms, mc, normalization=norm, what=what),
-            }
-    results["videos"] = per_video
-
-    files = {"json": str(out_dir / "evaluation.json"), "markdown": str(out_dir / "evaluation.md")}
-    if figures and labelled:
-        from .plots import plot_roc
-
-        y_all = np.concatenate(ys)
-        curves = []
-        for label, scores in (
-            ("frame, micro", np.concatenate(ss)),
-            (f"frame, micro, {norm} per video", np.concatenate(metrics._normalized(ss, norm))),
-        ):
-            if metrics.has_both_classes(y_all):
-                fpr, tpr, _ = metrics.roc(y_all, scores)
-                curves.append((f"{label} (AUC {metrics.roc_auc(y_all, scores):.3f})", fpr, tpr))
-        files["roc"] = str(plot_roc(curves, out_dir / "roc.png", title=f"ROC ({what})"))
-        files["regularity"] = str(out_dir / "regularity")
-    results["files"] = files
-    results = _jsonable(results)
-    (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out_dir / "evaluation.md").write_text(write_table_markdown(results))
-    return results
 
 
 # ------------------------------------------------------------------------------------ named scores
