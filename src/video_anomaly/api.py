@@ -217,7 +217,12 @@ class Detector(_det.Detector):
         name = score or self.config.score
         if spec(name).protocol == "exact":
             return self._seed_scores(v)
-        return self.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
+        try:
+            return self.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
+        except DataError as exc:  # a problem of this video: name it
+            if exc.path is not None:
+                raise
+            raise DataError(getattr(v.source, "path", v.name), exc.problem) from None
 
     def _seed_scores(self, video) -> _det.VideoScores:
         from .scoring import normalize, score_video

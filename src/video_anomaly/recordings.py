@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DataError
 from .outputs import cleanup_on_failure, safe_name
 
 _safe = safe_name
@@ -117,13 +118,15 @@ def score_recording(
                 drop=False,
                 emit=lambda m: events.append(m) if m["type"] == "event" else None,
             )
+        except DataError as exc:  # a problem of this input: name it
+            if exc.path is not None:
+                raise
+            raise DataError(str(source.name), exc.problem) from None
         finally:
             if writer is not None:
                 writer.close()
         s, r = np.asarray(scores, dtype=np.float64), np.asarray(raws, dtype=np.float64)
         if not np.isfinite(s).any():
-            from .errors import DataError
-
             raise DataError(
                 str(getattr(source, "name", name)),
                 f"{n_frames} frames: too short to score; the "
