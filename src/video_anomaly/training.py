@@ -265,6 +265,85 @@ def _check_resumable(meta: dict[str, Any], cfg: RunConfig, fingerprint: str, whe
         raise TrainingError(f"{where}: the training data differ from those this checkpoint was trained on")
 
 
+def _prepare_data(videos: list, cfg: RunConfig, holdout: bool):
+    """``(clips, held-out clips or None, held-out ranges or None, data fingerprint)`` of the training videos."""
+    from .data.clips import ClipDataset, split_holdout
+
+    tcfg = cfg.train
+    if not videos:
+        raise TrainingError("no training videos")
+    if holdout and tcfg.holdout_fraction > 0:
+        train_ranges, holdout_ranges = split_holdout(videos, tcfg.holdout_fraction, cfg.data.clip_length)
+    else:
+        train_ranges, holdout_ranges = None, None
+    dataset = ClipDataset(videos, cfg.data, ranges=train_ranges)
+    if len(dataset) == 0:
+        raise TrainingError("no training clips: each video is shorter than one clip span")
+    fingerprint = data_fingerprint(videos, cfg.data.size)
+    if tcfg.num_workers > 0:
+        # Decode once here so that forked workers share the frames instead of each decoding them.
+        dataset.preload()
+    holdout_set = None
+    if holdout_ranges is not None and any(b > a for a, b in holdout_ranges):
+        holdout_set = ClipDataset(videos, cfg.data, ranges=holdout_ranges)
+    return dataset, holdout_set, holdout_ranges, fingerprint
+
+
+def _restore_state(
+    resume: bool, ckpt_path: Path, log_path: Path, model: nn.Module, cfg: RunConfig, fingerprint: str, world: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's state (a fresh one, or an interrupted run's with its weights loaded into ``model``) and the log
+    rows written up to its checkpoint."""
+    state: dict[str, Any] = {
+        "epoch": 0,  # completed epochs
+        "epoch_step": 0,  # optimiser steps already taken in the current (incomplete) epoch
+        "step": 0,
+        "epoch_loss_sum": 0.0,  # sum over clips of the current epoch so far (all ranks)
+        "epoch_clips": 0,
+        "loss_history": [],
+        "holdout_history": [],
+        "plateau": {"lr": cfg.train.lr, "best": None, "bad_epochs": 0},
+        "seconds": 0.0,
+    }
+    log_rows: list[dict[str, Any]] = []
+    if resume:
+        meta = ckpt.read_meta(ckpt_path)
+        _check_resumable(meta, cfg, fingerprint, ckpt_path)
+        saved_world = meta.get("world_size", 1)
+        if saved_world != world and meta.get("epoch_step", 0):
+            raise TrainingError(
+                f"{ckpt_path}: stopped mid-epoch with {saved_world} processes; resume with the same number"
+            )
+        ckpt.load_weights(ckpt_path, model)
+        for key in state:
+            if key in meta:
+                state[key] = meta[key]
+        if log_path.is_file():
+            with open(log_path) as fh:
+                log_rows = [json.loads(line) for line in fh if line.strip()]
+            # Lines written after the checkpoint (a crash between the two) are dropped.
+            log_rows = [r for r in log_rows if r["step"] <= state["step"] and not r.get("partial")]
+    return state, log_rows
+
+
+def _wrap_model(model: nn.Module, device: torch.device, use_fast: bool, decode_chunk, world: int):
+    """``(net, eval_net)``: the module that trains (fast path, DDP across processes) and the one that only scores."""
+    net: nn.Module = model
+    if use_fast:
+        try:
+            from .models.fast import fast_model
+        except ImportError:
+            pass
+        else:
+            net = fast_model(model, decode_chunk=decode_chunk or None)
+    eval_net = net  # forward-only passes skip the DDP wrapper (nothing to synchronise)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    return net, eval_net
+
+
 def train(
     run_config: RunConfig,
     train_videos: Sequence,
@@ -293,7 +372,6 @@ def train(
     """
     from torch.utils.data import DataLoader, DistributedSampler
 
-    from .data.clips import ClipDataset, split_holdout
     from .models import build_model
 
     cfg, tcfg = run_config, run_config.train
@@ -311,71 +389,16 @@ def train(
     log_path = out_dir / LOG_NAME
 
     videos = list(train_videos)
-    if not videos:
-        raise TrainingError("no training videos")
-    if holdout and tcfg.holdout_fraction > 0:
-        train_ranges, holdout_ranges = split_holdout(videos, tcfg.holdout_fraction, cfg.data.clip_length)
-    else:
-        train_ranges, holdout_ranges = None, None
-    dataset = ClipDataset(videos, cfg.data, ranges=train_ranges)
-    if len(dataset) == 0:
-        raise TrainingError("no training clips: each video is shorter than one clip span")
-    fingerprint = data_fingerprint(videos, cfg.data.size)
-    if tcfg.num_workers > 0:
-        # Decode once here so that forked workers share the frames instead of each decoding them.
-        dataset.preload()
-    holdout_set = None
-    if holdout_ranges is not None and any(b > a for a, b in holdout_ranges):
-        holdout_set = ClipDataset(videos, cfg.data, ranges=holdout_ranges)
+    dataset, holdout_set, holdout_ranges, fingerprint = _prepare_data(videos, cfg, holdout)
 
     # --- model, optimiser and the state of an interrupted run
     with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
         torch.manual_seed(tcfg.seed)
         model = build_model(cfg.model)
-    state: dict[str, Any] = {
-        "epoch": 0,  # completed epochs
-        "epoch_step": 0,  # optimiser steps already taken in the current (incomplete) epoch
-        "step": 0,
-        "epoch_loss_sum": 0.0,  # sum over clips of the current epoch so far (all ranks)
-        "epoch_clips": 0,
-        "loss_history": [],
-        "holdout_history": [],
-        "plateau": {"lr": tcfg.lr, "best": None, "bad_epochs": 0},
-        "seconds": 0.0,
-    }
-    log_rows: list[dict[str, Any]] = []
-    if resume:
-        meta = ckpt.read_meta(ckpt_path)
-        _check_resumable(meta, cfg, fingerprint, ckpt_path)
-        saved_world = meta.get("world_size", 1)
-        if saved_world != world and meta.get("epoch_step", 0):
-            raise TrainingError(
-                f"{ckpt_path}: stopped mid-epoch with {saved_world} processes; resume with the same number"
-            )
-        ckpt.load_weights(ckpt_path, model)
-        for key in state:
-            if key in meta:
-                state[key] = meta[key]
-        if log_path.is_file():
-            with open(log_path) as fh:
-                log_rows = [json.loads(line) for line in fh if line.strip()]
-            # Lines written after the checkpoint (a crash between the two) are dropped.
-            log_rows = [r for r in log_rows if r["step"] <= state["step"] and not r.get("partial")]
+    state, log_rows = _restore_state(resume, ckpt_path, log_path, model, cfg, fingerprint, world)
     model.to(device)
     model.train()
-    net: nn.Module = model
-    if use_fast:
-        try:
-            from .models.fast import fast_model
-        except ImportError:
-            pass
-        else:
-            net = fast_model(model, decode_chunk=tcfg.decode_chunk or None)
-    eval_net = net  # forward-only passes skip the DDP wrapper (nothing to synchronise)
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    net, eval_net = _wrap_model(model, device, use_fast, tcfg.decode_chunk, world)
     optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, eps=tcfg.eps)
     if resume and state["step"] > 0:
         ckpt.load_optimizer_state(ckpt_path, optimizer)
