@@ -141,6 +141,7 @@ def exit_status(stats, name: str) -> int:
         _warn(f"stopped by {stats.error}")
         return 143 if stats.error == "SIGTERM" else 129 if stats.error == "SIGHUP" else 130
     if stats.end == FAILED:
-        print(f"video-anomaly watch: error: {stats.error}", file=sys.stderr, flush=True)
+        where = "" if name in str(stats.error) else f"{name}: "
+        print(f"video-anomaly watch: error: {where}{stats.error}", file=sys.stderr, flush=True)
         return 2
     return 0
