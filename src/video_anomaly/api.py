@@ -14,6 +14,7 @@ exact protocol); every call takes ``score=`` and defaults to the detector's own.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,7 @@ class Detector(_det.Detector):
             )
             ckpt = Path(result.checkpoint)
         dcfg = detector_config or _det.DetectorConfig()
-        dcfg = _det.replace(dcfg, cues=cues, score=default_score(cues)).check()
+        dcfg = dataclasses.replace(dcfg, cues=cues, score=default_score(cues)).check()
         if "ae" in cues:
             ae, holdout = _ae_cue(ckpt, videos, device, dcfg.ae_patch)
         det = cls.fit(videos, dcfg, ae=ae, holdout_ranges=holdout, log=log)
@@ -194,7 +195,7 @@ class Detector(_det.Detector):
         base = detector_config or old_cfg or _det.DetectorConfig()
         if score is None and old_cfg is not None and set(spec(old_cfg.score).cues) <= set(cues):
             score = old_cfg.score
-        dcfg = _det.replace(base, cues=tuple(cues), score=score or default_score(cues)).check()
+        dcfg = dataclasses.replace(base, cues=tuple(cues), score=score or default_score(cues)).check()
         ae, holdout = (None, None)
         if "ae" in cues:
             if ckpt is None:
@@ -273,11 +274,6 @@ def _ae_cue(ckpt: Path, videos: list, device, patch: int = 8):
     dev = pick_device(None if device is None else str(device))
     model, run_config, extras = load_checkpoint(ckpt, device=dev)
     return AECue(model, run_config, patch=patch, device=dev), _holdout_from_checkpoint(extras, videos)
-
-
-def _sha256_ok(path: Path, digest: str) -> bool:
-    """Whether ``path`` has the SHA-256 ``digest``."""
-    return _det._sha256(Path(path)) == digest
 
 
 def load_detector(path_or_name, **kw) -> Detector:

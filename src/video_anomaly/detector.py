@@ -23,12 +23,11 @@ checkpoint folder it names (``checkpoint/``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -220,6 +219,22 @@ class _Slot:
         return x
 
 
+class _CueFeed:
+    """Runs the streams of ``cues`` of a detector side by side, one frame at a time."""
+
+    def __init__(self, detector: Detector, cues: Sequence[str]):
+        self._slots = {c: _Slot() for c in cues}
+        self._streams = {c: iter(detector.cues[c].stream(self._slots[c])) for c in cues}
+
+    def step(self, gray: np.ndarray) -> dict[str, np.ndarray | None]:
+        """Each cue's raw map of the next frame (None while the cue warms up)."""
+        out = {}
+        for c, slot in self._slots.items():
+            slot.item = gray
+            out[c] = next(self._streams[c])
+        return out
+
+
 class LiveSession:
     """Frames in one at a time, a ``FrameScore`` out once every cue of the score has a map (else None).
 
@@ -239,8 +254,7 @@ class LiveSession:
         self._start()
 
     def _start(self) -> None:
-        self._slots = {c: _Slot() for c in self.cues}
-        self._streams = {c: iter(self.det.cues[c].stream(self._slots[c])) for c in self.cues}
+        self._feed = _CueFeed(self.det, self.cues)
 
     def reset(self, keep_score: bool = True) -> None:
         self._start()
@@ -256,11 +270,7 @@ class LiveSession:
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
-        maps = {}
-        for c in self.cues:
-            self._slots[c].item = gray
-            maps[c] = next(self._streams[c])
-        return self.from_maps(maps, gray, index)
+        return self.from_maps(self._feed.step(gray), gray, index)
 
     def from_maps(self, maps: dict[str, np.ndarray | None], gray: np.ndarray, index: int) -> FrameScore | None:
         """The verdict on one frame from its raw cue maps (None while a cue warms up)."""
@@ -378,22 +388,16 @@ class Detector:
         self, frames: Iterable[np.ndarray], scores: Sequence[str], *, name: str = "video", maps: bool = True
     ) -> dict[str, VideoScores]:
         """Several live scores of one video in one pass: each cue runs once, every score reads its maps."""
+        from .sources import to_gray
+
         sessions = {n: self.session(n, keep_maps=maps) for n in scores}
-        cues = list(dict.fromkeys(c for sess in sessions.values() for c in sess.cues))
-        driver = LiveSession.__new__(LiveSession)  # runs the union of the cues, one stream each
-        driver.det, driver.cues = self, cues
-        driver._start()
+        feed = _CueFeed(self, list(dict.fromkeys(c for sess in sessions.values() for c in sess.cues)))
         rec = {n: ([], [], [], [], []) for n in scores}
         shape = None
         for i, f in enumerate(frames):
-            from .sources import to_gray
-
             gray = to_gray(f)
             shape = shape or gray.shape[:2]
-            cue_maps = {}
-            for c in cues:
-                driver._slots[c].item = gray
-                cue_maps[c] = next(driver._streams[c])
+            cue_maps = feed.step(gray)
             for n, sess in sessions.items():
                 fs = sess.from_maps(cue_maps, gray, i)
                 got, sc, rw, bx, mp = rec[n]
@@ -508,6 +512,7 @@ class Detector:
                 other = np.concatenate([h[1 - k] for h in halves[c]])
                 st[c] = fit_region_stats(other, self.config.calibration) if len(other) >= 2 else self.stats[c]
             fold_stats.append(st)
+        fold_dets = [replace_stats(self, st) for st in fold_stats]
         out = {}
         for name in SCORES:
             s = SCORES[name]
@@ -518,8 +523,7 @@ class Detector:
                 n = min(len(held[c][i]) for c in s.cues)
                 seq = []
                 for t in range(n):
-                    k = 0 if t < n // 2 else 1
-                    det = replace_stats(self, fold_stats[k])
+                    det = fold_dets[0 if t < n // 2 else 1]
                     maps = {c: held[c][i][len(held[c][i]) - n + t] for c in s.cues}
                     seq.append(det.frame_value(det.fuse(maps, None)))
                 values.append(EMA(self.config.ema_alpha).series(seq))
@@ -545,6 +549,8 @@ class Detector:
         for c, (loc, scale) in self.stats.items():
             arrays[f"calibration.{c}.loc"] = np.ascontiguousarray(loc, np.float32)
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
+        from .checkpoint import _sha256
+
         tmp = folder / ".detector.safetensors.tmp"
         save_file(arrays, str(tmp))
         tmp.replace(folder / "detector.safetensors")
@@ -582,6 +588,7 @@ class Detector:
         """Load a detector folder written by ``save`` (checksums verified)."""
         from safetensors.numpy import load_file
 
+        from .checkpoint import _sha256
         from .cues.ae import AECue
         from .cues.motion import MotionCue
 
@@ -659,12 +666,4 @@ def replace_stats(det: Detector, stats) -> Detector:
     return d
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-__all__ = ["Detector", "DetectorConfig", "FrameScore", "LiveSession", "VideoScores", "far_quantile", "replace"]
+__all__ = ["Detector", "DetectorConfig", "FrameScore", "LiveSession", "VideoScores", "far_quantile"]

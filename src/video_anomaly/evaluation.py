@@ -77,7 +77,6 @@ def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, f
         from tqdm.auto import tqdm
 
         iterator = tqdm(test_videos, desc=f"evaluate {', '.join(outs)}", unit="video")
-    t0 = time.perf_counter()
     per: dict[str, list] = {n: [] for n in outs}
     seconds = {n: 0.0 for n in outs}
     for video in iterator:
@@ -100,7 +99,6 @@ def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, f
         for n, vs in got.items():
             per[n].append((video, vs, labels, masks if vs.maps is not None else None))
         video.source.clear_cache()
-    del t0
     return {n: _write_evaluation(detector, per[n], outs[n], n, seconds[n], figures) for n in outs}
 
 

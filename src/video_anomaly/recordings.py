@@ -25,8 +25,6 @@ import numpy as np
 from .errors import DataError
 from .outputs import cleanup_on_failure, safe_name
 
-_safe = safe_name
-
 
 def save_thumbnail(frame: np.ndarray, bbox, path: Path, width: int = 240) -> Path:
     """The grayscale ``frame`` with ``bbox`` ``(x0, y0, x1, y1)`` drawn in red, scaled to ``width`` px, as PNG."""

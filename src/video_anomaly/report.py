@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .recordings import _safe
+from .outputs import safe_name as _safe
 
 
 def _num(value, spec: str = "") -> str:

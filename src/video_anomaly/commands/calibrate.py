@@ -74,7 +74,9 @@ def add_detector_flags(p) -> None:
 
 def detector_config(args, base=None):
     """A ``DetectorConfig`` from the flags over ``base`` (default settings when None)."""
-    from ..detector import DetectorConfig, replace
+    from dataclasses import replace
+
+    from ..detector import DetectorConfig
 
     cfg = base or DetectorConfig()
     over = {
