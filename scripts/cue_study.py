@@ -89,6 +89,35 @@ def calibrators(hold):
 FLOORS = (1.0, 0.5, 0.25)
 
 
+def mixed_rows(cues, y):
+    """The motion cue divided by one global 99th percentile (its best calibration), the autoencoder calibrated
+    each way, fused by max or sum; frame value = highest region (max) or top-3 mean; EMA none (1.0) or 0.5."""
+    from sklearn.metrics import roc_auc_score
+
+    (mh, mt), (ah, at) = cues["motion"], cues["ae"]
+    mq = np.quantile(np.concatenate(mh), 0.99)
+    a = np.concatenate(ah)
+    sd = a.std(0)
+    ae_cals = {
+        "global_q99": (0.0, np.quantile(a, 0.99)),
+        "region_z_floor": (a.mean(0), np.maximum(sd, np.median(sd))),
+        "region_q99_floor1.0": (0.0, np.maximum(np.quantile(a, 0.99, axis=0), np.quantile(a, 0.99))),
+    }
+    rows = []
+    for name, (loc, scale) in ae_cals.items():
+        for fusion in ("max", "sum"):
+            for how in ("max", "top3"):
+                for alpha in (1.0, 0.5):
+                    s = []
+                    for m, x in zip(mt, at):
+                        mm, aa = m / mq, (x - loc) / scale
+                        fused = np.maximum(mm, aa) if fusion == "max" else mm + aa
+                        s.append(ema(frame_scores(fused, how), alpha))
+                    auc = float(roc_auc_score(y, np.concatenate(s)))
+                    rows.append((f"motion global_q99, ae {name}", fusion, how, alpha, auc))
+    return rows
+
+
 def frame_scores(maps, how):
     flat = maps.reshape(len(maps), -1)
     if how == "max":
@@ -154,6 +183,7 @@ def main():
                 for alpha in (0.0, 0.5, 0.2):
                     s = np.concatenate([ema(frame_scores(m, how), alpha) for m in maps])
                     rows.append((cal, fusion, how, alpha, float(roc_auc_score(y, s))))
+    rows += mixed_rows(cues, y) if "ae" in cues else []
     rows.sort(key=lambda r: -r[-1])
     lines = ["| calibration | cues/fusion | frame score | EMA | micro AUC |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {c} | {f} | {h} | {al} | {auc:.4f} |" for c, f, h, al, auc in rows]

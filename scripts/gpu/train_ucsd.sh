@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call: train the seed model on UCSD Ped2 and Ped1 at 128 and 256 on one GPU (four runs side by
-# side), calibrate, evaluate (seed exact protocol and the live protocol), then the CUDA tests and the GPU bench.
+# side), calibrate (motion cue + autoencoder), evaluate (seed exact protocol and the live scores); CUDA tests and
+# the GPU bench first.
 # The GPU machine cannot see ../shared: the datasets travel packed (scripts/gpu/pack_ucsd.py, H.264 crf 18, about
 # 1 grey level mean difference) under .carry/, and the code as a clean export of HEAD under .carry/snap.
 # Results under $OUT (at most 8 files come back): one tar per run, bench and logs.
@@ -21,13 +22,13 @@ wait
 el train
 for ds in ${DSETS:-ped2 ped1}; do for s in $SIZES; do
   D=/tmp/ds/UCSD${ds}; R=/tmp/runs/$ds-$s; mkdir -p $R
-  ( timeout ${TRAIN_S:-270} python3 -m video_anomaly train $D --out $R --size $s --epochs $EPOCHS --device $DEV --no-calibrate --quiet $EXTRA > $R/train.log 2>&1
+  ( timeout ${TRAIN_S:-270} python3 -m video_anomaly train $D --out $R --size $s --epochs $EPOCHS --device $DEV --cues ae --no-calibrate --quiet $EXTRA > $R/train.log 2>&1
     el "$ds-$s trained rc=$?"
-    timeout 60 python3 -m video_anomaly calibrate $R/checkpoint --dataset $D --device $DEV > $R/calibrate.log 2>&1
+    timeout 120 python3 -m video_anomaly calibrate $R --dataset $D --cues ae,motion --device $DEV > $R/calibrate.log 2>&1
     el "$ds-$s calibrated rc=$?"
-    timeout 90 python3 -m video_anomaly evaluate $R/checkpoint $D --score seed --device $DEV --batch-windows 16 --no-figures --quiet $EVAL_EXTRA --out $R/exact > $R/exact.log 2>&1
+    timeout 90 python3 -m video_anomaly evaluate --model $R $D --score seed --device $DEV --no-figures --quiet $EVAL_EXTRA --out $R/exact > $R/exact.log 2>&1
     el "$ds-$s exact rc=$?"
-    timeout 60 python3 -m video_anomaly evaluate $R/checkpoint $D --score live --device $DEV --no-figures --quiet $EVAL_EXTRA --out $R/live > $R/live.log 2>&1
+    timeout 120 python3 -m video_anomaly evaluate --model $R $D --score motion,ae,fused --device $DEV --no-figures --quiet $EVAL_EXTRA --out $R/live > $R/live.log 2>&1
     el "$ds-$s live rc=$?" ) &
 done; done
 wait
