@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_heap_growth()  # long scoring runs: resident memory stays flat (see _memory.py)
     if args.command not in _NO_TORCH or args.threads is not None:
-        from .device import choose_threads
+        from .device import apply_thread_policy
 
-        choose_threads(args.threads)
+        apply_thread_policy(args.threads)
     try:
         return int(args.func(args) or 0)
     except VideoAnomalyError as exc:
