@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from video_anomaly.cues.motion import MotionConfig, _CellReducer, kcenter_coreset
-from video_anomaly.errors import ConfigError, DataError
 from video_anomaly.cues.motion import MotionCue as _MotionCue
+from video_anomaly.errors import ConfigError, DataError
 
 
 class MotionCue(_MotionCue):

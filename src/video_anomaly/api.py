@@ -7,7 +7,7 @@ methods of the same names call these, and so does the command line (which only p
 >>> s = det.score(data.test[0])                             # VideoScores: the score the alarms use
 >>> s.frame_scores, s.alarms, s.maps                        # per frame; per region
 >>> det.evaluate(data, "runs/ped2-eval")                    # AUC (micro/macro), pixel-level, RBDC/TBDC
->>> det = Detector.train("my_normal_videos/", "runs/cam1", cues=("motion",))   # minutes, no GPU
+>>> det = Detector.train("my_normal_videos/", "runs/cam1")  # the default cues (cues.DEFAULT_CUES): minutes, no GPU
 
 Scores are named in ``scores.SCORES`` (``fused``, ``ae``, ``motion``: live, calibrated; ``seed``: the seed's
 exact protocol); every call takes ``score=`` and defaults to the detector's own.
