@@ -126,6 +126,7 @@ def test_seed_in_a_live_command_is_one_clear_line(tmp_path, monkeypatch, capsys)
     from video_anomaly.cli import main
 
     run, root = calibrated_checkpoint(tmp_path, monkeypatch)
+    capsys.readouterr()
     rc = main(["score", "--model", str(run), "--dataset", str(root), "--score", "seed", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not a live score" in err[0] and "evaluate" in err[0]

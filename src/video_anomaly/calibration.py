@@ -23,16 +23,17 @@ FUSIONS = ("max", "sum")
 Stats = Mapping[str, tuple[np.ndarray, np.ndarray]]
 
 
-def fit_region_stats(maps: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+def fit_region_stats(maps: np.ndarray, method: str, floor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """``(loc, scale)``, each ``(gh, gw)`` float32, from held-out raw maps ``(n, gh, gw)``.
 
     Calibrated value = ``(raw - loc) / scale``. ``region_q99_floor``: each region's 99th percentile, floored at
-    the 99th percentile over all regions; ``global_q99``: one divisor for all regions; ``region_z``: z-score."""
+    ``floor`` times the 99th percentile over all regions (the detector uses 1; the study also tries less);
+    ``global_q99``: one divisor for all regions; ``region_z``: z-score, its spread floored at the median."""
     maps = np.asarray(maps, np.float64)
     if len(maps) == 0:
         raise ConfigError("calibration needs at least one held-out frame")
     g = float(np.quantile(maps, 0.99))
-    floor = max(g, 1e-6) if method != "region_z" else 0.0
+    floor = max(floor * g, 1e-6) if method != "region_z" else 0.0
     if method == "global_q99":
         loc, scale = np.zeros(maps.shape[1:]), np.full(maps.shape[1:], max(g, 1e-6))
     elif method == "region_q99_floor":

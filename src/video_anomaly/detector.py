@@ -411,17 +411,10 @@ class Detector:
         sources = [getattr(v, "source", v) for v in videos]
         if not sources:
             raise DataError(None, "no training videos to fit the detector on")
-        lengths = [len(s) for s in sources]
         for c in cfg.cues:
             if c not in trained and CUES[c].trained_first:
                 raise ConfigError(f"the {c} cue must be trained first (Detector.train trains it), or leave it out")
-        if holdout_ranges is None:
-            holdout_ranges = next(
-                (r for r in (trained[c].held_out(videos) for c in cfg.cues if c in trained) if r), None
-            )
-        if holdout_ranges is None:
-            holdout_ranges = [(n - max(int(round(cfg.holdout * n)), 2), n) for n in lengths]
-        ranges = [(max(0, int(a)), min(int(b), n)) for (a, b), n in zip(holdout_ranges, lengths)]
+        ranges = holdout_ranges_of(videos, cfg, trained, holdout_ranges)
         cues: dict[str, Cue] = {}
         for c in cfg.cues:
             if c in trained:
@@ -433,7 +426,7 @@ class Detector:
                 [islice(s.iter_frames(None), 0, a) for s, (a, _) in zip(sources, ranges)], progress=progress
             )
         frame_shape = tuple(np.asarray(next(iter(sources[0].iter_frames(None)))).shape[:2])
-        held = _held_out_maps(cues, sources, ranges)
+        held = held_out_maps(cues, sources, ranges)
         n_held = {c: int(sum(len(m) for m in v)) for c, v in held.items()}
         log(f"calibrate: held-out frames per cue {n_held}")
         _check_held(n_held, cfg)
@@ -579,6 +572,17 @@ class Detector:
         return watch(self, source, **kw)
 
 
+def holdout_ranges_of(videos: Sequence[Any], cfg: DetectorConfig, trained: dict[str, Cue], given=None) -> list:
+    """Per video the ``[start, stop)`` frames held out for calibration: ``given``, else those a trained cue held
+    out from its own training, else the last ``cfg.holdout`` of each video (at least 2 frames)."""
+    lengths = [len(getattr(v, "source", v)) for v in videos]
+    if given is None:
+        given = next((r for r in (trained[c].held_out(videos) for c in cfg.cues if c in trained) if r), None)
+    if given is None:
+        given = [(n - max(int(round(cfg.holdout * n)), 2), n) for n in lengths]
+    return [(max(0, int(a)), min(int(b), n)) for (a, b), n in zip(given, lengths)]
+
+
 def _relative(path: Path, folder: Path) -> str:
     """``path`` relative to ``folder`` when it lies inside it (so the folder can be moved), else absolute."""
     try:
@@ -587,7 +591,7 @@ def _relative(path: Path, folder: Path) -> str:
         return str(Path(path).resolve())
 
 
-def _held_out_maps(cues: dict[str, Cue], sources: list, ranges: list[tuple[int, int]]) -> dict[str, list]:
+def held_out_maps(cues: dict[str, Cue], sources: list, ranges: list[tuple[int, int]]) -> dict[str, list]:
     """Per cue, per held-out range, its raw maps ``(n, gh, gw)``: each range streamed from early enough that its
     first frame already has a map."""
     held: dict[str, list[np.ndarray]] = {c: [] for c in cues}
