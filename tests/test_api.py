@@ -159,3 +159,23 @@ def test_api_threads_follow_the_cli_policy(tmp_path, monkeypatch):
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_every_option_states_its_default():
+    import argparse
+
+    from video_anomaly.cli import build_parser
+
+    missing = []
+
+    def walk(parser, where):
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sp in a.choices.items():
+                    walk(sp, f"{where} {name}")
+            elif a.option_strings and not isinstance(a, argparse._HelpAction) and not a.required:
+                if "default" not in (a.help or "").lower() and "seed " not in (a.help or ""):
+                    missing.append(f"{where} {a.option_strings[0]}")
+
+    walk(build_parser(), "video-anomaly")
+    assert not missing

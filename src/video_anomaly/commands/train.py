@@ -31,9 +31,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
-    p.add_argument("--config", metavar="TOML", help="config file with [data] [model] [train] [score] sections")
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="config file with [data] [model] [train] sections (default: none, the seed recipe)",
+    )
     p.add_argument("--kind", default="auto", help="dataset layout (default: detect)")
-    p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder")
+    p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder (default: none)")
     g = p.add_argument_group("data and model")
     g.add_argument("--size", type=positive_int, help="frame side after resizing (multiple of 8; seed 256)")
     g.add_argument(
@@ -58,7 +62,11 @@ def register(subparsers) -> None:
     )
     g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
     g.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in RUN (a new run)")
-    g.add_argument("--max-steps", type=positive_int, help="stop after this many optimiser steps in total")
+    g.add_argument(
+        "--max-steps",
+        type=positive_int,
+        help="stop after this many optimiser steps in total (default: none, every epoch)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--no-calibrate",
