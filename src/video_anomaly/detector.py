@@ -300,8 +300,12 @@ class Detector:
         self.path = path
 
     # -------------------------------------------------------------- geometry and arithmetic (one frame)
+    def score_name(self, score: str | None = None) -> str:
+        """``score``, or the detector's default live score when None (written once)."""
+        return score or self.config.score
+
     def threshold(self, score: str | None = None) -> float:
-        name = score or self.config.score
+        name = self.score_name(score)
         if name not in self.thresholds:
             raise ConfigError(f"score {name!r} is not calibrated in this detector; it has {', '.join(self.thresholds)}")
         return float(self.thresholds[name])
@@ -321,7 +325,7 @@ class Detector:
     # ------------------------------------------------------------------------------------- scoring
     def session(self, score: str | None = None, **kw) -> LiveSession:
         """A ``LiveSession`` of live score ``score`` (default: the detector's); ``threshold``, ``keep_maps``."""
-        name = score or self.config.score
+        name = self.score_name(score)
         if spec(name).protocol != "live":
             from .scores import live_scores
 
@@ -346,7 +350,7 @@ class Detector:
         self, frames: Iterable[np.ndarray], *, score: str | None = None, name: str = "video", maps: bool = True
     ) -> VideoScores:
         """Score every frame of a video as ``watch`` would (live); see ``VideoScores``."""
-        name_s = score or self.config.score
+        name_s = self.score_name(score)
         return self.score_video_multi(frames, [name_s], name=name, maps=maps)[name_s]
 
     def score_video_multi(
