@@ -243,7 +243,7 @@ class LiveSession:
             self.ema.reset()
 
     def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
-        from .data.frames import to_gray
+        from .data.images import to_gray
 
         gray = to_gray(frame)
         if index is None:
@@ -357,7 +357,7 @@ class Detector:
         self, frames: Iterable[np.ndarray], scores: Sequence[str], *, name: str = "video", maps: bool = True
     ) -> dict[str, VideoScores]:
         """Several live scores of one video in one pass: each cue runs once, every score reads its maps."""
-        from .data.frames import to_gray
+        from .data.images import to_gray
 
         sessions = {n: self.session(n, keep_maps=maps) for n in scores}
         feed = CueFeed({c: self.cues[c] for c in dict.fromkeys(c for s in sessions.values() for c in s.cues)})
