@@ -9,8 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from video_anomaly.cues.motion import MotionCue, _CellReducer, kcenter_coreset
+from video_anomaly.cues.motion import MotionConfig, _CellReducer, kcenter_coreset
+from video_anomaly.cues.motion import MotionCue as _MotionCue
 from video_anomaly.errors import ConfigError, DataError
+
+
+class MotionCue(_MotionCue):
+    """The cue at native resolution with 16-pixel cells unless told otherwise (the geometry these tests draw)."""
+
+    def __init__(self, config=None, **settings):
+        if config is None:
+            config = MotionConfig(cell=16, max_side=None)
+        super().__init__(config, **settings)
+
 
 H, W = 64, 96
 
@@ -136,7 +147,7 @@ def test_kcenter_covers_every_cluster():
 
 def test_state_round_trip_gives_identical_maps():
     cue = MotionCue(cell=16, pool=2, preset="fast", k=8).fit([moving_square(10, x0=0, y0=8)])
-    meta, arrays = cue.to_state()
+    meta, arrays = cue.state_dict()
     meta = json.loads(json.dumps(meta))
     assert all(a.dtype in (np.float32, np.float16) for a in arrays.values())
     back = MotionCue.from_state(meta, arrays)

@@ -72,11 +72,14 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from .base import Cue
 
 PRESETS = ("ultrafast", "fast", "medium")
 FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
@@ -216,29 +219,49 @@ def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int]) -> Iterato
         yield frame
 
 
-class MotionCue:
+@dataclass(frozen=True)
+class MotionConfig:
+    """``cell``: cell side in working pixels; ``pool``: frames of causal feature averaging; ``preset``: DIS
+    preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``: longest side of the
+    working resolution (``None``: native)."""
+
+    # cell 21 at a working size of at most 240 px: the settings scripts/cue_study.py chose for the detector.
+    cell: int = 21
+    pool: int = 5
+    preset: str = "medium"
+    k: int | None = 128
+    max_side: int | None = 240
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        for label in ("cell", "pool", "k", "max_side"):
+            v = getattr(self, label)
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
+                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
+        if self.cell is None or self.pool is None:
+            raise ConfigError("motion cue: cell and pool must be positive integers, got None")
+
+
+class MotionCue(Cue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
 
-    ``cell``: cell side in working pixels; ``pool``: frames of causal feature averaging; ``preset``: DIS
-    preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``: longest
-    side of the working resolution (``None``: native).
+    ``MotionCue(config)`` or ``MotionCue(cell=..., pool=..., preset=..., k=..., max_side=...)`` (keywords
+    override the config's fields; see ``MotionConfig``).
     """
 
     name = "motion"
+    Config = MotionConfig
+    summary = "motion alone: each region's distance to normal optical-flow statistics, calibrated per region"
+    # The motion cue alone ranked first on the synthetic scene and UCSD Ped2, fused or not (scripts/cue_study.py).
+    preferred = True
 
-    def __init__(
-        self, cell: int = 16, pool: int = 5, preset: str = "medium", k: int | None = 128, max_side: int | None = None
-    ):
-        if preset not in PRESETS:
-            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-        for label, v in (("cell", cell), ("pool", pool), ("k", k), ("max_side", max_side)):
-            if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
-                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
-        if cell is None or pool is None:
-            raise ConfigError("motion cue: cell and pool must be positive integers, got None")
-        self.cell, self.pool, self.preset = int(cell), int(pool), preset
-        self.k = None if k is None else int(k)
-        self.max_side = None if max_side is None else int(max_side)
+    def __init__(self, config: MotionConfig | None = None, **settings):
+        super().__init__(replace(config or MotionConfig(), **settings))
+        c = self.config
+        self.cell, self.pool, self.preset = int(c.cell), int(c.pool), c.preset
+        self.k = None if c.k is None else int(c.k)
+        self.max_side = None if c.max_side is None else int(c.max_side)
         self.frame_shape: tuple[int, int] | None = None
         self.scale: np.ndarray | None = None  # (4,) float32, feature units
         self.refs: np.ndarray | None = None  # (Gh, Gw, K, 4) float32, scaled features
@@ -324,7 +347,7 @@ class MotionCue:
 
     # -- fit and score ------------------------------------------------------------------------------------
 
-    def fit(self, videos: Sequence[Iterable[np.ndarray]], progress: bool = False) -> MotionCue:
+    def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> MotionCue:
         """Fit on normal footage: each item of ``videos`` is the frames of one normal video of this camera.
 
         Keeps every pooled training sample in memory until the coreset is built: ``Gh*Gw*4`` float32 per
@@ -394,7 +417,7 @@ class MotionCue:
 
     # -- state ----------------------------------------------------------------------------------------------
 
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and named float32 arrays (``scale`` (4,), ``refs`` (Gh, Gw, K, 4)) for safetensors."""
         if not self.fitted:
             raise ConfigError("motion cue: not fitted; nothing to save")
@@ -412,8 +435,10 @@ class MotionCue:
         return meta, {"scale": self.scale.copy(), "refs": self.refs.copy()}
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> MotionCue:
-        """Rebuild a fitted cue from ``to_state``'s output."""
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], *, folder: Path | None = None, device=None
+    ) -> MotionCue:
+        """Rebuild a fitted cue from ``state_dict``'s output (``folder``, ``device``: unused, the cue is numpy)."""
         where = "<motion cue state>"
         if meta.get("cue") != cls.name:
             raise CheckpointError(where, f"holds cue {meta.get('cue')!r}, not {cls.name!r}")
@@ -422,7 +447,7 @@ class MotionCue:
         missing = {"scale", "refs"} - set(arrays)
         if missing:
             raise CheckpointError(where, f"missing arrays {', '.join(sorted(missing))}")
-        cue = cls(meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"])
+        cue = cls(MotionConfig(meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"]))
         cue.frame_shape = tuple(int(s) for s in meta["frame_shape"])
         scale = np.asarray(arrays["scale"], dtype=np.float32)
         refs = np.asarray(arrays["refs"], dtype=np.float32)
