@@ -95,10 +95,13 @@ def cache(args) -> None:
 MOTION_CELLS = (12, 16, 21, 28)  # fixed cell sides, working pixels
 AUTO_SCALES = (1.0, 1.5, 2.0)  # cell="auto": these times the measured moving-region size
 POOL = 5  # the motion cue's default causal pooling
-APPEARANCE = {  # appearance settings compared (cell "auto" at scale 1.0 unless given)
-    "app": {},
-    "app shape only": {"bins": 0},
-    "app cell x1.5": {"cell_scale": 1.5},
+APPEARANCE = {  # appearance settings compared (the cue's defaults unless given: cell "auto" at scale 1.5)
+    "app cell x1.0": {"cell_scale": 1.0},
+    "app shape only": {"cell_scale": 1.0, "bins": 0},
+    "app cell x1.5": {},
+    "app pool 3": {"cell_scale": 1.5, "pool": 3},
+    "app fg 30": {"cell_scale": 1.5, "fg_threshold": 30.0},
+    "app k 128": {"cell_scale": 1.5, "k": 128},
 }
 
 
@@ -224,8 +227,8 @@ def score(args) -> None:
         mags = [np.hypot(*np.moveaxis(v["flow"][1:].astype(np.float32), -1, 0)) for v in train]
         size = moving_region_size([m for v in mags for m in v][:AUTO_FRAMES])
         del mags
-        cells = {f"cell {c}": c for c in MOTION_CELLS}
-        cells |= {f"auto x{s}": auto_cell(size, s, work) for s in AUTO_SCALES}
+        cells = {f"cell {c}": c for c in args.cells}
+        cells |= {f"auto x{s}": auto_cell(size, s, work) for s in args.auto}
         print(f"{tag}: working {work[1]}x{work[0]}, moving-region size {size:.1f} px", flush=True)
         motion = {}
         for label, cell in cells.items():
@@ -236,7 +239,7 @@ def score(args) -> None:
                 for topk in (1, 3):
                     r = evaluate({"motion": hold}, {"motion": tm}, labels, fusion="max", topk=topk)
                     add(tag, f"motion {label}, {'4+8dir' if b else '4'} feats, top{topk}", str(cell), r)
-        for name, cfg in APPEARANCE.items():
+        for name, cfg in ((n, APPEARANCE[n]) for n in args.appearance):
             ah, at, acell = appearance_maps(train, test, **cfg)
             for topk in (1, 3):
                 r = evaluate({"appearance": ah}, {"appearance": at}, labels, fusion="max", topk=topk)
@@ -278,14 +281,48 @@ def summary(rows) -> None:
         print(f"| {v} | " + " | ".join(cols) + " |")
 
 
+def speed(args) -> None:
+    """Frames/s of each cue setting at 360x240 (frames in memory), side by side in one run, best of 3 passes."""
+    from video_anomaly.cues.appearance import AppearanceCue
+    from video_anomaly.cues.motion import MotionCue, synthetic_sequence
+
+    train = [synthetic_sequence(150, (240, 360), seed=2)]
+    frames = synthetic_sequence(args.frames + 1, (240, 360), seed=1)
+    auto = {"cell": "auto", "cell_scale": 1.5, "max_side": 240}
+    setups = {
+        "motion (shipped: cell 21, 4 features)": [MotionCue(cell=21, max_side=240)],
+        "motion (cell auto x1.5, 4 features)": [MotionCue(**auto)],
+        "motion (cell auto x1.5, 4 + 8 directions)": [MotionCue(**auto, orient_bins=8)],
+        "appearance": [AppearanceCue()],
+        "motion (auto x1.5) + appearance": [MotionCue(**auto), AppearanceCue()],
+    }
+    for cues in setups.values():
+        for c in cues:
+            c.fit(train)
+    best = {k: 0.0 for k in setups}
+    for _ in range(3):
+        for name, cues in setups.items():
+            t0 = time.perf_counter()
+            for c in cues:
+                for _ in c.stream(frames):
+                    pass
+            best[name] = max(best[name], args.frames / (time.perf_counter() - t0))
+    for name, fps in best.items():
+        print(f"| {name} | {fps:.0f} |")
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("step", choices=["cache", "score"])
-    p.add_argument("datasets", nargs="+")
+    p.add_argument("step", choices=["cache", "score", "speed"])
+    p.add_argument("datasets", nargs="*")
+    p.add_argument("--frames", type=int, default=300, help="speed: frames streamed per pass")
     p.add_argument("--cache", type=Path, default=ROOT / "runs/study/detection-cache")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument(
         "--fuse-with", nargs="*", default=["auto x1.0", "auto x1.5"], help="motion cells fused with the appearance cue"
     )
+    p.add_argument("--cells", type=int, nargs="*", default=list(MOTION_CELLS), help="fixed motion cells")
+    p.add_argument("--auto", type=float, nargs="*", default=list(AUTO_SCALES), help="cell='auto' scales")
+    p.add_argument("--appearance", nargs="*", default=list(APPEARANCE), choices=list(APPEARANCE))
     a = p.parse_args()
-    cache(a) if a.step == "cache" else score(a)
+    {"cache": cache, "score": score, "speed": speed}[a.step](a)

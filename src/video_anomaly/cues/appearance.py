@@ -57,7 +57,7 @@ class AppearanceConfig:
     side of the working resolution (None: native)."""
 
     cell: int | str = "auto"
-    cell_scale: float = 1.0
+    cell_scale: float = 1.5
     window: int = 3
     sub: int = 2
     bins: int = 8

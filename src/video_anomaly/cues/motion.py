@@ -498,6 +498,10 @@ class MotionCue:
                 "their scale is floored, so any motion at test time will score high",
                 stacklevel=3,
             )
+        if self.orient_bins:
+            # One scale for all direction sectors (the std of all their values): a sector that normal footage
+            # rarely uses keeps the common unit, so its noise is not magnified into alarms.
+            std[N_FEATURES:] = x[..., N_FEATURES:].std()
         self.scale = np.maximum(std, floor).astype(np.float32)
         scaled = np.ascontiguousarray((x / self.scale).transpose(1, 2, 0, 3).reshape(gh * gw, n, f), dtype=np.float32)
         del x
