@@ -290,11 +290,11 @@ def speed(args) -> None:
     frames = synthetic_sequence(args.frames + 1, (240, 360), seed=1)
     auto = {"cell": "auto", "cell_scale": 1.5, "max_side": 240}
     setups = {
-        "motion (shipped: cell 21, 4 features)": [MotionCue(cell=21, max_side=240)],
+        "motion (cell 21, 4 features)": [MotionCue(cell=21, max_side=240)],
         "motion (cell auto x1.5, 4 features)": [MotionCue(**auto)],
-        "motion (cell auto x1.5, 4 + 8 directions)": [MotionCue(**auto, orient_bins=8)],
+        "motion (cell 21, 4 + 8 directions)": [MotionCue(cell=21, max_side=240, orient_bins=8)],
         "appearance": [AppearanceCue()],
-        "motion (auto x1.5) + appearance": [MotionCue(**auto), AppearanceCue()],
+        "motion (cell 21) + appearance: the default": [MotionCue(cell=21, max_side=240), AppearanceCue()],
     }
     for cues in setups.values():
         for c in cues:

@@ -65,15 +65,11 @@ class DetectorConfig:
     score: str = "motion"
     calibration: str = "global_q99"
     fusion: str = "max"
-    topk: int = 3
+    topk: int = 3  # the mean of the 3 highest regions: docs/detection_study.md (Ped2 and the synthetic scene)
     ema_alpha: float = 1.0
     target_far: float = 0.01
     holdout: float = 0.1
-    # Cells 1.5x the typical moving region of the training footage (21 px on Ped2, the former fixed default) and
-    # the mean of the 3 highest regions: scripts/detection_study.py, chosen on Ped2 and the synthetic scene.
-    motion: dict[str, Any] = field(
-        default_factory=lambda: {"cell": "auto", "cell_scale": 1.5, "max_side": 240, "preset": "medium"}
-    )
+    motion: dict[str, Any] = field(default_factory=lambda: {"cell": 21, "max_side": 240, "preset": "medium"})
     ae_patch: int = 8
 
     def check(self) -> DetectorConfig:
