@@ -25,7 +25,10 @@ Per frame ``t >= 1`` (frame 0 has no flow yet and gets ``None``):
    The cell side is ``cell`` working pixels, or with ``cell="auto"`` ``cell_scale`` times the typical size of
    the moving regions of the training footage (``moving_region_size``: the median side of the boxes of
    connected moving pixels, measured on its first ``AUTO_FRAMES`` frames), so that one object covers about as
-   many cells on a camera whose people are small as on one whose people are large;
+   many cells on a camera whose people are small as on one whose people are large. The flow's spatial smoothing
+   widens small regions (22-27 px on the synthetic scene whose people are 6-7 px wide), so the measure follows
+   the size of people only loosely; ``docs/detection_study.md`` found a fixed 21 px at least as good on Ped2
+   and the synthetic scene, and that is the detector's default;
 
 3. causal pooling: each cell's features averaged over the last ``pool`` frames that have them (over
    fewer at the start of a stream);
