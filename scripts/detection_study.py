@@ -102,6 +102,9 @@ APPEARANCE = {  # appearance settings compared (the cue's defaults unless given:
     "app pool 3": {"cell_scale": 1.5, "pool": 3},
     "app fg 30": {"cell_scale": 1.5, "fg_threshold": 30.0},
     "app k 128": {"cell_scale": 1.5, "k": 128},
+    "app window 5": {"window": 5},
+    "app sub 3": {"sub": 3},
+    "app window 1": {"window": 1},
 }
 
 
