@@ -90,6 +90,21 @@ def _running_others() -> int:
     return max(0, running - 1)
 
 
+_chosen: int | None = None  # the thread count this process settled on (by the CLI's --threads or a first API call)
+
+
+def apply_thread_policy(requested: int | None = None) -> int:
+    """The one thread policy of the package: ``choose_threads`` once per process. The CLI calls it with
+    ``--threads``; every API run (load, train, calibrate, score, evaluate, watch) calls it with None, which keeps
+    a count already chosen (by the CLI, or by the user through ``torch.set_num_threads`` before it: then that
+    count stays). Returns the count in force."""
+    global _chosen
+    if requested is None and _chosen is not None:
+        return _chosen
+    _chosen = choose_threads(requested)
+    return _chosen
+
+
 def choose_threads(requested: int | None = None) -> int:
     """Set and return the number of intra-op threads for torch (and OpenCV when installed).
 

@@ -87,12 +87,15 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from .base import Cue
 
 PRESETS = ("ultrafast", "fast", "medium")
 FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
@@ -285,50 +288,69 @@ def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int]) -> Iterato
         yield frame
 
 
-class MotionCue:
+@dataclass(frozen=True)
+class MotionConfig:
+    """``cell``: cell side in working pixels, or ``"auto"`` (``cell_scale`` times the typical size of the moving
+    regions of the training footage, fixed at ``fit``); ``pool``: frames of causal feature averaging; ``preset``:
+    DIS preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``: longest side of
+    the working resolution (``None``: native); ``orient_bins``: direction sectors of the magnitude-weighted flow
+    histogram added to the four features (0: none, the 4-feature cue); ``cell_scale``: see ``cell``."""
+
+    # cell 21 at a working size of at most 240 px, 4 features: the settings scripts/cue_study.py and
+    # scripts/detection_study.py (docs/detection_study.md) chose for the detector.
+    cell: int | str = 21
+    pool: int = 5
+    preset: str = "medium"
+    k: int | None = 128
+    max_side: int | None = 240
+    orient_bins: int = 0
+    cell_scale: float = 1.0
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        auto = self.cell == "auto"
+        for label in ("cell", "pool", "k", "max_side"):
+            v = getattr(self, label)
+            if label == "cell" and auto:
+                continue
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
+                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
+        if self.cell is None or self.pool is None:
+            raise ConfigError("motion cue: cell (a positive integer or 'auto') and pool must be given, got None")
+        b = self.orient_bins
+        if not isinstance(b, (int, np.integer)) or isinstance(b, bool) or b < 0 or b == 1:
+            raise ConfigError(f"motion cue: orient_bins must be 0 (none) or an integer >= 2, got {b!r}")
+        c = self.cell_scale
+        if not (isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) and c > 0):
+            raise ConfigError(f"motion cue: cell_scale must be a positive number, got {c!r}")
+
+
+class MotionCue(Cue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
 
-    ``cell``: cell side in working pixels, or ``"auto"`` (``cell_scale`` times the typical size of the moving
-    regions of the training footage, fixed at ``fit``); ``pool``: frames of causal feature averaging;
-    ``preset``: DIS preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``:
-    longest side of the working resolution (``None``: native); ``orient_bins``: direction sectors of the
-    magnitude-weighted flow histogram added to the four features (0: none, the 4-feature cue).
+    ``MotionCue(config)`` or ``MotionCue(cell=..., pool=..., ...)`` (keywords override the config's fields; see
+    ``MotionConfig``).
     """
 
     name = "motion"
+    Config = MotionConfig
+    summary = "motion alone: each region's distance to normal optical-flow statistics, calibrated per region"
+    # The motion cue alone ranked above its fusion with the autoencoder on the synthetic scene and UCSD Ped2
+    # (scripts/cue_study.py); fused with the appearance cue it ranked first (docs/detection_study.md).
+    preferred = True
 
-    def __init__(
-        self,
-        cell: int | str = 16,
-        pool: int = 5,
-        preset: str = "medium",
-        k: int | None = 128,
-        max_side: int | None = None,
-        orient_bins: int = 0,
-        cell_scale: float = 1.0,
-    ):
-        if preset not in PRESETS:
-            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-        auto = cell == "auto"
-        for label, v in (("cell", None if auto else cell), ("pool", pool), ("k", k), ("max_side", max_side)):
-            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
-                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
-        if (cell is None and not auto) or pool is None:
-            raise ConfigError("motion cue: cell (a positive integer or 'auto') and pool must be given, got None")
-        if not isinstance(orient_bins, (int, np.integer)) or isinstance(orient_bins, bool) or orient_bins == 1:
-            raise ConfigError(f"motion cue: orient_bins must be 0 (none) or an integer >= 2, got {orient_bins!r}")
-        if orient_bins < 0:
-            raise ConfigError(f"motion cue: orient_bins must be 0 (none) or an integer >= 2, got {orient_bins!r}")
-        if not (isinstance(cell_scale, (int, float)) and np.isfinite(cell_scale) and cell_scale > 0):
-            raise ConfigError(f"motion cue: cell_scale must be a positive number, got {cell_scale!r}")
-        self.auto_cell = auto
-        self.cell: int | None = None if auto else int(cell)
-        self.cell_scale = float(cell_scale)
+    def __init__(self, config: MotionConfig | None = None, **settings):
+        super().__init__(replace(config or MotionConfig(), **settings))
+        c = self.config
+        self.auto_cell = c.cell == "auto"
+        self.cell: int | None = None if self.auto_cell else int(c.cell)
+        self.cell_scale = float(c.cell_scale)
         self.object_size: float | None = None  # measured moving-region size (working px), with cell="auto"
-        self.pool, self.preset = int(pool), preset
-        self.orient_bins = int(orient_bins)
-        self.k = None if k is None else int(k)
-        self.max_side = None if max_side is None else int(max_side)
+        self.pool, self.preset = int(c.pool), c.preset
+        self.orient_bins = int(c.orient_bins)
+        self.k = None if c.k is None else int(c.k)
+        self.max_side = None if c.max_side is None else int(c.max_side)
         self.frame_shape: tuple[int, int] | None = None
         self.scale: np.ndarray | None = None  # (4,) float32, feature units
         self.refs: np.ndarray | None = None  # (Gh, Gw, K, 4) float32, scaled features
@@ -425,7 +447,7 @@ class MotionCue:
 
     # -- fit and score ------------------------------------------------------------------------------------
 
-    def fit(self, videos: Sequence[Iterable[np.ndarray]], progress: bool = False) -> MotionCue:
+    def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> MotionCue:
         """Fit on normal footage: each item of ``videos`` is the frames of one normal video of this camera.
 
         Keeps every pooled training sample in memory until the coreset is built: ``Gh*Gw*4`` float32 per
@@ -530,7 +552,7 @@ class MotionCue:
 
     # -- state ----------------------------------------------------------------------------------------------
 
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and named float32 arrays (``scale`` (F,), ``refs`` (Gh, Gw, K, F)) for safetensors."""
         if not self.fitted:
             raise ConfigError("motion cue: not fitted; nothing to save")
@@ -552,8 +574,10 @@ class MotionCue:
         return meta, {"scale": self.scale.copy(), "refs": self.refs.copy()}
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> MotionCue:
-        """Rebuild a fitted cue from ``to_state``'s output."""
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], *, folder: Path | None = None, device=None
+    ) -> MotionCue:
+        """Rebuild a fitted cue from ``state_dict``'s output (``folder``, ``device``: unused, the cue is numpy)."""
         where = "<motion cue state>"
         if meta.get("cue") != cls.name:
             raise CheckpointError(where, f"holds cue {meta.get('cue')!r}, not {cls.name!r}")
@@ -562,7 +586,8 @@ class MotionCue:
         missing = {"scale", "refs"} - set(arrays)
         if missing:
             raise CheckpointError(where, f"missing arrays {', '.join(sorted(missing))}")
-        cue = cls(meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"], meta.get("orient_bins", 0))
+        settings = [meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"], meta.get("orient_bins", 0)]
+        cue = cls(MotionConfig(*settings))
         auto = meta.get("cell_auto")
         if auto:
             cue.auto_cell, cue.cell_scale, cue.object_size = True, float(auto["cell_scale"]), auto["object_size"]

@@ -7,6 +7,7 @@ PyAV is imported inside the functions that decode video, so image-only use works
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -64,7 +65,6 @@ def probe_video(path: str | Path) -> str | None:
 
         if isinstance(exc, av.error.InvalidDataError):
             return "FFmpeg finds no video format it knows in it"
-        from ..sources import describe_av_error
 
         return describe_av_error(exc)
     return None
@@ -282,8 +282,6 @@ class VideoFileSource(FrameSource):
         try:
             container = av.open(str(self.path))
         except Exception as exc:  # PyAV raises many FFmpeg error types; all mean "unreadable"
-            from ..sources import describe_av_error
-
             raise DataError(self.path, f"cannot open video: {describe_av_error(exc)}") from None
         if not container.streams.video:
             container.close()
@@ -298,8 +296,6 @@ class VideoFileSource(FrameSource):
                 self._native = (stream.codec_context.height, stream.codec_context.width)
                 self._n = sum(1 for pkt in container.demux(stream) if pkt.size > 0)
             except Exception as exc:
-                from ..sources import describe_av_error
-
                 raise DataError(self.path, f"cannot read video: {describe_av_error(exc)}") from None
             finally:
                 container.close()
@@ -328,8 +324,6 @@ class VideoFileSource(FrameSource):
                 except StopIteration:
                     break
                 except Exception as exc:
-                    from ..sources import describe_av_error
-
                     raise DataError(
                         self.path, f"cannot decode video after frame {i + 1}: {describe_av_error(exc)}"
                     ) from None
@@ -373,3 +367,62 @@ def open_source(path: str | Path) -> FrameSource:
         if problem is not None:
             raise DataError(path, f"not a video file ({problem}), nor a folder of frames")
     return VideoFileSource(path)
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, 3)`` uint8 -> ``(H, W)`` uint8 (ITU-R 601 luma, as Pillow's mode L)."""
+    frame = np.asarray(frame)
+    if frame.ndim == 2:
+        return frame
+    rgb = frame[..., :3].astype(np.float32)
+    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8)
+
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused: nothing is listening at that address",
+    errno.ECONNRESET: "the sender closed the connection",
+    errno.ECONNABORTED: "the connection was aborted",
+    errno.EPIPE: "the connection was closed",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ENOENT: "not found",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "the connection broke (input/output error)",
+    errno.EBUSY: "the device is busy (another program is using it?)",
+    errno.ENODEV: "no such device",
+    errno.ENXIO: "no such device",
+}
+
+
+def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str:
+    """A PyAV/FFmpeg error in plain words, without errno numbers or the file name (the caller names it)."""
+    try:
+        import av.error as ave
+    except ImportError:  # pragma: no cover - only called where PyAV raised
+        ave = None
+    if ave is not None:
+        if isinstance(exc, (ave.ExitError, ave.TimeoutError)):
+            return f"timed out: no data for {timeout_s:g} s" if timeout_s else "timed out: no data arrived"
+        if isinstance(exc, ave.InvalidDataError):
+            return "the data received is not a video FFmpeg can read (invalid data)"
+        if isinstance(exc, ave.HTTPNotFoundError):
+            return "not found on the server (HTTP 404)"
+        if isinstance(exc, (ave.HTTPUnauthorizedError, ave.HTTPForbiddenError)):
+            return "access denied by the server (HTTP 401/403)"
+        if isinstance(exc, ave.HTTPClientError):
+            return "the server refused the request (HTTP 4xx)"
+        if isinstance(exc, ave.HTTPServerError):
+            return "the server failed (HTTP 5xx)"
+        if isinstance(exc, ave.ProtocolNotFoundError):
+            return "this FFmpeg build does not support that protocol"
+        if isinstance(exc, (ave.DemuxerNotFoundError, ave.DecoderNotFoundError)):
+            return "this FFmpeg build has no reader for that format or codec"
+        if isinstance(exc, ave.EOFError):
+            return "the data ended early"
+    code = getattr(exc, "errno", None)
+    if code in _ERRNO_WORDS:
+        return _ERRNO_WORDS[code]
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
