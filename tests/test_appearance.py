@@ -111,3 +111,27 @@ def test_bad_settings_and_frames(fitted):
         next(fitted.stream(np.zeros((2, 50, 60), np.uint8)))
     with pytest.raises(DataError, match="training video 1"):
         AppearanceCue(cell=8).fit([scene(5, []), np.zeros((5, 50, 60), np.uint8)])
+
+
+def test_default_detector_fuses_motion_and_appearance_through_the_cli(tmp_path, synthetic_root):
+    """`train` with no --cues fits motion and appearance and scores with both fused; the saved detector loads and
+    gives the same scores; `evaluate --score appearance,fused` works (no edit of the detector for the new cue)."""
+    from video_anomaly import Detector
+    from video_anomaly.cli import main
+    from video_anomaly.data import load_dataset
+    from video_anomaly.scores import default_score
+
+    assert default_score(("motion", "appearance")) == "fused" and default_score(("ae", "motion")) == "motion"
+    assert default_score(("appearance",)) == "appearance"
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="held-out frames"):
+        assert main(["train", str(synthetic_root), "--out", str(run), "--quiet"]) == 0
+    det = Detector.load(run)
+    assert tuple(det.cues) == ("motion", "appearance") and det.config.score == "fused" and det.config.topk == 3
+    assert set(det.thresholds) == {"motion", "appearance", "fused"}
+    video = load_dataset(synthetic_root).test[0]
+    s = det.score(video)
+    assert s.score == "fused" and np.isfinite(s.frame_scores).all()
+    assert main(["evaluate", "--model", str(run), str(synthetic_root), "--score", "appearance,fused",
+                 "--out", str(tmp_path / "eval")]) == 0  # fmt: skip
+    assert (tmp_path / "eval").is_dir()
