@@ -22,7 +22,7 @@ import numpy as np
 
 from .detector import Detector, DetectorConfig, VideoScores
 from .errors import CheckpointError, ConfigError, DataError
-from .scores import default_score, spec
+from .scores import spec
 
 
 def _videos(data, part: str) -> list:
@@ -140,7 +140,7 @@ def train(
     root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
     extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
     base = detector_config or DetectorConfig()
-    dcfg = dataclasses.replace(base, cues=cues, score=score or default_score(cues)).check()
+    dcfg = dataclasses.replace(base, cues=cues, score=score).check()  # None: default_score(cues)
     trained, rank = {}, 0
     for c in cues:
         if CUES[c].trained_first:
@@ -208,7 +208,7 @@ def calibrate(
     base = detector_config or old_cfg or DetectorConfig()
     if score is None and old_cfg is not None and old_cfg.score in _scores_for(cues):
         score = old_cfg.score
-    dcfg = dataclasses.replace(base, cues=tuple(cues), score=score or default_score(cues)).check()
+    dcfg = dataclasses.replace(base, cues=tuple(cues), score=score).check()  # None: default_score(cues)
     missing = [c for c in dcfg.cues if CUES[c].trained_first and c not in found]
     if missing:
         raise CheckpointError(run, f"the {', '.join(missing)} cue needs its training run first (video-anomaly train)")
@@ -248,7 +248,7 @@ def score(det: Detector, video, name: str | None = None, *, maps: bool = True) -
             video if isinstance(video, (str, Path)) else None,
             f"{len(videos)} recordings: score takes one (score_many scores several)",
         )
-    return _score_one(det, videos[0], name or det.config.score, maps)
+    return _score_one(det, videos[0], det.score_name(name), maps)
 
 
 def score_many(det: Detector, videos, name: str | None = None, *, maps: bool = False) -> list[VideoScores]:
@@ -257,7 +257,7 @@ def score_many(det: Detector, videos, name: str | None = None, *, maps: bool = F
 
     apply_thread_policy()
     items = [v for x in ([videos] if isinstance(videos, (str, Path)) else videos) for v in _videos(x, "test")]
-    return [_score_one(det, v, name or det.config.score, maps) for v in items]
+    return [_score_one(det, v, det.score_name(name), maps) for v in items]
 
 
 def _score_one(det: Detector, v, name: str, maps: bool) -> VideoScores:
@@ -313,7 +313,7 @@ def evaluate(det: Detector, data, out_dir: str | Path, score=None, *, figures: b
             raise DataError(None, f"no test videos named {', '.join(missing)}")
         test = [known[n] for n in videos]
     if score is None or (isinstance(score, str) and score != "all"):
-        name = score or det.config.score
+        name = det.score_name(score)
         spec(name)
         return evaluate_many(det, test, {name: out_dir}, figures=figures, progress=progress)[name]
     if score == "all":

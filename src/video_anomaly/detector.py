@@ -243,7 +243,7 @@ class LiveSession:
             self.ema.reset()
 
     def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
-        from .data.frames import to_gray
+        from .data.images import to_gray
 
         gray = to_gray(frame)
         if index is None:
@@ -300,8 +300,12 @@ class Detector:
         self.path = path
 
     # -------------------------------------------------------------- geometry and arithmetic (one frame)
+    def score_name(self, score: str | None = None) -> str:
+        """``score``, or the detector's default live score when None (written once)."""
+        return score or self.config.score
+
     def threshold(self, score: str | None = None) -> float:
-        name = score or self.config.score
+        name = self.score_name(score)
         if name not in self.thresholds:
             raise ConfigError(f"score {name!r} is not calibrated in this detector; it has {', '.join(self.thresholds)}")
         return float(self.thresholds[name])
@@ -321,7 +325,7 @@ class Detector:
     # ------------------------------------------------------------------------------------- scoring
     def session(self, score: str | None = None, **kw) -> LiveSession:
         """A ``LiveSession`` of live score ``score`` (default: the detector's); ``threshold``, ``keep_maps``."""
-        name = score or self.config.score
+        name = self.score_name(score)
         if spec(name).protocol != "live":
             from .scores import live_scores
 
@@ -346,14 +350,14 @@ class Detector:
         self, frames: Iterable[np.ndarray], *, score: str | None = None, name: str = "video", maps: bool = True
     ) -> VideoScores:
         """Score every frame of a video as ``watch`` would (live); see ``VideoScores``."""
-        name_s = score or self.config.score
+        name_s = self.score_name(score)
         return self.score_video_multi(frames, [name_s], name=name, maps=maps)[name_s]
 
     def score_video_multi(
         self, frames: Iterable[np.ndarray], scores: Sequence[str], *, name: str = "video", maps: bool = True
     ) -> dict[str, VideoScores]:
         """Several live scores of one video in one pass: each cue runs once, every score reads its maps."""
-        from .data.frames import to_gray
+        from .data.images import to_gray
 
         sessions = {n: self.session(n, keep_maps=maps) for n in scores}
         feed = CueFeed({c: self.cues[c] for c in dict.fromkeys(c for s in sessions.values() for c in s.cues)})

@@ -15,11 +15,11 @@ import torch
 def pick_device(name: str | None = None) -> torch.device:
     """Return the requested device, or CUDA when present, else CPU.
 
-    ``name`` is ``None``/``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    ``name`` is ``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
     """
-    if name is None or name == "auto":
+    if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    device = torch.device(str(name))
     if device.type == "cuda" and not torch.cuda.is_available():
         from .errors import ConfigError
 

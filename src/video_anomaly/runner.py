@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data.frames import to_gray
+from .data.images import to_gray
 from .errors import VideoAnomalyError
 from .sources import LiveSource, SourceLost, threaded_frames
 

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .data.frames import describe_av_error
+from .data.images import describe_av_error
 from .errors import DataError
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")

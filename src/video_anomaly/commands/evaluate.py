@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if len(rest) != 1:
         raise ConfigError(f"evaluate takes one DATASET, got {len(rest)}: {' '.join(rest) or '(none)'}")
     det = load_detector(spec, device=args.device)
-    text = args.score or det.config.score
+    text = det.score_name(args.score)
     names = "all" if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
     videos = [n.strip() for n in args.videos.split(",") if n.strip()] if args.videos else None
     base = args.out if args.out is not None else Path(det.path or ".") / "evaluation"

@@ -138,7 +138,7 @@ class AECue(Cue):
     def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
         """Per ``(H, W)`` uint8 frame one ``(S/p, S/p)`` float32 map (``None`` for the first ``T - 1``); one
         frame is read per item yielded, so the stream can be fed live one frame at a time."""
-        from ..data.frames import resize_frame
+        from ..data.images import resize_frame
         from ..inference import stream_live
         from ..scoring import patch_errors
 
