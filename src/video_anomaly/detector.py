@@ -69,7 +69,7 @@ class DetectorConfig:
     score: str | None = None
     calibration: str = "global_q99"
     fusion: str = "max"
-    topk: int = 1
+    topk: int = 3  # the mean of the 3 highest regions: docs/detection_study.md (Ped2 and the synthetic scene)
     ema_alpha: float = 1.0
     target_far: float = 0.01
     holdout: float = 0.1

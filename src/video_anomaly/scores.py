@@ -113,14 +113,14 @@ def live_score_for(cues: Iterable[str]) -> str:
 
 
 def default_score(cues: Iterable[str]) -> str:
-    """The live score a detector with ``cues`` uses unless told otherwise: the first cue marked ``preferred``
-    alone whenever it is fitted (the motion cue ranked first on the synthetic scene and UCSD Ped2, fused or not:
-    ``scripts/cue_study.py``), else the score that reads all of them."""
+    """The live score a detector with ``cues`` uses unless told otherwise: a cue marked ``preferred`` alone when it
+    is the only preferred one fitted (the motion cue beside the autoencoder: ``scripts/cue_study.py``), else the
+    score that reads all of them (motion and appearance fused: ``docs/detection_study.md``)."""
     cues = tuple(cues)
     table = _cue_table()
-    for c in cues:
-        if c in table and table[c].preferred:
-            return c
+    preferred = [c for c in cues if c in table and table[c].preferred]
+    if len(preferred) == 1:
+        return preferred[0]
     return live_score_for(cues)
 
 

@@ -26,8 +26,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--cues",
         default=None,
-        help="comma list of ae (the seed's autoencoder, trained here) and motion (optical flow, fitted in minutes, "
-        "no training loop); default motion, which ranked first in the study (README), or ae,motion with --resume",
+        help="comma list of ae (the seed's autoencoder, trained here), motion (optical flow) and appearance (the "
+        "shape of what moves), both fitted in minutes with no training loop; default motion,appearance, which "
+        "ranked first in the study (docs/detection_study.md), or ae,motion with --resume",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
@@ -146,7 +147,9 @@ def run(args) -> int:
     from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
-    cues = parse_cues(args.cues or ("ae,motion" if resuming else "motion"))
+    from ..cues import DEFAULT_CUES
+
+    cues = parse_cues(args.cues or ("ae,motion" if resuming else ",".join(DEFAULT_CUES)))
     refuse_to_replace(args)
     cfg = resolve_config(args)
     dataset = load_dataset(args.dataset, args.kind, subset=args.subset)

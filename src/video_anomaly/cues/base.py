@@ -33,7 +33,8 @@ class Cue(ABC):
     dataclass of its settings; an instance is ``self.config``); ``trained_first`` (True when the cue needs a
     training run before ``fit``: the autoencoder; the API calls the class's ``train(videos, out_dir, config,
     settings=..., device=..., **train_kw)`` to get the cue, then the detector's fit); ``summary`` (the help line
-    of its live score); ``preferred`` (a detector that has this cue scores with it alone by default).
+    of its live score); ``preferred`` (a detector whose only preferred cue is this one scores with it alone by
+    default; with several preferred cues it scores with them all, fused: ``scores.default_score``).
     """
 
     name: ClassVar[str]
