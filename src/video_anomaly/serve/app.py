@@ -9,8 +9,6 @@ Everything shown is escaped (Jinja2 autoescape; camera sources have their passwo
 changes state needs the config's token; a service without a token is read-only.
 """
 
-from __future__ import annotations
-
 import hmac
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -123,6 +121,7 @@ def create_app(
                     "threshold": s.get("threshold", cam.threshold),
                     "in_event": bool(s.get("in_event")),
                     "error": s.get("error"),
+                    "frames": s.get("frames"),
                     "events": counts.get(name, 0),
                 }
             )

@@ -54,8 +54,9 @@ _TIME_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 @dataclass(frozen=True)
 class CameraConfig:
     """One camera. ``schedule``: active ranges in minutes of the local day ``((start, end), ...)``, a range may
-    wrap midnight (``22:00-06:00``); empty: always active. ``loop``: a file or frame folder replayed forever at
-    ``fps`` frames per second (a recording standing in for a camera). Seconds throughout."""
+        wrap midnight (``22:00-06:00``); empty: always active. ``loop``: a file or frame folder replayed forever at
+        ``fps`` frames per second (a recording standing in for a camera). ``retry_max_s``: the longest wait between two
+    tries to reopen a lost source (the waits double from 1 s). Seconds throughout."""
 
     name: str
     source: str
@@ -72,6 +73,7 @@ class CameraConfig:
     pre_roll_s: float = 2.0
     post_roll_s: float = 2.0
     max_clip_s: float = 30.0
+    retry_max_s: float = 30.0
 
     def active_at(self, minute_of_day: int) -> bool:
         if not self.schedule:
@@ -252,6 +254,7 @@ def _camera(path: Path, name: str, data: Any) -> CameraConfig:
         pre_roll_s=t.number("pre_roll_s", 2.0, positive=False),
         post_roll_s=t.number("post_roll_s", 2.0, positive=False),
         max_clip_s=t.number("max_clip_s", 30.0),
+        retry_max_s=t.number("retry_max_s", 30.0),
     )
     t.done()
     return cam

@@ -69,7 +69,7 @@ def feedback_hook(config: ServeConfig):
 
 
 class Service:
-    def __init__(self, config: ServeConfig, *, backoff_cap_s: float = 30.0):
+    def __init__(self, config: ServeConfig):
         from .notify import Notifier
         from .workers import Supervisor
 
@@ -82,7 +82,7 @@ class Service:
         if found == 0:
             _log(f"created the event store at {config.store.database}")
         self.notifier = Notifier(config)
-        self.supervisor = Supervisor(config, self._on_message, backoff_cap_s=backoff_cap_s)
+        self.supervisor = Supervisor(config, self._on_message)
         self._stop = threading.Event()
         self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
 

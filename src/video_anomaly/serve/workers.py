@@ -306,7 +306,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int, backoff_cap_s: float) -> int:
+def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int) -> int:
     """The body of a camera's worker process (spawned). Returns its exit status: 0 stopped or ended."""
     _exit_when_orphaned(parent_pid)
     from ..errors import VideoAnomalyError
@@ -319,7 +319,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     def warn(message: str) -> None:
         send("warning", message=f"camera {cam.name}: {message}")
 
-    backoff = Backoff(cap=backoff_cap_s)
+    backoff = Backoff(cap=cam.retry_max_s)
     store = Store(database, media)
     try:
         with stop_on_signals():
@@ -397,20 +397,18 @@ class Supervisor:
         config: ServeConfig,
         on_message: Callable[[dict], None] = lambda m: None,
         *,
-        backoff_cap_s: float = 30.0,
         clock: Callable[[], datetime] = datetime.now,
     ):
         import multiprocessing as mp
 
         self.config = config
         self.on_message = on_message
-        self.backoff_cap_s = backoff_cap_s
         self.clock = clock
         # spawn, not fork: the service runs threads (uvicorn, MQTT) that a fork would copy mid-flight.
         self._ctx = mp.get_context("spawn")
         self.queue = self._ctx.Queue()
         self._procs: dict[str, Any] = {}
-        self._backoff = {c.name: Backoff(cap=backoff_cap_s) for c in config.cameras}
+        self._backoff = {c.name: Backoff(cap=c.retry_max_s) for c in config.cameras}
         self._retry_at: dict[str, float] = {}
         self._started_at: dict[str, float] = {}
         self._status: dict[str, dict] = {c.name: {"camera": c.name, "state": STARTING} for c in config.cameras}
@@ -435,7 +433,7 @@ class Supervisor:
             target=_worker_entry,
             name=f"camera-{cam.name}",
             daemon=False,
-            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.backoff_cap_s),
+            args=(cam, st.database, str(st.media), self.queue, os.getpid()),
         )
         p.start()
         self._procs[cam.name] = p
