@@ -306,9 +306,13 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int) -> int:
-    """The body of a camera's worker process (spawned). Returns its exit status: 0 stopped or ended."""
+def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1) -> int:
+    """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
+    service shares the cores out among its cameras). Returns its exit status: 0 stopped or ended."""
     _exit_when_orphaned(parent_pid)
+    from ..device import choose_threads
+
+    choose_threads(threads)
     from ..errors import VideoAnomalyError
     from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, run_source, stop_on_signals
     from .store import Store
@@ -401,8 +405,11 @@ class Supervisor:
     ):
         import multiprocessing as mp
 
+        from ..device import available_cores
+
         self.config = config
         self.on_message = on_message
+        self.threads = max(1, available_cores() // len(config.cameras))
         self.clock = clock
         # spawn, not fork: the service runs threads (uvicorn, MQTT) that a fork would copy mid-flight.
         self._ctx = mp.get_context("spawn")
@@ -433,7 +440,7 @@ class Supervisor:
             target=_worker_entry,
             name=f"camera-{cam.name}",
             daemon=False,
-            args=(cam, st.database, str(st.media), self.queue, os.getpid()),
+            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads),
         )
         p.start()
         self._procs[cam.name] = p
