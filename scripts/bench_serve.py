@@ -58,6 +58,7 @@ def run_cameras(n: int, seconds: float, clips: list[Path], detector: str, fps: f
     sup.stop()
     frames = sum(s["frames"] for s in summaries)
     dropped = sum(s["dropped"] for s in summaries)
+    cpu = sum(s["cpu_s"] for s in summaries)
     wall = max((s["wall_s"] for s in summaries), default=float("nan"))
     return {
         "cameras": n,
@@ -65,6 +66,9 @@ def run_cameras(n: int, seconds: float, clips: list[Path], detector: str, fps: f
         "frames": frames,
         "dropped": dropped,
         "frames_per_s_per_camera": round(frames / max(1, len(summaries)) / wall, 2) if summaries else None,
+        # CPU seconds the workers spent per frame (all their threads: reading, decoding, scoring, recording):
+        # what the cores must supply whatever else runs on them.
+        "cpu_ms_per_frame": round(1000 * cpu / max(1, frames), 2),
         "latency_p95_s_worst": max((s["latency_p95_s"] for s in summaries), default=None),
         "workers_reporting": len(summaries),
         "events": len(events),
@@ -123,6 +127,10 @@ def main(argv=None) -> int:
                     break
     ok = [r["cameras"] for r in out["cameras"] if not r["dropped"] and r["workers_reporting"] == r["cameras"]]
     out["max_cameras_without_drops"] = max(ok, default=0)
+    if out["cameras"]:
+        per_frame = out["cameras"][0]["cpu_ms_per_frame"] / 1000
+        # The ceiling the CPU work sets on this machine's cores, were nothing else running.
+        out["cameras_the_cores_could_serve"] = round((os.cpu_count() or 1) / (per_frame * args.fps), 1)
     print(json.dumps({"summary": out}), flush=True)
     return 0
 

@@ -351,6 +351,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                 run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
                 rec = EventRecorder(cam, store, run_id, session.threshold, source.fps, tracker, send)
                 send("state", state=LIVE, threshold=session.threshold, fps=0.0, frames=0, in_event=False)
+                cpu0 = time.process_time()
                 try:
                     stats = run_source(
                         session,
@@ -364,7 +365,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     )
                 finally:
                     rec.finish()
-                send("summary", **stats.to_dict())
+                send("summary", **stats.to_dict(), cpu_s=round(time.process_time() - cpu0, 3))
                 if rec.frames:
                     backoff.reset()
                 if stats.end == INTERRUPTED:
