@@ -50,13 +50,25 @@ def _events(db: Path) -> list[dict]:
 
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]
+        try:
+            return [dict(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]
+        except sqlite3.OperationalError as exc:  # the service is still creating its schema
+            if "no such table" in str(exc):
+                return []
+            raise
 
 
 def _children(pid: int) -> list[int]:
+    """The camera worker processes of the service ``pid`` (multiprocessing's resource tracker left out)."""
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(x) for x in (task / "children").read_text().split()]
+        for child in (task / "children").read_text().split():
+            try:
+                cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"spawn_main" in cmd:
+                out.append(int(child))
     return out
 
 
@@ -248,6 +260,17 @@ def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(fitted, tmp_
         closed = [e for e in after if e["status"] == "closed"]
         for a, b in zip(closed, closed[1:]):
             assert a["end_ts"] <= b["start_ts"]
+
+        # A worker that dies mid-event (not the service): its event is cut off, the worker restarted.
+        wait_for(lambda: [e for e in _events(db) if e["status"] == "open"], 30, "another event to open", proc, log)
+        (worker,) = _children(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: "worker exited with status -9; 1 open event(s) marked interrupted" in log.read_text(), 20,
+                 "the service to notice", proc, log)  # fmt: skip
+        assert not [e for e in _events(db) if e["status"] == "open"]
+        wait_for(lambda: _children(proc.pid) not in ([], [worker]), 20, "a new worker", proc, log)
+        wait_for(lambda: (c := _get(port, "/api/cameras")[0])["state"] == "live" and c["frames"], 30, "live again",
+                 proc, log)  # fmt: skip
     finally:
         if proc.poll() is None:
             _stop(proc)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -355,8 +355,3 @@ def load_config(path: str | Path) -> ServeConfig:
     return ServeConfig(
         path=path.resolve(), server=server, store=store, cameras=cameras, mqtt=mqtt, webhooks=tuple(webhooks)
     )
-
-
-def camera_fields() -> tuple[str, ...]:
-    """The keys a ``[cameras.NAME]`` table accepts (for the docs and error messages)."""
-    return tuple(f.name for f in fields(CameraConfig) if f.name != "name")

@@ -110,6 +110,13 @@ class Service:
                     "error": s.get("error"),
                 },
             )
+        elif kind == "worker_exit" and msg["exitcode"] != 0:
+            # A worker that died (killed, crashed) left its open event behind: it is cut off, not lost.
+            n = self.store.interrupt_open(msg["camera"])
+            _log(
+                f"warning: camera {msg['camera']}: worker exited with status {msg['exitcode']}"
+                + (f"; {n} open event(s) marked interrupted" if n else "")
+            )
         elif kind == "warning":
             _log(msg["message"])
         elif kind == "summary":

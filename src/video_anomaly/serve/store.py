@@ -189,12 +189,14 @@ class Store:
                 .values(media_bytes=events.c.media_bytes + int(n), updated_ts=time.time(), **values)
             )
 
-    def interrupt_open(self) -> int:
-        """Events left ``open`` by a service that died: ``interrupted``. Their count."""
+    def interrupt_open(self, camera: str | None = None) -> int:
+        """Events left ``open`` by a service or worker that died (of ``camera``, or all): ``interrupted``. Their
+        count."""
+        q = events.update().where(events.c.status == OPEN)
+        if camera is not None:
+            q = q.where(events.c.camera == camera)
         with self.engine.begin() as conn:
-            res = conn.execute(
-                events.update().where(events.c.status == OPEN).values(status=INTERRUPTED, updated_ts=time.time())
-            )
+            res = conn.execute(q.values(status=INTERRUPTED, updated_ts=time.time()))
             return int(res.rowcount or 0)
 
     def mark(self, event_id: int, label: str | None, feedback: str | None = None) -> dict | None:

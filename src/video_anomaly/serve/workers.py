@@ -175,6 +175,7 @@ class EventRecorder:
             self.open_uid = uid
             self._start_clip(uid, event_id, msg["start_frame"], start_ts)
             self.send("event_start", id=event_id)
+            self._last_state = 0.0  # the state (now in an event) goes out with this frame
             return
         if msg["type"] != "event":
             return
@@ -208,6 +209,7 @@ class EventRecorder:
             snapshot_bytes = write_snapshot(self.store.media / rel, ev.peak_image, ev.bbox)
             values["snapshot"] = rel
         event_id = self.store.record(uid, **values)
+        self._last_state = 0.0
         if snapshot_bytes:
             self.store.add_media_bytes(uid, snapshot_bytes)
         self.open_uid = None
@@ -490,6 +492,7 @@ class Supervisor:
             if p is not None:  # it exited
                 self._procs.pop(cam.name)
                 p.join()
+                self._handle({"kind": "worker_exit", "camera": cam.name, "exitcode": p.exitcode})
                 if p.exitcode == 0 and self.status()[cam.name].get("state") == ENDED:
                     continue  # a file that ended: done
                 delay = self._backoff[cam.name].next()
