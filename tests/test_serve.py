@@ -78,7 +78,7 @@ def test_serve_command_bad_config_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "[cameras.yard] detector" in err, err
     assert main(["serve", str(tmp_path / "missing.toml")]) == 2
-    assert "no such config file" in capsys.readouterr().err
+    assert "config file not found" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ pages and API

@@ -42,11 +42,6 @@ from typing import Any
 
 from ..errors import ConfigError
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _TIME_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
@@ -269,16 +264,10 @@ def _database(base: Path, value: str) -> str:
 
 def load_config(path: str | Path) -> ServeConfig:
     """Read and check a service config (see the module docstring). Raises ``ConfigError`` naming file and key."""
+    from ..config import read_toml
+
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, a TOML config file was expected") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    doc = read_toml(path)
     base = path.resolve().parent
     top = _Table(path, "top level", doc)
     for key in ("server", "store", "mqtt", "webhooks", "cameras"):

@@ -26,40 +26,10 @@ from ..errors import ConfigError
 OPEN, CLOSED, INTERRUPTED = "open", "closed", "interrupted"
 LABELS = ("normal", "confirmed")
 
-metadata = sa.MetaData()
-# The schema as the code uses it: the result of every migration below (kept in step with them by a test).
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("uid", sa.String(200), nullable=False, unique=True),
-    sa.Column("camera", sa.String(64), nullable=False, index=True),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("start_frame", sa.Integer, nullable=False),
-    sa.Column("end_frame", sa.Integer),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("start_ts", sa.Float, nullable=False, index=True),
-    sa.Column("end_ts", sa.Float),
-    sa.Column("peak_ts", sa.Float),
-    sa.Column("peak_score", sa.Float),
-    sa.Column("threshold", sa.Float, nullable=False),
-    sa.Column("bbox", sa.JSON),
-    sa.Column("curve", sa.JSON),
-    sa.Column("snapshot", sa.String(400)),
-    sa.Column("clip", sa.String(400)),
-    sa.Column("media_bytes", sa.BigInteger, nullable=False, default=0),
-    sa.Column("label", sa.String(16)),
-    sa.Column("labelled_ts", sa.Float),
-    sa.Column("feedback", sa.String(400)),
-    sa.Column("updated_ts", sa.Float, nullable=False),
-)
-schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
 
-
-def _v1(conn: sa.Connection) -> None:
-    """Version 1: the events table. A frozen copy of the schema at this version (never edit: add a step)."""
-    md = sa.MetaData()
-    sa.Table(
+def _v1(md: sa.MetaData, conn: sa.Connection | None) -> None:
+    """Version 1: the events table. Never edit a released step: add the next one."""
+    table = sa.Table(
         "events",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -84,12 +54,28 @@ def _v1(conn: sa.Connection) -> None:
         sa.Column("feedback", sa.String(400)),
         sa.Column("updated_ts", sa.Float, nullable=False),
     )
-    md.create_all(conn)
+    if conn is not None:
+        table.create(conn)
 
 
-# version -> step that brings the database from version - 1 to version.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {1: _v1}
+# version -> the step from version - 1 to version. A step ``(md, conn)`` changes the tables in ``md`` and, when
+# ``conn`` is given, the database the same way (a later step adds a column to ``md.tables["events"]`` and runs its
+# ALTER TABLE). Replaying every step without a connection gives the schema the code uses: one definition of it.
+MIGRATIONS: dict[int, Callable[[sa.MetaData, sa.Connection | None], None]] = {1: _v1}
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def _schema(upto: int, conn: sa.Connection | None = None, start: int = 0) -> sa.MetaData:
+    md = sa.MetaData()
+    sa.Table("schema_version", md, sa.Column("version", sa.Integer, nullable=False))
+    for v in range(1, upto + 1):
+        MIGRATIONS[v](md, conn if v > start else None)
+    return md
+
+
+metadata = _schema(SCHEMA_VERSION)
+events = metadata.tables["events"]
+schema_version = metadata.tables["schema_version"]
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -153,7 +139,7 @@ class Store:
             )
         for v in range(found + 1, SCHEMA_VERSION + 1):
             with self.engine.begin() as conn:
-                MIGRATIONS[v](conn)
+                _schema(v, conn, start=v - 1)  # the steps before v rebuild the tables in memory only
                 conn.execute(schema_version.delete())
                 conn.execute(schema_version.insert().values(version=v))
         return found
@@ -169,11 +155,8 @@ class Store:
             if row is None:
                 try:
                     with conn.begin_nested():
-                        return int(
-                            conn.execute(events.insert().values(uid=uid, media_bytes=0, **values)).inserted_primary_key[
-                                0
-                            ]
-                        )
+                        res = conn.execute(events.insert().values(uid=uid, media_bytes=0, **values))
+                        return int(res.inserted_primary_key[0])
                 except IntegrityError:  # another writer inserted it first: update below
                     row = conn.execute(sa.select(events.c.id, events.c.status).where(events.c.uid == uid)).first()
             if row.status != OPEN and values.get("status") == OPEN:
