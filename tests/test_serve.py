@@ -334,3 +334,68 @@ def test_service_notifies_each_event_from_the_store(tmp_path):
         svc.notifier.stop()
         svc.store.close()
     assert [(p["type"], p["id"], p["url"]) for p in posts] == [("event", i, f"http://127.0.0.1:8765/events/{i}")]
+
+
+# ------------------------------------------------------------------ the supervisor
+
+
+def test_supervisor_follows_the_schedule_and_restarts_a_dead_worker(tmp_path):
+    """Worker processes stand-ins: started in the active hours, stopped (SIGTERM) outside them, restarted with
+    back-off when they die, left alone when their file ended."""
+    from datetime import datetime
+
+    from video_anomaly.serve.workers import ENDED, Supervisor
+
+    class FakeProc:
+        def __init__(self):
+            self.exitcode, self.pid, self.terminated = None, 1, False
+
+        def is_alive(self):
+            return self.exitcode is None
+
+        def terminate(self):
+            self.terminated = True
+            self.exitcode = 0
+
+        def join(self, timeout=None):
+            pass
+
+    now = [datetime(2026, 12, 5, 8, 0)]
+    cfg = _load(tmp_path, CAMERA + 'schedule = ["07:00-19:00"]\n')
+    exits = []
+    sup = Supervisor(cfg, lambda m: exits.append(m) if m["kind"] == "worker_exit" else None, clock=lambda: now[0])
+    spawned = []
+
+    def spawn(cam):
+        spawned.append(FakeProc())
+        sup._procs[cam.name] = spawned[-1]
+        sup._started_at[cam.name] = time.monotonic()
+        sup._set(cam.name, state="starting")
+
+    sup._spawn = spawn
+    sup._check()
+    assert len(spawned) == 1 and sup.status()["yard"]["state"] == "starting"
+    now[0] = datetime(2026, 12, 5, 19, 30)
+    sup._check()
+    assert spawned[0].terminated
+    sup._check()
+    assert sup.status()["yard"]["state"] == "inactive" and len(spawned) == 1
+    sup._check()
+    assert len(spawned) == 1  # not restarted outside the schedule
+    now[0] = datetime(2026, 12, 6, 7, 0)
+    sup._check()
+    assert len(spawned) == 2
+    spawned[1].exitcode = -9  # killed
+    sup._check()
+    st = sup.status()["yard"]
+    assert st["state"] == "restarting" and "status -9" in st["error"] and exits[-1]["exitcode"] == -9
+    sup._check()
+    assert len(spawned) == 2  # back-off: not at once
+    sup._retry_at["yard"] = 0.0
+    sup._check()
+    assert len(spawned) == 3
+    sup._set("yard", state=ENDED)  # a file that reached its end
+    spawned[2].exitcode = 0
+    sup._check()
+    sup._check()
+    assert len(spawned) == 3 and sup.status()["yard"]["state"] == ENDED

@@ -421,6 +421,7 @@ class Supervisor:
         self._backoff = {c.name: Backoff(cap=c.retry_max_s) for c in config.cameras}
         self._retry_at: dict[str, float] = {}
         self._started_at: dict[str, float] = {}
+        self._leaving: set[str] = set()  # workers stopped by their schedule, not yet exited
         self._status: dict[str, dict] = {c.name: {"camera": c.name, "state": STARTING} for c in config.cameras}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -481,11 +482,11 @@ class Supervisor:
             p = self._procs.get(cam.name)
             active = cam.active_at(minute)
             if p is not None and p.is_alive():
-                if not active:
-                    p.terminate()  # SIGTERM: the worker closes its open event
-                    p.join(10)
-                    self._procs.pop(cam.name)
-                    self._set(cam.name, state=INACTIVE, in_event=False)
+                if not active and cam.name not in self._leaving:
+                    # SIGTERM: the worker closes its open event; its exit is seen by a later check (never wait
+                    # here: its last messages must be read for it to finish).
+                    self._leaving.add(cam.name)
+                    p.terminate()
                 elif now - self._started_at[cam.name] > 60:
                     self._backoff[cam.name].reset()
                 continue
@@ -493,6 +494,10 @@ class Supervisor:
                 self._procs.pop(cam.name)
                 p.join()
                 self._handle({"kind": "worker_exit", "camera": cam.name, "exitcode": p.exitcode})
+                if cam.name in self._leaving:
+                    self._leaving.discard(cam.name)
+                    self._set(cam.name, state=INACTIVE, in_event=False)
+                    continue
                 if p.exitcode == 0 and self.status()[cam.name].get("state") == ENDED:
                     continue  # a file that ended: done
                 delay = self._backoff[cam.name].next()
@@ -519,18 +524,20 @@ class Supervisor:
             self._drain(0.2)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM every worker (each closes its open event and finishes its clip), wait, then stop."""
+        """SIGTERM every worker (each closes its open event and finishes its clip), read their last messages while
+        they finish (a worker exits only once its queued messages are read), then stop; SIGKILL after ``timeout``."""
         self._stop.set()
         self._thread.join(5)
         for p in self._procs.values():
             if p.is_alive():
                 p.terminate()
         deadline = time.monotonic() + timeout
+        while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
+            self._drain(0.1)
         for p in self._procs.values():
-            p.join(max(0.1, deadline - time.monotonic()))
             if p.is_alive():
                 p.kill()
-                p.join(2)
+            p.join(2)
         self._drain(0.2)  # the workers' last words: closed events to notify
         self.queue.close()
         self.queue.join_thread()
