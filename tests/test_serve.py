@@ -301,6 +301,7 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert row["peak_ts"] - row["start_ts"] == pytest.approx(0.2)
     assert [c[1] for c in row["curve"]][:3] == [0.1] * 3 and max(c[1] for c in row["curve"]) == 5.0
     assert row["curve"][0][0] == pytest.approx(-1.0)  # one second of pre-roll
+    assert all(c[2:] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
     snap = tmp_path / "media" / row["snapshot"]
     from PIL import Image
 
@@ -399,3 +400,18 @@ def test_supervisor_follows_the_schedule_and_restarts_a_dead_worker(tmp_path):
     sup._check()
     sup._check()
     assert len(spawned) == 3 and sup.status()["yard"]["state"] == ENDED
+
+
+def test_serve_check_loads_detectors_and_creates_the_store(tmp_path, capsys):
+    from video_anomaly.cli import main
+
+    (tmp_path / "frames").mkdir()
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\n')
+    assert main(["serve", str(cfg), "--check"]) == 0
+    assert "1 camera(s)" in capsys.readouterr().out and (tmp_path / "events.sqlite").is_file()
+    cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\nscore = "fused"\nthreshold = 2\n')
+    assert main(["serve", str(cfg), "--check"]) == 0
+    cfg.write_text('[cameras.lobby]\nsource = "gone"\ndetector = "ucsd-ped2"\n')
+    assert main(["serve", str(cfg), "--check"]) == 2
+    assert "[cameras.lobby] source: gone: no such file or folder" in capsys.readouterr().err

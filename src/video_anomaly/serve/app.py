@@ -54,7 +54,7 @@ def _parse_time(value: str | None, name: str) -> float | None:
 
 
 def curve_svg_points(curve, threshold: float, width: int = 600, height: int = 160) -> dict:
-    """The score curve ``[[seconds, score], ...]`` as SVG polyline points in a ``width`` x ``height`` box."""
+    """The score curve ``[[seconds, score, (box)], ...]`` as SVG polyline points in a ``width`` x ``height`` box."""
     if not curve:
         return {"points": "", "threshold_y": None, "width": width, "height": height, "t_max": 0, "s_max": 0}
     t_max = max(max(c[0] for c in curve), 1e-6)
@@ -65,7 +65,7 @@ def curve_svg_points(curve, threshold: float, width: int = 600, height: int = 16
     def xy(t, s):
         return (width * (t - t_min) / (t_max - t_min), height * (1 - (s - s_min) / (s_max - s_min)))
 
-    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(t, s) for t, s in curve))
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(c[0], c[1]) for c in curve))
     return {
         "points": pts,
         "threshold_y": round(xy(0, threshold)[1], 1),

@@ -117,7 +117,7 @@ class EventRecorder:
 
     Called by ``run_source`` in frame order: ``on_message`` with the tracker's messages for a frame, then
     ``on_frame`` for that frame. Keeps the last ``pre_roll_s`` of frames for the clip's pre-roll and the recent
-    scores for the score curve (both bounded). ``send(kind, **fields)`` reports to the service."""
+    scores and boxes for the score curve (both bounded). ``send(kind, **fields)`` reports to the service."""
 
     def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, tracker, send):
         self.cam, self.store, self.run_id, self.threshold, self.tracker, self.send = (
@@ -194,12 +194,12 @@ class EventRecorder:
             threshold=self.threshold,
             bbox=None if ev.bbox is None else [int(v) for v in ev.bbox],
             curve=[
-                [round(ts - start_ts, 3), round(float(s), 4)]
-                for i, ts, s in self.scores
+                [round(ts - start_ts, 3), round(float(s), 4), *box]
+                for i, ts, s, box in self.scores
                 if i >= ev.start_frame - self.pre
             ],
         )
-        peak_ts = [ts for i, ts, _ in self.scores if i == ev.peak_frame]
+        peak_ts = [ts for i, ts, _, _ in self.scores if i == ev.peak_frame]
         values["peak_ts"] = peak_ts[0] if peak_ts else start_ts + (ev.peak_frame - ev.start_frame) / self.fps
         snapshot_bytes = 0
         if ev.peak_image is not None:
@@ -264,7 +264,7 @@ class EventRecorder:
         self.frames += 1
         if fs is not None:
             self.recent.append((index, fs.frame))
-            self.scores.append((index, ts, float(fs.score)))
+            self.scores.append((index, ts, float(fs.score), [int(v) for v in fs.bbox or ()]))
             if self.clip is not None:
                 self._write_clip(index, fs.frame)
         if self.clip is not None and (self.clip_stop is not None and index >= self.clip_stop):
