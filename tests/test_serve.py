@@ -260,12 +260,12 @@ def test_home_assistant_discovery_points_at_the_state_topic():
 # ------------------------------------------------------------------ a worker's recording
 
 
-def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path):
-    """The worker's recorder fed as `run_source` feeds it: the event's row opens, closes with its peak and curve,
-    the snapshot is the peak frame, the clip holds pre-roll + event + post-roll frames."""
-    pytest.importorskip("av")
-    import av
+SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above threshold 1.0 at frames 30-35
 
+
+def _record(tmp_path, scores=SCRIPT):
+    """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
+    frames)``."""
     from video_anomaly.detector import FrameScore
     from video_anomaly.events import EventTracker
     from video_anomaly.runner import run_source
@@ -273,8 +273,6 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     from video_anomaly.serve.store import Store
     from video_anomaly.serve.workers import EventRecorder
     from video_anomaly.sources import LiveSource
-
-    scores = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above threshold 1.0 at frames 30-35
 
     class Scripted:
         clip_length = 1
@@ -290,11 +288,21 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
     tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
     rec = EventRecorder(cam, store, "run1", 1.0, 10.0, tracker, lambda kind, **f: sent.append((kind, f)))
-    source = LiveSource("x", iter(frames), 10.0, False)
-    run_source(Scripted(), source, tracker=tracker, emit=rec.on_message, on_frame=rec.on_frame)
+    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=rec.on_message,
+                       on_frame=rec.on_frame)  # fmt: skip
     rec.finish()
-    kinds = [k for k, _ in sent if k in ("event_start", "event")]
-    assert kinds == ["event_start", "event"]
+    assert stats.frames == len(scores)
+    return store, sent, frames
+
+
+def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path):
+    """The worker's recorder fed as `run_source` feeds it: the event's row opens, closes with its peak and curve,
+    the snapshot is the peak frame, the clip holds pre-roll + event + post-roll frames."""
+    av = pytest.importorskip("av")
+    from PIL import Image
+
+    store, sent, frames = _record(tmp_path)
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event"]
     row = store.get_uid("yard/run1/30")
     assert row["status"] == "closed" and (row["start_frame"], row["end_frame"]) == (30, 35)
     assert row["peak_score"] == 5.0 and row["bbox"] == [8, 8, 24, 24]
@@ -303,8 +311,6 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert row["curve"][0][0] == pytest.approx(-1.0)  # one second of pre-roll
     assert all(c[2:] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
     snap = tmp_path / "media" / row["snapshot"]
-    from PIL import Image
-
     peak = np.asarray(Image.open(snap).convert("L"))
     assert peak.shape == (32, 48) and abs(int(peak[16, 16]) - int(frames[32][16, 16])) <= 3  # the peak frame
     rgb = np.asarray(Image.open(snap)).astype(int)
@@ -314,6 +320,28 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert n == 10 + 6 + 10  # pre-roll 1 s + frames 30-35 + post-roll 1 s, at 10 frames/s
     assert row["media_bytes"] == snap.stat().st_size + (tmp_path / "media" / row["clip"]).stat().st_size
     assert not list((tmp_path / "media").rglob("*.part"))
+    store.close()
+
+
+def test_a_failing_clip_costs_the_clip_not_the_event(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from video_anomaly.serve.media import ClipWriter
+
+    real = ClipWriter.write
+
+    def write(self, frame):
+        if self.frames >= 12:
+            raise OSError(28, "No space left on device")
+        real(self, frame)
+
+    monkeypatch.setattr(ClipWriter, "write", write)
+    store, sent, _ = _record(tmp_path, SCRIPT + SCRIPT[20:])  # a second event after the first
+    rows = store.list()
+    assert [(r["start_frame"], r["status"], r["clip"]) for r in rows] == [(76, "closed", None), (30, "closed", None)]
+    assert all(r["snapshot"] for r in rows)
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event"] * 2
+    assert any("the clip failed" in f.get("message", "") for k, f in sent if k == "warning")
+    assert not list((tmp_path / "media").rglob("*.part")) and not list((tmp_path / "media").rglob("*.webm"))
     store.close()
 
 

@@ -120,14 +120,8 @@ class EventRecorder:
     scores and boxes for the score curve (both bounded). ``send(kind, **fields)`` reports to the service."""
 
     def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, tracker, send):
-        self.cam, self.store, self.run_id, self.threshold, self.tracker, self.send = (
-            cam,
-            store,
-            run_id,
-            threshold,
-            tracker,
-            send,
-        )
+        self.cam, self.store, self.run_id = cam, store, run_id
+        self.threshold, self.tracker, self.send = threshold, tracker, send
         self.fps = fps if fps and fps > 0 else 10.0
         self.pre = round(cam.pre_roll_s * self.fps)
         self.post = round(cam.post_roll_s * self.fps)
@@ -140,7 +134,6 @@ class EventRecorder:
         self.clip_id: int | None = None
         self.clip_last = -1  # last frame index written
         self.clip_stop: int | None = None  # finish the clip after this frame (set when the event closes)
-        self.open_uid: str | None = None
         self.frames = 0
         self._window = (time.monotonic(), 0)
         self._last_state = 0.0
@@ -158,6 +151,15 @@ class EventRecorder:
 
     # ------------------------------------------------------------------ messages from the tracker
     def on_message(self, msg: dict) -> None:
+        import sqlalchemy as sa
+
+        try:
+            self._on_message(msg)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            # The database or the disk failed: say so and go on detecting (the next event may well be stored).
+            self.send("warning", message=f"camera {self.cam.name}: cannot record the {msg['type']}: {exc}")
+
+    def _on_message(self, msg: dict) -> None:
         from .store import CLOSED, OPEN
 
         if msg["type"] == "event_start":
@@ -172,7 +174,6 @@ class EventRecorder:
                 start_ts=start_ts,
                 threshold=self.threshold,
             )
-            self.open_uid = uid
             self._start_clip(uid, event_id, msg["start_frame"], start_ts)
             self.send("event_start", id=event_id)
             self._last_state = 0.0  # the state (now in an event) goes out with this frame
@@ -212,7 +213,6 @@ class EventRecorder:
         self._last_state = 0.0
         if snapshot_bytes:
             self.store.add_media_bytes(uid, snapshot_bytes)
-        self.open_uid = None
         if self.clip is not None and self.clip_uid == uid:
             self.clip_stop = ev.end_frame + self.post
         else:  # no clip (it failed to open): the event is complete now
@@ -230,15 +230,23 @@ class EventRecorder:
             self.clip = None
             return
         self.clip_uid, self.clip_id, self.clip_stop, self.clip_last = uid, event_id, None, -1
-        self._clip_first = start_frame - self.pre
         for index, gray in self.recent:
-            if index >= self._clip_first:
+            if index >= start_frame - self.pre:
                 self._write_clip(index, gray)
 
     def _write_clip(self, index: int, gray) -> None:
-        if index <= self.clip_last or self.clip.frames >= self.max_clip:
+        if self.clip is None or index <= self.clip_last or self.clip.frames >= self.max_clip:
             return
-        self.clip.write(gray)
+        try:
+            self.clip.write(gray)
+        except Exception as exc:  # noqa: BLE001 - an encoder or disk failure costs the clip, never the detection
+            self.clip.abort()
+            closed, event_id = self.clip_stop is not None, self.clip_id
+            self.clip = self.clip_uid = self.clip_id = None
+            self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
+            if closed:  # the event was waiting for its post-roll: it is complete now, without a clip
+                self.send("event", id=event_id)
+            return
         self.clip_last = index
 
     def _finish_clip(self) -> None:
