@@ -287,7 +287,7 @@ def _record(tmp_path, scores=SCRIPT):
     sent = []
     cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
     tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
-    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, tracker, lambda kind, **f: sent.append((kind, f)))
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
     stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=rec.on_message,
                        on_frame=rec.on_frame)  # fmt: skip
     rec.finish()
@@ -335,10 +335,13 @@ def test_a_failing_clip_costs_the_clip_not_the_event(tmp_path, monkeypatch):
         real(self, frame)
 
     monkeypatch.setattr(ClipWriter, "write", write)
-    store, sent, _ = _record(tmp_path, SCRIPT + SCRIPT[20:])  # a second event after the first
+    # A second event whose peak is its first frame, before the tracker announces it (two frames below between).
+    store, sent, _ = _record(tmp_path, SCRIPT + [0.1] * 10 + [6.0, 0.5, 0.5, 2.0, 2.0] + [0.1] * 20)
     rows = store.list()
     assert [(r["start_frame"], r["status"], r["clip"]) for r in rows] == [(76, "closed", None), (30, "closed", None)]
-    assert all(r["snapshot"] for r in rows)
+    assert (
+        all(r["snapshot"] for r in rows) and rows[0]["peak_score"] == 6.0 and rows[0]["peak_ts"] == rows[0]["start_ts"]
+    )
     assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event"] * 2
     assert any("the clip failed" in f.get("message", "") for k, f in sent if k == "warning")
     assert not list((tmp_path / "media").rglob("*.part")) and not list((tmp_path / "media").rglob("*.webm"))

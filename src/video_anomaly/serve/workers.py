@@ -115,18 +115,22 @@ def open_camera_source(cam: CameraConfig, warn: Callable[[str], None]):
 class EventRecorder:
     """Turns one run's event messages and frames into the store's rows and media.
 
-    Called by ``run_source`` in frame order: ``on_message`` with the tracker's messages for a frame, then
-    ``on_frame`` for that frame. Keeps the last ``pre_roll_s`` of frames for the clip's pre-roll and the recent
-    scores and boxes for the score curve (both bounded). ``send(kind, **fields)`` reports to the service."""
+    Called by ``run_source`` in frame order: ``on_message`` with the event tracker's messages for a frame (JSON
+    dicts, as `watch` prints them), then ``on_frame`` for that frame; it needs nothing else of the run. Keeps the
+    recent frames for the clip's pre-roll and the event's peak frame, and the recent scores and boxes for the
+    score curve (all bounded). ``send(kind, **fields)`` reports to the service."""
 
-    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, tracker, send):
+    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send):
         self.cam, self.store, self.run_id = cam, store, run_id
-        self.threshold, self.tracker, self.send = threshold, tracker, send
+        self.threshold, self.send = threshold, send
         self.fps = fps if fps and fps > 0 else 10.0
         self.pre = round(cam.pre_roll_s * self.fps)
         self.post = round(cam.post_roll_s * self.fps)
         self.max_clip = max(1, round(cam.max_clip_s * self.fps))
-        self.recent: collections.deque = collections.deque(maxlen=self.pre + cam.min_length + 2)  # (index, gray)
+        # (index, gray, score): enough for the pre-roll and for the frames of an event before it is announced
+        self.recent: collections.deque = collections.deque(maxlen=self.pre + cam.min_length + cam.end_after + 2)
+        self.in_event = False
+        self.peak: tuple[int, object, float] | None = None  # the open event's best frame so far
         self.scores: collections.deque = collections.deque(maxlen=self.pre + self.max_clip + round(4 * self.fps))
         self.wall0: float | None = None  # wall clock of the source's t = 0
         self.clip = None
@@ -174,47 +178,55 @@ class EventRecorder:
                 start_ts=start_ts,
                 threshold=self.threshold,
             )
+            self.in_event = True
+            self.peak = None
+            for index, gray, score in self.recent:
+                self._track_peak(index, gray, score, msg["start_frame"])
             self._start_clip(uid, event_id, msg["start_frame"], start_ts)
             self.send("event_start", id=event_id)
             self._last_state = 0.0  # the state (now in an event) goes out with this frame
             return
         if msg["type"] != "event":
             return
-        ev = self.tracker.events[-1]
-        uid = uid_for(self.cam.name, self.run_id, ev.start_frame)
-        start_ts = self.ts(ev.start_time)
+        self.in_event = False
+        start, peak_frame, bbox = msg["start_frame"], msg["peak_frame"], msg["bbox"]
+        uid = uid_for(self.cam.name, self.run_id, start)
+        start_ts = self.ts(msg["start_time"])
         values: dict[str, Any] = dict(
             camera=self.cam.name,
             run_id=self.run_id,
-            start_frame=ev.start_frame,
-            end_frame=ev.end_frame,
+            start_frame=start,
+            end_frame=msg["end_frame"],
             status=CLOSED,
             start_ts=start_ts,
-            end_ts=self.ts(ev.end_time),
-            peak_score=float(ev.peak_score),
+            end_ts=self.ts(msg["end_time"]),
+            peak_score=float(msg["peak_score"]),
             threshold=self.threshold,
-            bbox=None if ev.bbox is None else [int(v) for v in ev.bbox],
+            bbox=bbox,
             curve=[
                 [round(ts - start_ts, 3), round(float(s), 4), *box]
                 for i, ts, s, box in self.scores
-                if i >= ev.start_frame - self.pre
+                if i >= start - self.pre
             ],
         )
-        peak_ts = [ts for i, ts, _, _ in self.scores if i == ev.peak_frame]
-        values["peak_ts"] = peak_ts[0] if peak_ts else start_ts + (ev.peak_frame - ev.start_frame) / self.fps
+        peak_ts = [ts for i, ts, _, _ in self.scores if i == peak_frame]
+        values["peak_ts"] = peak_ts[0] if peak_ts else start_ts + (peak_frame - start) / self.fps
         snapshot_bytes = 0
-        if ev.peak_image is not None:
+        peak, self.peak = self.peak, None
+        if peak is None or peak[0] != peak_frame:  # (not expected: the tracker and this agree on the peak)
+            peak = next((r for r in self.recent if r[0] == peak_frame), None)
+        if peak is not None:
             from .media import SNAPSHOT_EXT, write_snapshot
 
             rel = self._media_path(uid, start_ts, SNAPSHOT_EXT)
-            snapshot_bytes = write_snapshot(self.store.media / rel, ev.peak_image, ev.bbox)
+            snapshot_bytes = write_snapshot(self.store.media / rel, peak[1], bbox)
             values["snapshot"] = rel
         event_id = self.store.record(uid, **values)
         self._last_state = 0.0
         if snapshot_bytes:
             self.store.add_media_bytes(uid, snapshot_bytes)
         if self.clip is not None and self.clip_uid == uid:
-            self.clip_stop = ev.end_frame + self.post
+            self.clip_stop = msg["end_frame"] + self.post
         else:  # no clip (it failed to open): the event is complete now
             self.send("event", id=event_id)
 
@@ -230,9 +242,15 @@ class EventRecorder:
             self.clip = None
             return
         self.clip_uid, self.clip_id, self.clip_stop, self.clip_last = uid, event_id, None, -1
-        for index, gray in self.recent:
+        for index, gray, _ in self.recent:
             if index >= start_frame - self.pre:
                 self._write_clip(index, gray)
+
+    def _track_peak(self, index: int, gray, score: float, start_frame: int | None = None) -> None:
+        # The tracker's peak: the first frame of the event with the highest score (frames after its last one
+        # above the threshold are below it, so they never win).
+        if (start_frame is None or index >= start_frame) and (self.peak is None or score > self.peak[2]):
+            self.peak = (index, gray, score)
 
     def _write_clip(self, index: int, gray) -> None:
         if self.clip is None or index <= self.clip_last or self.clip.frames >= self.max_clip:
@@ -271,7 +289,9 @@ class EventRecorder:
         ts = self.ts(t)
         self.frames += 1
         if fs is not None:
-            self.recent.append((index, fs.frame))
+            self.recent.append((index, fs.frame, float(fs.score)))
+            if self.in_event:
+                self._track_peak(index, fs.frame, float(fs.score))
             self.scores.append((index, ts, float(fs.score), [int(v) for v in fs.bbox or ()]))
             if self.clip is not None:
                 self._write_clip(index, fs.frame)
@@ -292,7 +312,7 @@ class EventRecorder:
                 frames=self.frames,
                 score=None if fs is None else round(float(fs.score), 4),
                 threshold=self.threshold,
-                in_event=self.tracker.in_event,
+                in_event=self.in_event,
             )
 
     def finish(self) -> None:
@@ -359,7 +379,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     source=cam.name,
                 )
                 run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
-                rec = EventRecorder(cam, store, run_id, session.threshold, source.fps, tracker, send)
+                rec = EventRecorder(cam, store, run_id, session.threshold, source.fps, send)
                 send("state", state=LIVE, threshold=session.threshold, fps=0.0, frames=0, in_event=False)
                 cpu0 = time.process_time()
                 try:
