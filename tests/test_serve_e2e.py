@@ -108,7 +108,16 @@ def service(fitted):
             wait_for(lambda: db.exists() and _complete(db, "yard"), 90, "the first complete event", proc, log)
             quiet_frames = lambda: next(c for c in _get(port, "/api/cameras") if c["camera"] == "quiet")["frames"]  # noqa: E731
             wait_for(lambda: (quiet_frames() or 0) > FRAMES + 5, 30, "a whole pass of the quiet camera", proc, log)
-            yield {"port": port, "db": db, "posts": posts, "mqtt": recorder, "proc": proc, "log": log, "tmp": tmp}
+            yield {
+                "port": port,
+                "db": db,
+                "posts": posts,
+                "mqtt": recorder,
+                "proc": proc,
+                "log": log,
+                "tmp": tmp,
+                "mqtt_port": mqtt_port,
+            }
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -219,6 +228,18 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
     assert json.loads(topics["video-anomaly/quiet/state"][0])["state"] == "live"
     assert not [e for e in _events(db) if e["camera"] == "quiet"]
     assert not [m for m in mqtt.messages if m[0] == "video-anomaly/quiet/events"]
+    late = MqttRecorder(service["mqtt_port"])  # a subscriber that comes later gets the retained state and discovery
+    try:
+        want = {"video-anomaly/yard/state", "video-anomaly/status"}
+        retained = wait_for(lambda: (r := {m[0]: m[1] for m in late.messages if m[2]}) and want <= set(r) and r, 10,
+                            "the retained state")  # fmt: skip
+    finally:
+        late.close()
+    assert (
+        json.loads(retained["video-anomaly/yard/state"])["camera"] == "yard"
+        and retained["video-anomaly/status"] == "online"
+    )
+    assert "homeassistant/sensor/video_anomaly_quiet/score/config" in retained
 
     proc = service["proc"]
     rc = _stop(proc)

@@ -51,8 +51,9 @@ class ClipWriter:
         self._container = av.open(str(self._tmp), mode="w", format="webm")
         self._stream = self._container.add_stream("libvpx", rate=max(1, round(fps)))
         self._stream.bit_rate = bitrate
-        # Real-time settings: the clip is encoded on the camera's own worker, between frames.
-        self._stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        # Real-time settings, one thread: the clip is encoded on the camera's own worker, between frames (libvpx's
+        # own threads cost 4x the CPU per frame here, 360x240 on 2 cores: 4.3 ms against 1.1 ms).
+        self._stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "threads": "1"}
         self._stream.pix_fmt = "yuv420p"
         self._shape: tuple[int, int] | None = None
         self.frames = 0
