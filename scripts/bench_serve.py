@@ -4,11 +4,12 @@ event store's insert rate.
 Cameras: UCSD Ped2 test clips (360x240) replayed in a loop at 10 frames/s as live sources (the drop-oldest policy
 of a real camera: a worker that falls behind drops frames and counts them), each in its own worker process run by
 the service's own ``Supervisor`` with the shipped ``ucsd-ped2`` detector (its default score, the motion cue), events
-recorded into a temporary SQLite store with snapshots and clips, as in the service. For N = 1, 2, ... cameras run
-``--seconds`` each; a step passes when no camera dropped a frame. The store: ``--inserts`` closed events (a
-100-point score curve each) recorded one transaction each, into SQLite (WAL) and, with ``--pg URL``, PostgreSQL.
+recorded into a temporary SQLite store with snapshots and clips, as in the service. For each N of ``--cameras`` the
+cameras run ``--seconds`` once all are live; a step passes when no camera dropped a frame (the steps stop at the
+first that fails). The store: ``--inserts`` closed events (a 100-point score curve each) recorded one transaction
+each, into SQLite (WAL) and, with ``--pg URL``, PostgreSQL.
 
-    .venv/bin/python scripts/bench_serve.py --seconds 30 --max-cameras 6
+    .venv/bin/python scripts/bench_serve.py --seconds 30 --cameras 1,2,4,8,12,16
     .venv/bin/python scripts/bench_serve.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 Prints one JSON line per step and a summary; the machine's load average is printed beside each step, since on a
@@ -72,6 +73,7 @@ def run_cameras(n: int, seconds: float, clips: list[Path], detector: str, fps: f
         "latency_p95_s_worst": max((s["latency_p95_s"] for s in summaries), default=None),
         "workers_reporting": len(summaries),
         "events": len(events),
+        "worker_peak_rss_mib_max": max((s["peak_rss_mib"] or 0 for s in summaries), default=None),
         "loadavg_1m": round(load[0], 2),
     }
 
@@ -99,7 +101,7 @@ def insert_rate(url: str, n: int, tmp: Path) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=30.0, help="seconds each step runs once all workers are live")
-    p.add_argument("--max-cameras", type=int, default=6)
+    p.add_argument("--cameras", default="1,2,4,8,12,16", help="camera counts to try, in order (default 1,2,4,8,12,16)")
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--detector", default="ucsd-ped2")
     p.add_argument("--ped2", type=Path, default=PED2, help="UCSD Ped2's Test folder")
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
             print(json.dumps(r), flush=True)
             out["store"].append(r)
         if not args.skip_cameras:
-            for n in range(1, args.max_cameras + 1):
+            for n in [int(x) for x in args.cameras.split(",")]:
                 r = run_cameras(n, args.seconds, clips, args.detector, args.fps, tmp)
                 print(json.dumps(r), flush=True)
                 out["cameras"].append(r)

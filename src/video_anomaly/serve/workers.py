@@ -323,6 +323,17 @@ class EventRecorder:
 # ---------------------------------------------------------------------------------------- the worker process
 
 
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory in MiB (Linux), else None."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def _exit_when_orphaned(parent_pid: int) -> None:
     """The service was killed (kill -9): leave at once, writing nothing, so that the restarted service finds a
     consistent store (the open event ``open``, to be marked ``interrupted``)."""
@@ -395,7 +406,12 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     )
                 finally:
                     rec.finish()
-                send("summary", **stats.to_dict(), cpu_s=round(time.process_time() - cpu0, 3))
+                send(
+                    "summary",
+                    **stats.to_dict(),
+                    cpu_s=round(time.process_time() - cpu0, 3),
+                    peak_rss_mib=_peak_rss_mib(),
+                )
                 if rec.frames:
                     backoff.reset()
                 if stats.end == INTERRUPTED:
