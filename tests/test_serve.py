@@ -446,3 +446,20 @@ def test_serve_check_loads_detectors_and_creates_the_store(tmp_path, capsys):
     cfg.write_text('[cameras.lobby]\nsource = "gone"\ndetector = "ucsd-ped2"\n')
     assert main(["serve", str(cfg), "--check"]) == 2
     assert "[cameras.lobby] source: gone: no such file or folder" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path, capsys):
+    import socket
+
+    from video_anomaly.cli import main
+
+    (tmp_path / "frames").mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "serve.toml"
+        cfg.write_text(f'[server]\nport = {port}\n[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\n')
+        assert main(["serve", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"[server] cannot listen on 127.0.0.1:{port}: address already in use" in err

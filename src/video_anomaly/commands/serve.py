@@ -20,17 +20,17 @@ def run(args) -> int:
 
     try:
         from ..serve.config import load_config
-        from ..serve.service import Service, check_config
+        from ..serve.service import Service, check_config, listen
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"serve needs the optional dependencies: pip install 'video-anomaly[serve]' ({exc})"
         ) from None
     config = load_config(args.config)
     check_config(config)
-    service = Service(config)
     if args.check:
+        Service(config).store.close()
         print(f"{args.config}: {len(config.cameras)} camera(s), database and detectors ok")
-        service.store.close()
         return 0
-    service.run()
+    sock = listen(config)  # a port in use stops it here, before anything is created
+    Service(config).run(sock)
     return 0

@@ -68,6 +68,25 @@ def feedback_hook(config: ServeConfig):
     return on_label
 
 
+def listen(config: ServeConfig):
+    """The server's socket, bound before anything starts: a port in use is one error line, not a half-started
+    service."""
+    import socket
+
+    server = config.server
+    family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((server.host, server.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"{config.path}: [server] cannot listen on {server.host}:{server.port}: "
+                          f"{(exc.strerror or str(exc)).lower()}") from None  # fmt: skip
+    sock.listen(128)
+    return sock
+
+
 class Service:
     def __init__(self, config: ServeConfig):
         from .notify import Notifier
@@ -173,14 +192,14 @@ class Service:
             lifespan=lifespan,
         )
 
-    def run(self) -> None:
+    def run(self, sock=None) -> None:
+        """Serve until SIGTERM/SIGINT on ``sock`` (``listen(config)``; bound here when None)."""
         import uvicorn
 
-        server = self.config.server
-        app = self.app()
-        _log(f"{len(self.config.cameras)} camera(s); pages at http://{server.host}:{server.port}/")
+        sock = sock or listen(self.config)
+        host, port = sock.getsockname()[:2]
+        _log(f"{len(self.config.cameras)} camera(s); pages at http://{host}:{port}/")
         t0 = time.monotonic()
-        uvicorn.Server(
-            uvicorn.Config(app, host=server.host, port=server.port, log_level="warning", timeout_graceful_shutdown=5)
-        ).run()
+        config = uvicorn.Config(self.app(), log_level="warning", timeout_graceful_shutdown=5)
+        uvicorn.Server(config).run(sockets=[sock])
         _log(f"stopped after {time.monotonic() - t0:.0f} s")

@@ -487,7 +487,7 @@ class Supervisor:
         p = self._ctx.Process(
             target=_worker_entry,
             name=f"camera-{cam.name}",
-            daemon=False,
+            daemon=True,  # however the service's interpreter ends, it stops its workers (SIGTERM) first
             args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads),
         )
         p.start()
