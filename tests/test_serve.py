@@ -187,17 +187,20 @@ def test_a_service_without_token_is_read_only(tmp_path):
 
 
 def test_webhook_retries_then_delivers_and_never_blocks():
+    import hashlib
+    import hmac
     import http.server
     import threading
 
     from video_anomaly.serve.config import WebhookConfig
     from video_anomaly.serve.notify import Webhook
 
-    got, fails = [], [2]
+    got, fails, signatures = [], [2], []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            signatures.append((self.headers.get("X-Video-Anomaly-Signature"), body))
             if fails[0] > 0:  # the first two tries fail
                 fails[0] -= 1
                 self.send_response(503)
@@ -212,8 +215,8 @@ def test_webhook_retries_then_delivers_and_never_blocks():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     warnings: list[str] = []
-    hook = Webhook(WebhookConfig(f"http://127.0.0.1:{httpd.server_address[1]}/", 2.0, 3), warn=warnings.append,
-                   backoff_s=0.05)  # fmt: skip
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    hook = Webhook(WebhookConfig(url, 2.0, 3, "s3cret"), warn=warnings.append, backoff_s=0.05)
     dead = Webhook(WebhookConfig(f"http://127.0.0.1:{free_port()}/", 1.0, 1), warn=warnings.append, backoff_s=0.05)
     hook.start()
     dead.start()
@@ -228,7 +231,9 @@ def test_webhook_retries_then_delivers_and_never_blocks():
     dead.stop()
     httpd.shutdown()
     httpd.server_close()
-    assert got == [b'{"id":1}'] and hook.sent == 1 and fails == [0]
+    assert got == [b'{"id": 1}'] and hook.sent == 1 and fails == [0]
+    expected = "sha256=" + hmac.new(b"s3cret", b'{"id": 1}', hashlib.sha256).hexdigest()
+    assert [sig for sig, _ in signatures] == [expected] * 3  # every try signed
     assert dead.failed == 1 and any("gave up after 2 tries" in w for w in warnings)
 
 

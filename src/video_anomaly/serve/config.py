@@ -23,6 +23,7 @@ discovery_prefix = "homeassistant"   # "" turns Home Assistant's discovery messa
 url = "http://127.0.0.1:9000/hook"
 timeout_s = 5
 retries = 3
+secret = "shared with the receiver"  # optional: an HMAC-SHA256 signature header on each POST
 
 [cameras.yard]               # one table per camera; the name is the table's
 source = "rtsp://camera.local/stream"   # file, frame folder, /dev/videoN, rtsp://, http://, udp://
@@ -117,9 +118,13 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class WebhookConfig:
+    """``secret``: when given, each POST carries ``X-Video-Anomaly-Signature: sha256=HEX``, the HMAC-SHA256 of the
+    body under it, so the receiver can tell the service's messages from anyone's."""
+
     url: str
     timeout_s: float = 5.0
     retries: int = 3
+    secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -333,7 +338,12 @@ def load_config(path: str | Path) -> ServeConfig:
         if not url.startswith(("http://", "https://")):
             w.fail("url", f"must be an http:// or https:// URL, got {url!r}")
         webhooks.append(
-            WebhookConfig(url, w.number("timeout_s", 5.0), w.number("retries", 3, positive=False, integer=True))
+            WebhookConfig(
+                url,
+                w.number("timeout_s", 5.0),
+                w.number("retries", 3, positive=False, integer=True),
+                w.string("secret"),
+            )
         )
         w.done()
 

@@ -12,11 +12,14 @@ MQTT topics (``PREFIX`` is ``[mqtt] topic_prefix``, ``video-anomaly`` by default
 
 paho's network thread connects and reconnects on its own and queues QoS-1 messages while the broker is down, so a
 broker that is away stalls nothing. Webhooks: each URL has a bounded queue and a thread that POSTs JSON with a
-timeout and retries (back-off 1, 2, 4 ... s); when the queue is full the oldest message is dropped with a warning.
+timeout and retries (back-off 1, 2, 4 ... s), signed with HMAC-SHA256 when the webhook has a ``secret``; when the
+queue is full the oldest message is dropped with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import queue
 import sys
@@ -25,6 +28,8 @@ import time
 from collections.abc import Callable
 
 from .config import MqttConfig, ServeConfig, WebhookConfig
+
+SIGNATURE_HEADER = "X-Video-Anomaly-Signature"
 
 
 def _warn(msg: str) -> None:
@@ -166,9 +171,14 @@ class Webhook:
     def _send(self, client, payload: dict) -> None:
         import httpx
 
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.cfg.secret:
+            digest = hmac.new(self.cfg.secret.encode(), body, hashlib.sha256).hexdigest()
+            headers[SIGNATURE_HEADER] = f"sha256={digest}"
         for attempt in range(self.cfg.retries + 1):
             try:
-                r = client.post(self.cfg.url, json=payload)
+                r = client.post(self.cfg.url, content=body, headers=headers)
                 if r.status_code < 500 and r.status_code != 429:
                     if r.status_code >= 400:
                         self.warn(f"webhook {self.cfg.url}: refused with HTTP {r.status_code}")
