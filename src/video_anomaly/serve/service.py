@@ -197,6 +197,11 @@ class Service:
         import uvicorn
 
         sock = sock or listen(self.config)
+        server = self.config.server
+        if server.host not in ("127.0.0.1", "localhost", "::1"):
+            _log(f"warning: listening on {server.host}: anyone who reaches it can read the events and clips"
+                 + ("" if server.token else ", and no [server] token is set (labels cannot be changed)")
+                 + "; put a reverse proxy with a login and TLS in front")  # fmt: skip
         host, port = sock.getsockname()[:2]
         _log(f"{len(self.config.cameras)} camera(s); pages at http://{host}:{port}/")
         t0 = time.monotonic()
