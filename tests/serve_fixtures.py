@@ -32,19 +32,16 @@ def free_port() -> int:
 
 
 def fit_detector(tmp: Path) -> Path:
-    """A motion detector (8-px cells) fitted on 6 normal videos of the synthetic scene; its folder."""
+    """A motion detector (8-px cells) fitted on 6 normal videos of the synthetic scene by `video-anomaly train`."""
     import warnings
 
-    from video_anomaly.api import Detector
+    from video_anomaly.cli import main
     from video_anomaly.data.synthetic import make_synthetic_scene
-    from video_anomaly.detector import DetectorConfig
 
     root = make_synthetic_scene(tmp / "scene", seed=0, height=H, width=W, n_train=6, n_test=0, frames=100)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "calibration rests on few frames": expected at this size
-        Detector.train(
-            root, tmp / "det", cues=("motion",), detector_config=DetectorConfig(motion={"cell": 8}), progress=False
-        )
+        assert main(["train", str(root), "--out", str(tmp / "det"), "--motion-cell", "8", "--quiet"]) == 0
     return tmp / "det"
 
 
