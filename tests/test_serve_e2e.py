@@ -306,6 +306,8 @@ def test_lost_stream_shows_lost_then_live(fitted, tmp_path):
     import http.server
     import threading
 
+    import httpx
+
     from live_fixtures import write_ts
     from serve_fixtures import render
 
@@ -337,7 +339,7 @@ def test_lost_stream_shows_lost_then_live(fitted, tmp_path):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     port = free_port()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/cam.ts"
+    url = f"http://viewer:hunter2@127.0.0.1:{httpd.server_address[1]}/cam.ts"  # a password never shown
     cfg = write_config(tmp_path / "serve.toml", detector=det, port=port,
                        cameras={"gate": {"source": url, "timeout_s": 3, "retry_max_s": 2}})  # fmt: skip
     log = tmp_path / "serve.log"
@@ -353,7 +355,14 @@ def test_lost_stream_shows_lost_then_live(fitted, tmp_path):
         wait_for(lambda: (state() or {}).get("state") == "live" and state()["frames"], 60, "live", proc, log)
         up.clear()  # the sender stops after the stream it is sending
         lost = wait_for(lambda: (s := state()) and s["state"] == "lost" and s, 60, "lost", proc, log)
-        assert lost["error"]
+        assert lost["error"] and "hunter2" not in json.dumps(lost)
+        # Reopening fails while the sender is away (HTTP 503): that error names the source, without its password.
+        failed = wait_for(
+            lambda: "cannot open" in ((s := state())["error"] or "") and s, 30, "the reopening", proc, log
+        )
+        assert "http://***@127.0.0.1" in failed["error"] and "hunter2" not in failed["error"], failed
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+        assert "hunter2" not in page + json.dumps(state()) and "viewer:" not in page and "***@127.0.0.1" in page
         up.set()
         wait_for(lambda: (s := state()) and s["state"] == "live" and s["frames"], 30, "live again", proc, log)
     finally:

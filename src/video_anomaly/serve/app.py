@@ -14,26 +14,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import ServeConfig
+from .config import ServeConfig, redact_source
 from .store import LABELS, Store, event_json, iso
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
-
-
-def redact_source(source: str) -> str:
-    """A camera URL without its user and password (``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if "://" not in source:
-        return source
-    try:
-        parts = urlsplit(source)
-    except ValueError:
-        return "(unreadable URL)"
-    if "@" not in parts.netloc:
-        return source
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _parse_time(value: str | None, name: str) -> float | None:

@@ -143,6 +143,21 @@ class ServeConfig:
         raise KeyError(name)
 
 
+def redact_source(source: str) -> str:
+    """A camera URL without its user and password (``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if "://" not in source:
+        return source
+    try:
+        parts = urlsplit(source)
+    except ValueError:
+        return "(unreadable URL)"
+    if "@" not in parts.netloc:
+        return source
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 class _Table:
     """A TOML table being read: typed getters that name ``file: [table] key`` in their errors, and a check that
     no unknown key is left over (a typo is an error, not a silent default)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .config import CameraConfig, ServeConfig
+from .config import CameraConfig, ServeConfig, redact_source
 
 # Worker states, as the pages and MQTT show them.
 STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
@@ -358,7 +358,12 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, run_source, stop_on_signals
     from .store import Store
 
+    shown = redact_source(cam.source)
+
     def send(kind: str, **fields) -> None:
+        for key in ("error", "message"):  # errors name the source: never with its password
+            if isinstance(fields.get(key), str):
+                fields[key] = fields[key].replace(cam.source, shown)
         queue.put({"kind": kind, "camera": cam.name, "time": time.time(), **fields})
 
     def warn(message: str) -> None:
