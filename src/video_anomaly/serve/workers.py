@@ -1,11 +1,11 @@
 """One process per camera, each running the same live session as ``watch``, and the supervisor that keeps them up.
 
 A camera worker (``camera_main``, a spawned process) loads its detector through the public API
-(``Detector.load``, ``Detector.session``), opens its source (``sources.open_live_source``) and runs
-``runner.run_source`` with an ``events.EventTracker``: the code path of ``watch``, frame for frame. Around it the
-worker records events (``EventRecorder``: rows in the store, snapshot, clip with pre- and post-roll) and reports
-its state to the service over a queue. A lost stream is reopened with back-off inside the worker (state ``lost``,
-then ``live`` again); SIGTERM closes the open event and ends the worker; a worker whose parent dies (kill -9 of the
+(``Detector.load``), opens its source (``sources.open_live_source``) and runs it with ``Detector.watch``: the
+session, ``events.EventTracker`` and ``runner.run_source`` of ``video-anomaly watch``, frame for frame. Around it the
+worker records events (``EventRecorder``: rows in the store, snapshot, clip with pre- and post-roll) and reports its
+state to the service over a queue. A lost stream is reopened with back-off inside the worker (state ``lost``, then
+``live`` again); SIGTERM closes the open event and ends the worker; a worker whose parent dies (kill -9 of the
 service) exits at once without writing, so the restarted service finds that event ``open`` and marks it
 ``interrupted``.
 
@@ -351,11 +351,11 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
     service shares the cores out among its cameras). Returns its exit status: 0 stopped or ended."""
     _exit_when_orphaned(parent_pid)
-    from ..device import choose_threads
+    from ..device import apply_thread_policy
 
-    choose_threads(threads)
+    apply_thread_policy(threads)  # the API's runs keep this count
     from ..errors import VideoAnomalyError
-    from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, run_source, stop_on_signals
+    from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, stop_on_signals
     from .store import Store
 
     shown = redact_source(cam.source)
@@ -384,26 +384,21 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     send("state", state=LOST, error=str(exc))
                     time.sleep(backoff.next())
                     continue
-                session = det.session(cam.score, threshold=cam.threshold)
-                from ..events import EventTracker
-
-                tracker = EventTracker(
-                    session.threshold,
-                    fps=source.fps,
-                    end_after=cam.end_after,
-                    min_length=cam.min_length,
-                    source=cam.name,
-                )
+                # The session's threshold (``LiveSession``: the override, else the detector's for the score).
+                threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
                 run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
-                rec = EventRecorder(cam, store, run_id, session.threshold, source.fps, send)
-                send("state", state=LIVE, threshold=session.threshold, fps=0.0, frames=0, in_event=False)
+                rec = EventRecorder(cam, store, run_id, threshold, source.fps, send)
+                send("state", state=LIVE, threshold=threshold, fps=0.0, frames=0, in_event=False)
                 cpu0 = time.process_time()
                 try:
-                    stats = run_source(
-                        session,
+                    # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop.
+                    *_, stats = det.watch(
                         source,
-                        tracker=tracker,
+                        score=cam.score,
+                        threshold=cam.threshold,
                         emit=rec.on_message,
+                        end_after=cam.end_after,
+                        min_length=cam.min_length,
                         on_frame=rec.on_frame,
                         queue=cam.queue,
                         warn=warn,
