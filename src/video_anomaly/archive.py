@@ -795,6 +795,9 @@ def score_archive(
     settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, end_after, min_length)
     recordings = collect_recordings(inputs, camera)
     _check_settings(out, settings)
+    for sub in ("frames", "events", "_state"):  # temporary files of writers killed mid-write (one driver per OUT)
+        for tmp in (out / sub).rglob(".*.tmp*") if (out / sub).is_dir() else ():
+            tmp.unlink(missing_ok=True)
     engine = choose_engine(engine, log)
     cpus_per_worker = float(cpus_per_worker)
     workers = int(workers or max(1, int(available_cores() // max(cpus_per_worker, 1.0))))
@@ -932,7 +935,6 @@ def _write_manifest_and_summary(out, recordings, segments, done, rec_done, resul
     for c in per_cam.values():
         c["alarm_rate"] = c["alarms"] / c["scored"] if c["scored"] else None
         c["events_per_hour"] = c["events"] / c["hours"] if c["hours"] else None
-        c["hours"] = round(c["hours"], 6)
         summary.append(c)
     with atomic_output(out / "summary.parquet") as tmp:
         pq.write_table(pa.Table.from_pylist(summary), tmp)
