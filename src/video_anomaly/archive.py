@@ -342,7 +342,7 @@ class SegmentWorker:
 
     def run(self, seg: Segment) -> dict[str, Any]:
         """The segment's marker (also written to ``_state``): ``status`` ``done`` or ``failed`` with ``error``."""
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         try:
             marker = self._score(seg)
         except Exception as exc:  # noqa: BLE001 - recorded with its error; the run goes on with other segments
@@ -352,7 +352,8 @@ class SegmentWorker:
             if isinstance(exc, DataError) and exc.path is None and seg.rec.path not in error:
                 error = f"{seg.rec.path}: {error}"
             marker = _marker(seg, "failed", error=error, worker=self.where)
-        marker["wall_s"] = round(time.monotonic() - t0, 4)
+        # CPU seconds of this worker process (decoding thread included): with wall_s, the cores it really had.
+        marker["wall_s"], marker["cpu_s"] = round(time.monotonic() - t0, 4), round(time.process_time() - cpu0, 4)
         state = Path(self.config.out) / "_state"
         _write_json(state / ("segments" if marker["status"] == "done" else "failed") / f"{seg.seg_id}.json", marker)
         return marker

@@ -1,0 +1,130 @@
+"""Scaling of ``video-anomaly archive``: frames/s with 1 and 2 workers (or any list), side by side in one run.
+
+The footage: ``--minutes`` of 10 fps frames (20 min = 12,000 frames by default) split over ``--cameras`` frame
+folders, made of UCSD Ped2's test frames looped (symbolic links, nothing copied), or, without the dataset, the
+motion cue's synthetic sequence at Ped2's size. The detector: the shipped ``ucsd-ped2`` (its default score, the
+motion cue). Each worker count scores the whole footage into a fresh output folder; the wall time includes the
+start of the workers (and of a local Ray); ``startup_s`` estimates that start (the end of the first segment less
+its own time) and ``frames_per_s_after_startup`` leaves it out. Per worker: frames / the sum of the segments' own
+times; ``cores_used``: the workers' CPU seconds over the wall time after the start-up (how many cores they really had:
+on a machine shared with other jobs, fewer than the workers); ``frames_per_cpu_s``: frames per CPU second.
+
+    .venv/bin/python scripts/bench_archive.py                       # 1 and 2 workers, Ray when installed
+    .venv/bin/python scripts/bench_archive.py --engine local --workers 1,2
+    .venv/bin/python scripts/bench_archive.py --address 127.0.0.1:6379 --workers 2   # a running Ray cluster
+
+Prints one JSON object (also written to ``--json``): per worker count the wall time, frames/s, frames/s per
+worker, and the ratio of each to the first worker count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+UCSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped2"
+
+
+def make_footage(root: Path, minutes: float, cameras: int, fps: float, data: Path) -> tuple[list[Path], str]:
+    """``cameras`` frame folders holding ``minutes`` of footage in all (symbolic links to looped frames)."""
+    from video_anomaly.data.frames import list_images
+
+    test = data / "Test"
+    if test.is_dir():
+        clips = [d for d in sorted(test.iterdir()) if d.is_dir() and not d.name.endswith("_gt")]
+        frames = [f for d in clips for f in list_images(d)]
+        what = f"UCSD Ped2 test frames ({len(frames)}) looped"
+    else:
+        from PIL import Image
+
+        from video_anomaly.cues.motion import synthetic_sequence
+
+        src = root / "synthetic"
+        src.mkdir(parents=True)
+        frames = []
+        for i, f in enumerate(synthetic_sequence(300, (240, 360))):
+            frames.append(src / f"{i:05d}.png")
+            Image.fromarray(f).save(frames[-1])
+        what = "synthetic 360x240 sequence (300 frames) looped (UCSD Ped2 not found)"
+    total = int(round(minutes * 60 * fps))
+    folders = []
+    for c in range(cameras):
+        folder = root / "footage" / f"cam{c + 1}" / "day1"
+        folder.mkdir(parents=True)
+        for i in range(c * total // cameras, (c + 1) * total // cameras):
+            os.symlink(frames[i % len(frames)].resolve(), folder / f"{i:06d}{frames[0].suffix}")
+        folders.append(folder)
+    return folders, what
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--minutes", type=float, default=20.0, help="footage in minutes at --fps (default 20)")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--cameras", type=int, default=2)
+    p.add_argument("--segment-frames", type=int, default=600)
+    p.add_argument("--workers", default="1,2", help="worker counts, comma-separated, run in this order")
+    p.add_argument("--engine", default="auto", choices=("auto", "ray", "local"))
+    p.add_argument("--address", help="a Ray cluster to join instead of a local Ray")
+    p.add_argument("--model", default="ucsd-ped2")
+    p.add_argument("--data", type=Path, default=UCSD, help="UCSD Ped2 root (default ../shared/datasets/...)")
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args(argv)
+
+    from video_anomaly.archive import score_archive
+
+    counts = [int(x) for x in args.workers.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
+        folders, what = make_footage(Path(tmp), args.minutes, args.cameras, args.fps, args.data)
+        runs = []
+        for n in counts:
+            t0 = time.monotonic()
+            first: list[float] = []  # when the first segment ended, less its own time: the workers' start-up
+
+            def on_segment(marker, first=first, t0=t0):
+                if not first:
+                    first.append(time.monotonic() - t0 - marker["wall_s"])
+
+            res = score_archive(args.model, folders, Path(tmp) / f"out-{n}", segment_frames=args.segment_frames,
+                                engine=args.engine, workers=n, address=args.address, progress=False,
+                                on_segment=on_segment, log=lambda m: print(m, file=sys.stderr))  # fmt: skip
+            wall = time.monotonic() - t0
+            if not res.ok:
+                print(json.dumps(res.failed + res.recordings_failed), file=sys.stderr)
+                return 1
+            seg_s = cpu_s = 0.0
+            for m in (Path(tmp) / f"out-{n}" / "_state" / "segments").glob("*.json"):
+                doc = json.loads(m.read_text())
+                seg_s, cpu_s = seg_s + doc["wall_s"], cpu_s + doc["cpu_s"]
+            runs.append({"workers": n, "engine": res.engine, "frames": res.frames, "wall_s": round(wall, 2),
+                         "frames_per_s": round(res.frames / wall, 2), "startup_s": round(first[0], 2),
+                         "frames_per_s_after_startup": round(res.frames / (wall - first[0]), 2),
+                         "frames_per_s_per_worker": round(res.frames / seg_s, 2),
+                         "frames_per_cpu_s": round(res.frames / cpu_s, 2),
+                         "cores_used": round(cpu_s / (wall - first[0]), 2),
+                         "load_avg_1min_after": round(os.getloadavg()[0], 2)})  # fmt: skip
+            print(json.dumps(runs[-1]), file=sys.stderr)
+    for r in runs:
+        r["speedup_vs_first"] = round(r["frames_per_s"] / runs[0]["frames_per_s"], 3)
+        r["speedup_after_startup"] = round(r["frames_per_s_after_startup"] / runs[0]["frames_per_s_after_startup"], 3)
+    result = {
+        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f})",
+        "footage": f"{args.minutes:g} min at {args.fps:g} fps over {args.cameras} camera(s): {what}",
+        "model": args.model,
+        "segment_frames": args.segment_frames,
+        "runs": runs,
+    }
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
