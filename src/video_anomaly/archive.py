@@ -494,8 +494,8 @@ class LocalBackend:
         if not segments:
             return
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init,
-                                 initargs=(self.config,)) as pool:  # fmt: skip
+        pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init, initargs=(self.config,))
+        try:
             todo = iter(segments)
             pending = set()
             # A bounded number in flight: a billion frames make a long list of segments, not of futures.
@@ -510,6 +510,9 @@ class LocalBackend:
                     nxt = next(todo, None)
                     if nxt is not None:
                         pending.add(pool.submit(_pool_run, nxt))
+        finally:
+            # Interrupted: segments not started are dropped (a rerun does them); running ones finish and are kept.
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayBackend:
