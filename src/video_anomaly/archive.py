@@ -534,8 +534,8 @@ class RayBackend:
         if not ray.is_initialized():
             address = address or os.environ.get("RAY_ADDRESS") or None
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-            if address is None:
-                kw["num_cpus"] = max(1, math.ceil(workers * cpus_per_worker))
+            if address is None:  # "local": a new Ray of our own, even where another runs on this machine
+                address, kw["num_cpus"] = "local", max(1, math.ceil(workers * cpus_per_worker))
             ray.init(address=address, **kw)
             self.started = True
 
