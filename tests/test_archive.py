@@ -206,3 +206,18 @@ def test_rerun_with_other_settings_is_refused_and_report_reads_the_output(setup,
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text()
     assert "camA/Test001" in page and page.count('class="event"') >= 1
+
+
+def test_a_killed_ray_worker_is_restarted_and_its_segment_retried(setup, local_ray, tmp_path):
+    killed = []
+
+    def on_segment(marker):
+        if not killed:  # the worker that just finished a segment has its next one queued
+            killed.append(int(marker["worker"].rsplit(":", 1)[1]))
+            os.kill(killed[0], signal.SIGKILL)
+
+    out, whole = tmp_path / "out", tmp_path / "whole"
+    res = _run(setup, out, engine="ray", on_segment=on_segment)
+    assert killed and res.ok and res.done == 15
+    _run(setup, whole, engine="ray")
+    assert _tables(out) == _tables(whole)

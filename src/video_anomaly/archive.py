@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, VideoAnomalyError
 from .outputs import atomic_output, safe_name
 
 FORMAT = "video-anomaly-archive"
@@ -346,8 +346,6 @@ class SegmentWorker:
         try:
             marker = self._score(seg)
         except Exception as exc:  # noqa: BLE001 - recorded with its error; the run goes on with other segments
-            from .errors import VideoAnomalyError
-
             error = str(exc) if isinstance(exc, VideoAnomalyError) else f"{type(exc).__name__}: {exc}"
             if isinstance(exc, DataError) and exc.path is None and seg.rec.path not in error:
                 error = f"{seg.rec.path}: {error}"
@@ -490,6 +488,7 @@ class LocalBackend:
     def run(self, segments: list[Segment]) -> Iterator[dict[str, Any]]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         if not segments:
             return
@@ -506,7 +505,14 @@ class LocalBackend:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield fut.result()
+                    try:
+                        marker = fut.result()
+                    except BrokenProcessPool:
+                        raise VideoAnomalyError(
+                            "archive: a worker process died (killed? out of memory?); what was done is kept: rerun "
+                            "the same command to resume"
+                        ) from None
+                    yield marker
                     nxt = next(todo, None)
                     if nxt is not None:
                         pending.add(pool.submit(_pool_run, nxt))
@@ -543,7 +549,9 @@ class RayBackend:
         ray = self.ray
         if not segments:
             return
-        actor_cls = ray.remote(num_cpus=self.cpus)(SegmentWorker)
+        # A worker that dies (killed, out of memory, its node lost) is restarted and its segment retried: scoring a
+        # segment is idempotent (same part names, atomic renames). Past the retries the segment is recorded failed.
+        actor_cls = ray.remote(num_cpus=self.cpus, max_restarts=3, max_task_retries=2)(SegmentWorker)
         actors = [actor_cls.remote(self.config) for _ in range(min(self.workers, len(segments)))]
         todo = iter(segments)
         pending: dict[Any, Any] = {}
@@ -553,15 +561,20 @@ class RayBackend:
                 seg = next(todo, None)
                 if seg is None:
                     break
-                pending[actor.run.remote(seg)] = actor
+                pending[actor.run.remote(seg)] = (actor, seg)
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    actor = pending.pop(ref)
-                    yield ray.get(ref)
+                    actor, seg = pending.pop(ref)
+                    try:
+                        yield ray.get(ref)
+                    except ray.exceptions.RayError as exc:  # the worker died for good: say so, go on
+                        yield _marker(seg, "failed", error=f"{seg.rec.path}: worker lost ({type(exc).__name__})")
+                        actor = actor_cls.remote(self.config)
+                        actors.append(actor)
                     seg = next(todo, None)
                     if seg is not None:
-                        pending[actor.run.remote(seg)] = actor
+                        pending[actor.run.remote(seg)] = (actor, seg)
         finally:
             for actor in actors:
                 ray.kill(actor)
