@@ -928,8 +928,12 @@ def _write_manifest_and_summary(out, recordings, segments, done, rec_done, resul
             rows.append({"segment": None, "recording": rec.rec_id, "camera": rec.camera, "path": rec.path, "k": None,
                          "start": None, "end": None, "status": "failed", "error": f["error"], "frames": None,
                          "wall_s": None, "worker": None})  # fmt: skip
+    i64, f64, txt = pa.int64(), pa.float64(), pa.string()
+    schema = pa.schema([("segment", txt), ("recording", txt), ("camera", txt), ("path", txt), ("k", i64),
+                        ("start", i64), ("end", i64), ("status", txt), ("error", txt), ("frames", i64),
+                        ("wall_s", f64), ("worker", txt)])  # fmt: skip
     with atomic_output(out / "segments.parquet") as tmp:
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
     per_cam: dict[str, dict[str, Any]] = {}
     for rec in recordings:
         c = per_cam.setdefault(rec.camera, {"camera": rec.camera, "recordings": 0, "recordings_done": 0,
@@ -953,8 +957,11 @@ def _write_manifest_and_summary(out, recordings, segments, done, rec_done, resul
         c["alarm_rate"] = c["alarms"] / c["scored"] if c["scored"] else None
         c["events_per_hour"] = c["events"] / c["hours"] if c["hours"] else None
         summary.append(c)
+    schema = pa.schema([("camera", txt)] + [(k, i64) for k in ("recordings", "recordings_done", "recordings_failed",
+                       "segments", "segments_failed", "frames", "scored", "alarms")] + [("hours", f64), ("events", i64),
+                       ("alarm_rate", f64), ("events_per_hour", f64)])  # fmt: skip
     with atomic_output(out / "summary.parquet") as tmp:
-        pq.write_table(pa.Table.from_pylist(summary), tmp)
+        pq.write_table(pa.Table.from_pylist(summary, schema=schema), tmp)
     doc = {"engine": result.engine, "segments": result.segments, "segments_done_now": result.done,
            "segments_skipped": result.skipped, "segments_failed": len(result.failed),
            "recordings_failed": len(result.recordings_failed), "failures": result.failed + result.recordings_failed,
