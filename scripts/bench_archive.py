@@ -13,8 +13,8 @@ on a machine shared with other jobs, fewer than the workers); ``frames_per_cpu_s
     .venv/bin/python scripts/bench_archive.py --engine local --workers 1,2
     .venv/bin/python scripts/bench_archive.py --address 127.0.0.1:6379 --workers 2   # a running Ray cluster
 
-Prints one JSON object (also written to ``--json``): per worker count the wall time, frames/s, frames/s per
-worker, and the ratio of each to the first worker count.
+Prints one JSON object (also written to ``--json``): per run the wall time, frames/s, frames/s per worker, the
+cores used; per worker count their means and the speed-up over the first count.
 """
 
 from __future__ import annotations
@@ -110,14 +110,27 @@ def main(argv=None) -> int:
                          "cores_used": round(cpu_s / (wall - first[0]), 2),
                          "load_avg_1min_after": round(os.getloadavg()[0], 2)})  # fmt: skip
             print(json.dumps(runs[-1]), file=sys.stderr)
+    # Repeated counts (--workers 1,2,2,1: an ABBA order evens out a load that drifts) are averaged.
+    by_n: dict[int, list[dict]] = {}
     for r in runs:
-        r["speedup_vs_first"] = round(r["frames_per_s"] / runs[0]["frames_per_s"], 3)
-        r["speedup_after_startup"] = round(r["frames_per_s_after_startup"] / runs[0]["frames_per_s_after_startup"], 3)
+        by_n.setdefault(r["workers"], []).append(r)
+    base = counts[0]
+    summary = []
+    for n, rs in by_n.items():
+        row = {"workers": n, "runs": len(rs)}
+        for key in ("frames_per_s", "frames_per_s_after_startup", "frames_per_s_per_worker", "cores_used"):
+            row[key] = round(sum(r[key] for r in rs) / len(rs), 2)
+        summary.append(row)
+    for row in summary:
+        ref = next(x for x in summary if x["workers"] == base)
+        row["speedup"] = round(row["frames_per_s"] / ref["frames_per_s"], 3)
+        row["speedup_after_startup"] = round(row["frames_per_s_after_startup"] / ref["frames_per_s_after_startup"], 3)
     result = {
         "machine": f"{platform.node()} ({os.cpu_count()} CPUs, load average at the end {os.getloadavg()[0]:.2f})",
         "footage": f"{args.minutes:g} min at {args.fps:g} fps over {args.cameras} camera(s): {what}",
         "model": args.model,
         "segment_frames": args.segment_frames,
+        "summary": summary,
         "runs": runs,
     }
     print(json.dumps(result, indent=1))
