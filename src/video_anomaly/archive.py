@@ -569,8 +569,8 @@ class RayBackend:
                     try:
                         yield ray.get(ref)
                     except ray.exceptions.RayError as exc:  # the worker died for good: say so, go on
-                        why = (str(exc).strip().splitlines() or [""])[0][:200]
-                        yield _marker(seg, "failed", error=f"{seg.rec.path}: worker failed ({type(exc).__name__}: {why})")
+                        why = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
+                        yield _marker(seg, "failed", error=f"{seg.rec.path}: worker failed ({why})")
                         actor = actor_cls.remote(self.config)
                         actors.append(actor)
                     seg = next(todo, None)
