@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
         folders, what = make_footage(Path(tmp), args.minutes, args.cameras, args.fps, args.data)
         runs = []
-        for n in counts:
+        for run_no, n in enumerate(counts):
             t0 = time.monotonic()
             first: list[float] = []  # when the first segment ended, less its own time: the workers' start-up
 
@@ -91,7 +91,8 @@ def main(argv=None) -> int:
                 if not first:
                     first.append(time.monotonic() - t0 - marker["wall_s"])
 
-            res = score_archive(args.model, folders, Path(tmp) / f"out-{n}", segment_frames=args.segment_frames,
+            out = Path(tmp) / f"out-{run_no}-{n}"
+            res = score_archive(args.model, folders, out, segment_frames=args.segment_frames,
                                 engine=args.engine, workers=n, address=args.address, progress=False,
                                 on_segment=on_segment, log=lambda m: print(m, file=sys.stderr))  # fmt: skip
             wall = time.monotonic() - t0
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
                 print(json.dumps(res.failed + res.recordings_failed), file=sys.stderr)
                 return 1
             seg_s = cpu_s = 0.0
-            for m in (Path(tmp) / f"out-{n}" / "_state" / "segments").glob("*.json"):
+            for m in (out / "_state" / "segments").glob("*.json"):
                 doc = json.loads(m.read_text())
                 seg_s, cpu_s = seg_s + doc["wall_s"], cpu_s + doc["cpu_s"]
             runs.append({"workers": n, "engine": res.engine, "frames": res.frames, "wall_s": round(wall, 2),
