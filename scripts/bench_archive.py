@@ -12,6 +12,7 @@ on a machine shared with other jobs, fewer than the workers); ``frames_per_cpu_s
     .venv/bin/python scripts/bench_archive.py                       # 1 and 2 workers, Ray when installed
     .venv/bin/python scripts/bench_archive.py --engine local --workers 1,2
     .venv/bin/python scripts/bench_archive.py --address 127.0.0.1:6379 --workers 2   # a running Ray cluster
+    .venv/bin/python scripts/bench_archive.py --cost-only     # decode, event pass, part size, worker memory
 
 Prints one JSON object (also written to ``--json``): per run the wall time, frames/s, frames/s per worker, the
 cores used; per worker count their means and the speed-up over the first count.
@@ -63,6 +64,52 @@ def make_footage(root: Path, minutes: float, cameras: int, fps: float, data: Pat
     return folders, what
 
 
+def cost_model(tmp: Path, model: str) -> dict:
+    """The archive's own costs, each measured here: decoding H.264 at 360x240 through ``open_live_source``
+    (what a video segment pays per frame before its start), the driver's event pass per recording, the size of a
+    3000-frame Parquet part, and the resident memory of a worker once its detector has scored 30 frames."""
+    import subprocess
+
+    import numpy as np
+    import pyarrow as pa
+
+    from video_anomaly.archive import Recording, Segment, _write_parts, recording_events
+    from video_anomaly.cues.motion import synthetic_sequence
+    from video_anomaly.sources import open_live_source
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from live_fixtures import write_ts  # the tests' H.264 writer (PyAV)
+
+    clip = write_ts(synthetic_sequence(300, (240, 360)), tmp / "decode.ts")
+    t0 = time.perf_counter()
+    n = sum(1 for _ in open_live_source(str(clip)).timed_frames())
+    decode_ms = (time.perf_counter() - t0) / n * 1000
+    rng = np.random.default_rng(0)
+    m = 200_000
+    zeros = np.zeros(m, np.int32)
+    table = pa.table({"frame": np.arange(m), "t_s": np.arange(m) / 10, "score": rng.random(m), "x0": zeros,
+                      "y0": zeros, "x1": zeros + 1, "y1": zeros + 1})  # fmt: skip
+    t0 = time.perf_counter()
+    recording_events(table, Recording("a", "cam"), threshold=0.9, fps=10.0, end_after=5, min_length=3)
+    events_fps = m / (time.perf_counter() - t0)
+    k = 3000
+    cols = {
+        "frame": list(range(k)),
+        "t_s": list(np.arange(k) / 10),
+        "score": list(rng.random(k) * 3),
+        "raw": list(rng.random(k) * 3),
+        **{c: list(rng.integers(0, 240, k)) for c in ("x0", "y0", "x1", "y1")},
+    }
+    rel = _write_parts(Segment(Recording(str(tmp / "x.mp4"), "cam", "2026-11-03T08:00:00"), 0, 0, k), cols, 1.5, tmp)
+    part_kb = (tmp / rel[0]).stat().st_size / 1000
+    code = (f"import resource, numpy as np; from video_anomaly.api import Detector; s = Detector.load({model!r})"
+            ".session(None); [s.push(np.zeros((240, 360), np.uint8), i) for i in range(30)]; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")  # fmt: skip
+    rss = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    return {"decode_ms_per_frame_h264_360x240": round(decode_ms, 2), "event_pass_frames_per_s": round(events_fps),
+            "parquet_kb_per_3000_frames": round(part_kb, 1), "worker_peak_rss_mb": round(rss / 1024, 1)}  # fmt: skip
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--minutes", type=float, default=20.0, help="footage in minutes at --fps (default 20)")
@@ -75,10 +122,15 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="ucsd-ped2")
     p.add_argument("--data", type=Path, default=UCSD, help="UCSD Ped2 root (default ../shared/datasets/...)")
     p.add_argument("--json", type=Path, help="also write the result here")
+    p.add_argument("--cost-only", action="store_true", help="only the cost-model figures (no scaling runs)")
     args = p.parse_args(argv)
 
     from video_anomaly.archive import score_archive
 
+    if args.cost_only:
+        with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
+            print(json.dumps(cost_model(Path(tmp), args.model), indent=1))
+        return 0
     counts = [int(x) for x in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
         folders, what = make_footage(Path(tmp), args.minutes, args.cameras, args.fps, args.data)
