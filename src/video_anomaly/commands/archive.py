@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         help="[DETECTOR] video files, frame folders, folders of those (recursively), globs, or manifests "
         "(.csv with header path,camera,start or .jsonl with those keys; start in ISO 8601)",
     )
-    add_model_args(p, live_only=True)
+    add_model_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (resumed when it holds an earlier run)")
     p.add_argument(
         "--segment-frames", type=positive_int, default=3000, help="frames per segment (default 3000: 5 min at 10 fps)"
