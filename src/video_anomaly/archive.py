@@ -1,7 +1,8 @@
 """Archive scoring: months of footage from many cameras, cut into segments, scored by workers, resumable.
 
 The unit of work is a **segment of one recording**: frames ``[start, end)`` decoded in order inside one worker
-and scored by the same code as ``score`` and ``watch`` (``Detector.session`` driven by ``runner.run_source``).
+and scored by the same code as ``score`` and ``watch`` (``api.watch``: ``Detector.session`` driven by
+``runner.run_source``).
 A causal detector needs each frame's past, so a segment starts ``overlap`` frames early (``history_frames``: the
 warm-up and pooling window of the score's cues, plus what the score's smoothing still remembers); those frames
 are scored but not written, and every written frame gets exactly the score it has in one pass over the whole
@@ -220,10 +221,18 @@ def history_frames(detector, score: str | None = None) -> int:
     for c in session.cues:
         cue = detector.cues[c]
         need = max(need, int(cue.warmup) + int(getattr(cue, "pool", 0) or 0))
-    alpha = float(detector.config.ema_alpha)
+    alpha = float(getattr(detector.config, "ema_alpha", 1.0))
     if 0.0 < alpha < 1.0:
         need += math.ceil(math.log(EMA_FORGET) / math.log(1.0 - alpha))
     return need
+
+
+def unbounded_cues(detector, score: str | None = None) -> list[str]:
+    """The score's cues whose memory no overlap covers: a running background (the appearance cue's ``bg_rate``)
+    remembers every frame since the stream began, so a segment restarts it from the training background and its
+    first frames can score differently from ``score``'s one pass until it has adapted."""
+    session = detector.session(score)
+    return [c for c in session.cues if getattr(getattr(detector.cues[c], "config", None), "bg_rate", None)]
 
 
 def probe_length(rec: Recording, fps: float | None = None) -> int | None:
@@ -274,19 +283,6 @@ class WorkerConfig:
     threads: int = 1
 
 
-class _NoEvents:
-    """``run_source`` feeds a tracker; a segment's events are not its own (they need the whole recording, see the
-    module docstring), so the segment's tracker keeps nothing."""
-
-    in_event = False
-
-    def update(self, *args, **kw) -> list:
-        return []
-
-    def finish(self) -> list:
-        return []
-
-
 def _segment_source(seg: Segment, first: int, fps: float | None):
     """A ``LiveSource`` of the frames ``first .. seg.end - 1`` of the recording, with the frame numbers and times
     that ``open_live_source`` gives them when the whole recording is read (a frame folder is read from file
@@ -333,9 +329,9 @@ class SegmentWorker:
 
     def __init__(self, config: WorkerConfig):
         from .api import Detector
-        from .device import choose_threads
+        from .device import apply_thread_policy
 
-        choose_threads(config.threads)
+        apply_thread_policy(config.threads)  # before the API's own calls, which keep the count chosen first
         self.config = config
         self.detector = Detector.load(config.model)
         self.where = f"{socket.gethostname()}:{os.getpid()}"
@@ -357,10 +353,9 @@ class SegmentWorker:
         return marker
 
     def _score(self, seg: Segment) -> dict[str, Any]:
-        from .runner import run_source
+        from .api import watch
 
         cfg = self.config
-        session = self.detector.session(cfg.score, threshold=cfg.threshold)
         first = max(0, seg.start - cfg.overlap)
         source = _segment_source(seg, first, cfg.fps)
         cols: dict[str, list] = {k: [] for k in ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1")}
@@ -375,7 +370,10 @@ class SegmentWorker:
             for key, v in zip(("x0", "y0", "x1", "y1"), (None,) * 4 if fs is None else fs.bbox):
                 cols[key].append(v)
 
-        run_source(session, source, tracker=_NoEvents(), on_frame=on_frame, drop=False)
+        # The run of `watch` and `score`; its tracker's events are not the segment's to keep (they need the whole
+        # recording, see the module docstring).
+        session, source, _, _ = watch(self.detector, source, score=cfg.score, threshold=cfg.threshold,
+                                      on_frame=on_frame, drop=False)  # fmt: skip
         parts = _write_parts(seg, cols, session.threshold, Path(cfg.out))
         scored = sum(v is not None for v in cols["score"])
         return _marker(
@@ -812,6 +810,10 @@ def score_archive(
     out = Path(out)
     settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, end_after, min_length)
     recordings = collect_recordings(inputs, camera)
+    for c in unbounded_cues(det, score):
+        log(f"archive: warning: the {c} cue keeps a running background with no bounded history: near each cut "
+            "its scores can differ from `score`'s until the background has adapted (longer --segment-frames, "
+            "fewer cuts; the motion cue alone is exact)")  # fmt: skip
     _check_settings(out, settings)
     for sub in ("frames", "events", "_state"):  # temporary files of writers killed mid-write (one driver per OUT)
         for tmp in (out / sub).rglob(".*.tmp*") if (out / sub).is_dir() else ():
