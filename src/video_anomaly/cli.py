@@ -19,20 +19,9 @@ import sys
 from .commands._types import positive_int
 from .errors import VideoAnomalyError
 
-COMMANDS = (
-    "data",
-    "train",
-    "evaluate",
-    "score",
-    "calibrate",
-    "watch",
-    "serve",
-    "models",
-    "report",
-    "bench",
-    "export",
-    "demo",
-)
+COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
+COMMANDS += ("archive",)  # many recordings in segments on Ray or a process pool (archive.py)
+COMMANDS += ("serve",)  # many cameras as a service: event store, pages, MQTT, webhooks (serve/)
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 
