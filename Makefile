@@ -25,12 +25,14 @@ lint: venv
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 
-# The HTML report test opens the page in Debian's headless Chromium; install it when we can (root on
-# Debian), otherwise that one test skips with its reason.
+# Debian packages some tests use: headless Chromium (the HTML report's and serve's browser tests; chromium-driver
+# for Selenium), mosquitto (serve's MQTT broker) and PostgreSQL (serve's event store). Installed when we can (root
+# on Debian); otherwise those tests skip with their reason.
+TEST_DEBS = chromium chromium-driver mosquitto postgresql
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-		echo "chromium not installed: the browser test will skip"; }
+	@dpkg -s $(TEST_DEBS) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_DEBS) >/dev/null) || \
+		echo "$(TEST_DEBS): not all installed: the tests that need them will skip"; }
 
 test: lint browser
 	$(BIN)/pytest -q

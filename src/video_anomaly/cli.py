@@ -21,6 +21,7 @@ from .errors import VideoAnomalyError
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
 COMMANDS += ("archive",)  # many recordings in segments on Ray or a process pool (archive.py)
+COMMANDS += ("serve",)  # many cameras as a service: event store, pages, MQTT, webhooks (serve/)
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 

@@ -143,12 +143,18 @@ def load_config(path: str | Path | None) -> RunConfig:
     """Read a TOML config (sections ``[data] [model] [train] [score]``); defaults when ``path`` is None."""
     if path is None:
         return RunConfig()
+    return RunConfig.from_dict(read_toml(path))
+
+
+def read_toml(path: str | Path) -> dict:
+    """A TOML file as a dict; a missing, unreadable or malformed file is one ``ConfigError`` naming it."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            d = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, a TOML config file was expected") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return RunConfig.from_dict(d)

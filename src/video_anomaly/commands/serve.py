@@ -1,0 +1,36 @@
+"""``video-anomaly serve CONFIG.toml``: run the camera service (see ``docs/serve.md``)."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run many cameras as a service: an event store, web pages to review events, MQTT and webhooks",
+        description="Cameras, event store, web server, MQTT and webhooks from one TOML file (docs/serve.md). "
+        "One worker process per camera runs the live session of `watch`; SIGTERM stops it cleanly.",
+    )
+    p.add_argument("config", metavar="CONFIG.toml", help="the service's config file")
+    p.add_argument("--check", action="store_true", help="check the config (detectors, sources, database) and exit")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import ConfigError
+
+    try:
+        from ..serve.config import load_config
+        from ..serve.service import Service, check_config, listen
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"serve needs the optional dependencies: pip install 'video-anomaly[serve]' ({exc})"
+        ) from None
+    config = load_config(args.config)
+    check_config(config)
+    if args.check:
+        Service(config).store.close()
+        print(f"{args.config}: {len(config.cameras)} camera(s), database and detectors ok")
+        return 0
+    sock = listen(config)  # a port in use stops it here, before anything is created
+    Service(config).run(sock)
+    return 0

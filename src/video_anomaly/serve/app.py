@@ -1,0 +1,225 @@
+"""The web pages and the JSON API (FastAPI, Jinja2 pages rendered on the server, a little JavaScript, no build step).
+
+Pages: ``/`` cameras with their live state; ``/events`` the events with snapshots (filter by camera, time, label);
+``/events/{id}`` one event: clip, score curve, box, the buttons "normal" and "confirmed". API: ``GET /api/cameras``,
+``GET /api/events``, ``GET /api/events/{id}``, ``POST /api/events/{id}/label`` (``{"label": "normal" |
+"confirmed" | null}``, header ``Authorization: Bearer TOKEN``), ``GET /healthz``; media under ``/media/``.
+
+Everything shown is escaped (Jinja2 autoescape; camera sources have their passwords removed). Anything that
+changes state needs the config's token; a service without a token is read-only.
+"""
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import ServeConfig, redact_source
+from .store import LABELS, Store, event_json, iso
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+
+
+def _parse_time(value: str | None, name: str) -> float | None:
+    """``2026-12-05T10:00`` (a datetime-local field, UTC), ISO 8601 with zone, or Unix seconds -> Unix seconds."""
+    from fastapi import HTTPException
+
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(422, f"{name}: not a time: {value!r} (ISO 8601 or Unix seconds)") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def curve_svg_points(curve, threshold: float, width: int = 600, height: int = 160) -> dict:
+    """The score curve ``[[seconds, score, (box)], ...]`` as SVG polyline points in a ``width`` x ``height`` box."""
+    if not curve:
+        return {"points": "", "threshold_y": None, "width": width, "height": height, "t_max": 0, "s_max": 0}
+    t_max = max(max(c[0] for c in curve), 1e-6)
+    t_min = min(min(c[0] for c in curve), 0.0)
+    s_max = max(max(c[1] for c in curve), threshold) * 1.1 or 1.0
+    s_min = min(min(c[1] for c in curve), 0.0)
+
+    def xy(t, s):
+        return (width * (t - t_min) / (t_max - t_min), height * (1 - (s - s_min) / (s_max - s_min)))
+
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(c[0], c[1]) for c in curve))
+    return {
+        "points": pts,
+        "threshold_y": round(xy(0, threshold)[1], 1),
+        "x0": round(xy(0, 0)[0], 1),
+        "width": width,
+        "height": height,
+        "t_max": round(t_max, 1),
+        "s_max": round(s_max, 2),
+    }
+
+
+def create_app(
+    config: ServeConfig,
+    store: Store,
+    *,
+    status: Callable[[], dict[str, dict]] = dict,
+    on_label: Callable[[dict, str | None], str | None] | None = None,
+    lifespan=None,
+):
+    """The FastAPI application. ``status()``: each camera's latest state (from the supervisor). ``on_label(event,
+    label)``: called after a label is stored (the detector's feedback); what it returns is stored beside it."""
+    from fastapi import FastAPI, Header, HTTPException, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import Environment, FileSystemLoader
+
+    app = FastAPI(title="video-anomaly", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["iso"] = iso
+    templates = Jinja2Templates(env=env)
+    store.media.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=store.media), name="media")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    token = config.server.token
+    cameras = {c.name: c for c in config.cameras}
+
+    def cameras_json() -> list[dict]:
+        st = status()
+        counts = store.counts()
+        out = []
+        for name, cam in cameras.items():
+            s = st.get(name, {})
+            out.append(
+                {
+                    "camera": name,
+                    "source": redact_source(cam.source),
+                    "state": s.get("state", "unknown"),
+                    "fps": s.get("fps"),
+                    "last_frame": iso(s.get("last_frame_ts")),
+                    "last_frame_ts": s.get("last_frame_ts"),
+                    "score": s.get("score"),
+                    "threshold": s.get("threshold", cam.threshold),
+                    "in_event": bool(s.get("in_event")),
+                    "error": s.get("error"),
+                    "frames": s.get("frames"),
+                    "events": counts.get(name, 0),
+                }
+            )
+        return out
+
+    def events_query(camera, since, until, label, limit, offset) -> list[dict]:
+        if camera and camera not in cameras and not store.counts().get(camera):
+            raise HTTPException(404, f"no camera named {camera!r}")
+        if label and label not in LABELS:
+            raise HTTPException(422, f"label must be one of {', '.join(LABELS)}")
+        limit = max(1, min(int(limit), 500))
+        rows = store.list(
+            camera=camera or None,
+            since=_parse_time(since, "since"),
+            until=_parse_time(until, "until"),
+            label=label or None,
+            limit=limit,
+            offset=max(0, int(offset)),
+        )
+        return [event_json(r) for r in rows]
+
+    def check_token(authorization: str | None) -> None:
+        if token is None:
+            raise HTTPException(403, "this service is read-only: set [server] token in its config to allow changes")
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401,
+                "a valid token is needed (header Authorization: Bearer TOKEN)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/", response_class=HTMLResponse)
+    def cameras_page(request: Request):
+        return templates.TemplateResponse(request, "cameras.html", {"cameras": cameras_json()})
+
+    @app.get("/events", response_class=HTMLResponse)
+    def events_page(
+        request: Request,
+        camera: str = "",
+        since: str = "",
+        until: str = "",
+        label: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ):
+        evs = events_query(camera, since, until, label, limit, offset)
+        ctx = {
+            "events": evs,
+            "cameras": list(cameras),
+            "camera": camera,
+            "since": since,
+            "until": until,
+            "label": label,
+            "labels": LABELS,
+            "limit": limit,
+            "offset": offset,
+        }
+        return templates.TemplateResponse(request, "events.html", ctx)
+
+    @app.get("/events/{event_id}", response_class=HTMLResponse)
+    def event_page(request: Request, event_id: int):
+        row = store.get(event_id)
+        if row is None:
+            raise HTTPException(404, f"no event {event_id}")
+        ev = event_json(row, curve=True)
+        ctx = {
+            "ev": ev,
+            "svg": curve_svg_points(row["curve"] or [], row["threshold"]),
+            "labels": LABELS,
+            "feedback": row["feedback"],
+        }
+        return templates.TemplateResponse(request, "event.html", ctx)
+
+    # ------------------------------------------------------------------ API
+    @app.get("/api/cameras")
+    def api_cameras():
+        return cameras_json()
+
+    @app.get("/api/events")
+    def api_events(
+        camera: str = "", since: str = "", until: str = "", label: str = "", limit: int = 100, offset: int = 0
+    ):
+        return events_query(camera, since, until, label, limit, offset)
+
+    @app.get("/api/events/{event_id}")
+    def api_event(event_id: int):
+        row = store.get(event_id)
+        if row is None:
+            raise HTTPException(404, f"no event {event_id}")
+        return event_json(row, curve=True)
+
+    @app.post("/api/events/{event_id}/label")
+    def api_label(event_id: int, body: dict, authorization: str | None = Header(default=None)):
+        check_token(authorization)
+        label = body.get("label") if isinstance(body, dict) else None
+        if label is not None and label not in LABELS:
+            raise HTTPException(422, f"label must be one of {', '.join(LABELS)} or null")
+        row = store.get(event_id)
+        if row is None:
+            raise HTTPException(404, f"no event {event_id}")
+        row = store.mark(event_id, label)
+        if on_label is not None:
+            feedback = on_label(row, label)
+            if feedback is not None:
+                row = store.mark(event_id, label, feedback)
+        out = event_json(row)
+        out["feedback"] = row["feedback"]
+        return out
+
+    @app.get("/healthz")
+    def healthz():
+        return JSONResponse({"ok": True, "cameras": {n: s.get("state") for n, s in status().items()}})
+
+    return app

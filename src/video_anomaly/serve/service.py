@@ -1,0 +1,210 @@
+"""The service put together: the store (migrated), the camera workers, notifications, retention and the web server.
+
+Start-up order: check the config (every detector loads and offers the camera's score; local sources exist), migrate
+the store, mark events left ``open`` by a service that died as ``interrupted``, start notifications, the workers
+and the retention thread, then serve HTTP. SIGTERM or SIGINT: the web server stops, every worker closes its open
+event and finishes its clip, the last notifications go out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+import time
+
+from ..errors import ConfigError
+from .config import ServeConfig
+from .store import Store, event_json
+
+RETENTION_EVERY_S = 60.0
+
+
+def _log(msg: str) -> None:
+    print(f"video-anomaly serve: {msg}", file=sys.stderr, flush=True)
+
+
+def check_config(config: ServeConfig) -> None:
+    """Fail before anything starts: each detector loads (checksums verified) and has the camera's score; a local
+    source exists. One ``ConfigError`` naming the config file and the camera."""
+    from pathlib import Path
+
+    from .. import Detector
+    from ..errors import VideoAnomalyError
+    from ..sources import is_stream_url
+
+    loaded: dict[str, object] = {}
+    for cam in config.cameras:
+        where = f"{config.path}: [cameras.{cam.name}]"
+        try:
+            det = loaded.get(cam.detector) or Detector.load(cam.detector, device="cpu")
+            loaded[cam.detector] = det
+            det.session(cam.score, threshold=cam.threshold)
+        except VideoAnomalyError as exc:
+            raise ConfigError(f"{where} detector: {exc}") from None
+        if not (is_stream_url(cam.source) or cam.source.startswith("/dev/")) and not Path(cam.source).exists():
+            raise ConfigError(f"{where} source: {cam.source}: no such file or folder")
+
+
+def feedback_hook(config: ServeConfig):
+    """``on_label`` for the app: a mark "normal" goes to the detector's feedback when this version has one
+    (``Detector.feedback``, the detection issue's), else the mark is only stored and the reply says so."""
+
+    def on_label(row: dict, label: str | None) -> str | None:
+        if label != "normal":
+            return None
+        from .. import Detector
+
+        if not hasattr(Detector, "feedback"):
+            return "stored; this version's detector has no feedback to send it to"
+        try:
+            cam = config.camera(row["camera"])
+            Detector.load(cam.detector).feedback(event_json(row), normal=True)
+        except Exception as exc:  # noqa: BLE001 - the label is stored whatever the feedback does
+            return f"stored; the detector's feedback failed: {exc}"[:400]
+        return "stored and sent to the detector's feedback"
+
+    return on_label
+
+
+def listen(config: ServeConfig):
+    """The server's socket, bound before anything starts: a port in use is one error line, not a half-started
+    service."""
+    import socket
+
+    server = config.server
+    family = socket.AF_INET6 if ":" in server.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((server.host, server.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"{config.path}: [server] cannot listen on {server.host}:{server.port}: "
+                          f"{(exc.strerror or str(exc)).lower()}") from None  # fmt: skip
+    sock.listen(128)
+    return sock
+
+
+class Service:
+    def __init__(self, config: ServeConfig):
+        from .notify import Notifier
+        from .workers import Supervisor
+
+        self.config = config
+        self.store = Store(config.store.database, config.store.media)
+        found = self.store.migrate()
+        interrupted = self.store.interrupt_open()
+        if interrupted:
+            _log(f"{interrupted} event(s) left open by a service that stopped abruptly are marked interrupted")
+        if found == 0:
+            _log(f"created the event store at {config.store.database}")
+        self.notifier = Notifier(config)
+        self.supervisor = Supervisor(config, self._on_message)
+        self._stop = threading.Event()
+        self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
+
+    # ------------------------------------------------------------------ messages from the workers
+    def _on_message(self, msg: dict) -> None:
+        kind = msg.get("kind")
+        if kind in ("event_start", "event"):
+            row = self.store.get(msg["id"])
+            if row is not None:
+                self.notifier.event({"type": kind, **event_json(row, self.config.server.url)})
+        elif kind == "state":
+            s = self.supervisor.status().get(msg["camera"], {})
+            from .store import iso
+
+            self.notifier.state(
+                msg["camera"],
+                {
+                    "camera": msg["camera"],
+                    "state": s.get("state"),
+                    "in_event": bool(s.get("in_event")),
+                    "score": s.get("score"),
+                    "threshold": s.get("threshold"),
+                    "fps": s.get("fps"),
+                    "last_frame": iso(s.get("last_frame_ts")),
+                    "error": s.get("error"),
+                },
+            )
+        elif kind == "worker_exit" and msg["exitcode"] != 0:
+            # A worker that died (killed, crashed) left its open event behind: it is cut off, not lost.
+            n = self.store.interrupt_open(msg["camera"])
+            _log(
+                f"warning: camera {msg['camera']}: worker exited with status {msg['exitcode']}"
+                + (f"; {n} open event(s) marked interrupted" if n else "")
+            )
+        elif kind == "warning":
+            _log(msg["message"])
+        elif kind == "summary":
+            fields = {k: v for k, v in msg.items() if k not in ("kind", "time")}
+            _log("camera run ended: " + json.dumps(fields))
+
+    # ------------------------------------------------------------------ retention
+    def retention_once(self) -> list[int]:
+        st = self.config.store
+        return self.store.apply_retention(
+            max_age_s=None if st.max_age_days is None else st.max_age_days * 86400.0,
+            max_bytes=None if st.max_size_mb is None else int(st.max_size_mb * 1e6),
+        )
+
+    def _retention_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                removed = self.retention_once()
+                if removed:
+                    _log(f"retention: removed {len(removed)} event(s) and their media")
+            except Exception as exc:  # noqa: BLE001 - a failed sweep is retried, detection goes on
+                _log(f"warning: retention failed: {exc}")
+            self._stop.wait(RETENTION_EVERY_S)
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> None:
+        self.notifier.start()
+        self.supervisor.start()
+        self._retention.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.supervisor.stop()
+        self.notifier.stop()
+        self.store.close()
+
+    def app(self):
+        from .app import create_app
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app):
+            self.start()
+            try:
+                yield
+            finally:
+                _log("stopping: closing open events")
+                self.stop()
+
+        return create_app(
+            self.config,
+            self.store,
+            status=self.supervisor.status,
+            on_label=feedback_hook(self.config),
+            lifespan=lifespan,
+        )
+
+    def run(self, sock=None) -> None:
+        """Serve until SIGTERM/SIGINT on ``sock`` (``listen(config)``; bound here when None)."""
+        import uvicorn
+
+        sock = sock or listen(self.config)
+        server = self.config.server
+        if server.host not in ("127.0.0.1", "localhost", "::1"):
+            _log(f"warning: listening on {server.host}: anyone who reaches it can read the events and clips"
+                 + ("" if server.token else ", and no [server] token is set (labels cannot be changed)")
+                 + "; put a reverse proxy with a login and TLS in front")  # fmt: skip
+        host, port = sock.getsockname()[:2]
+        _log(f"{len(self.config.cameras)} camera(s); pages at http://{host}:{port}/")
+        t0 = time.monotonic()
+        config = uvicorn.Config(self.app(), log_level="warning", timeout_graceful_shutdown=5)
+        uvicorn.Server(config).run(sockets=[sock])
+        _log(f"stopped after {time.monotonic() - t0:.0f} s")

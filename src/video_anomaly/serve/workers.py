@@ -1,0 +1,587 @@
+"""One process per camera, each running the same live session as ``watch``, and the supervisor that keeps them up.
+
+A camera worker (``camera_main``, a spawned process) loads its detector through the public API
+(``Detector.load``), opens its source (``sources.open_live_source``) and runs it with ``Detector.watch``: the
+session, ``events.EventTracker`` and ``runner.run_source`` of ``video-anomaly watch``, frame for frame. Around it the
+worker records events (``EventRecorder``: rows in the store, snapshot, clip with pre- and post-roll) and reports its
+state to the service over a queue. A lost stream is reopened with back-off inside the worker (state ``lost``, then
+``live`` again); SIGTERM closes the open event and ends the worker; a worker whose parent dies (kill -9 of the
+service) exits at once without writing, so the restarted service finds that event ``open`` and marks it
+``interrupted``.
+
+The supervisor (``Supervisor``, a thread in the service) starts the workers, restarts one that dies with
+back-off, starts and stops them by their schedule, and keeps the latest state of each camera for the pages.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import CameraConfig, ServeConfig, redact_source
+
+# Worker states, as the pages and MQTT show them.
+STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
+    "starting",
+    "live",
+    "lost",
+    "failed",
+    "ended",
+    "stopped",
+    "inactive",
+    "restarting",
+)
+STATE_EVERY_S = 1.0  # how often a live worker reports its frame rate and score
+
+
+@dataclass
+class Backoff:
+    """Delays between retries: ``first``, doubling, at most ``cap`` seconds; ``reset()`` after a success."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    _next: float = 0.0
+
+    def next(self) -> float:
+        self._next = self.first if self._next <= 0 else min(self.cap, self._next * 2)
+        return self._next
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+def uid_for(camera: str, run_id: str, start_frame: int) -> str:
+    """The store's key of an event: camera, the worker run that saw it and its first frame."""
+    return f"{camera}/{run_id}/{start_frame}"
+
+
+# ---------------------------------------------------------------------------------------- sources
+
+
+def open_camera_source(cam: CameraConfig, warn: Callable[[str], None]):
+    """The camera's ``LiveSource``. With ``loop``: the file or frame folder replayed forever at its frame rate (in
+    real time, as a camera would send it; one frame number is skipped at each seam so that the detector restarts
+    its clip instead of seeing the cut as motion)."""
+    from ..errors import ConfigError, DataError
+    from ..sources import LiveSource, TimedFrame, open_live_source
+
+    def open_once():
+        return open_live_source(cam.source, fps=cam.fps, timeout_s=cam.timeout_s, warn=warn)
+
+    first = open_once()
+    if not cam.loop:
+        return first
+    if first.live:
+        first.close()
+        raise ConfigError(f"camera {cam.name}: loop = true is for a video file or a frame folder, not {cam.source}")
+    fps = first.fps if first.fps and first.fps > 0 else 10.0
+
+    def frames():
+        src, offset_i, offset_t = first, 0, 0.0
+        t_start = time.monotonic()
+        while True:
+            n, last_i, last_t = 0, offset_i, offset_t
+            timed = src.timed_frames()
+            try:
+                for index, t, frame in timed:
+                    last_i, last_t = offset_i + index, offset_t + t
+                    delay = t_start + last_t - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    yield TimedFrame(last_i, last_t, frame)
+                    n += 1
+            finally:
+                timed.close()
+                src.close()
+            if n == 0:
+                raise DataError(None, f"{cam.source}: no frame to loop")
+            offset_i, offset_t = last_i + 2, last_t + 2.0 / fps
+            src = open_once()
+
+    gen = frames()
+    return LiveSource(cam.source, gen, fps, True, gen.close, timed=True)
+
+
+# ---------------------------------------------------------------------------------------- recording
+
+
+class EventRecorder:
+    """Turns one run's event messages and frames into the store's rows and media.
+
+    Called by ``run_source`` in frame order: ``on_message`` with the event tracker's messages for a frame (JSON
+    dicts, as `watch` prints them), then ``on_frame`` for that frame; it needs nothing else of the run. Keeps the
+    recent frames for the clip's pre-roll and the event's peak frame, and the recent scores and boxes for the
+    score curve (all bounded). ``send(kind, **fields)`` reports to the service."""
+
+    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send):
+        self.cam, self.store, self.run_id = cam, store, run_id
+        self.threshold, self.send = threshold, send
+        self.fps = fps if fps and fps > 0 else 10.0
+        self.pre = round(cam.pre_roll_s * self.fps)
+        self.post = round(cam.post_roll_s * self.fps)
+        self.max_clip = max(1, round(cam.max_clip_s * self.fps))
+        # (index, gray, score): enough for the pre-roll and for the frames of an event before it is announced
+        self.recent: collections.deque = collections.deque(maxlen=self.pre + cam.min_length + cam.end_after + 2)
+        self.in_event = False
+        self.peak: tuple[int, object, float] | None = None  # the open event's best frame so far
+        self.scores: collections.deque = collections.deque(maxlen=self.pre + self.max_clip + round(4 * self.fps))
+        self.wall0: float | None = None  # wall clock of the source's t = 0
+        self.clip = None
+        self.clip_uid: str | None = None
+        self.clip_id: int | None = None
+        self.clip_last = -1  # last frame index written
+        self.clip_stop: int | None = None  # finish the clip after this frame (set when the event closes)
+        self.frames = 0
+        self._window = (time.monotonic(), 0)
+        self._last_state = 0.0
+        self.fps_measured = 0.0
+
+    def ts(self, t: float) -> float:
+        if self.wall0 is None:
+            self.wall0 = time.time() - t
+        return self.wall0 + t
+
+    def _media_path(self, uid: str, start_ts: float, ext: str) -> str:
+        day = datetime.fromtimestamp(start_ts, timezone.utc).strftime("%Y-%m-%d")
+        stem = uid.replace("/", "_")
+        return f"{self.cam.name}/{day}/{stem}{ext}"
+
+    # ------------------------------------------------------------------ messages from the tracker
+    def on_message(self, msg: dict) -> None:
+        import sqlalchemy as sa
+
+        try:
+            self._on_message(msg)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            # The database or the disk failed: say so and go on detecting (the next event may well be stored).
+            self.send("warning", message=f"camera {self.cam.name}: cannot record the {msg['type']}: {exc}")
+
+    def _on_message(self, msg: dict) -> None:
+        from .store import CLOSED, OPEN
+
+        if msg["type"] == "event_start":
+            uid = uid_for(self.cam.name, self.run_id, msg["start_frame"])
+            start_ts = self.ts(msg["start_time"])
+            event_id = self.store.record(
+                uid,
+                camera=self.cam.name,
+                run_id=self.run_id,
+                start_frame=msg["start_frame"],
+                status=OPEN,
+                start_ts=start_ts,
+                threshold=self.threshold,
+            )
+            self.in_event = True
+            self.peak = None
+            for index, gray, score in self.recent:
+                self._track_peak(index, gray, score, msg["start_frame"])
+            self._start_clip(uid, event_id, msg["start_frame"], start_ts)
+            self.send("event_start", id=event_id)
+            self._last_state = 0.0  # the state (now in an event) goes out with this frame
+            return
+        if msg["type"] != "event":
+            return
+        self.in_event = False
+        start, peak_frame, bbox = msg["start_frame"], msg["peak_frame"], msg["bbox"]
+        uid = uid_for(self.cam.name, self.run_id, start)
+        start_ts = self.ts(msg["start_time"])
+        values: dict[str, Any] = dict(
+            camera=self.cam.name,
+            run_id=self.run_id,
+            start_frame=start,
+            end_frame=msg["end_frame"],
+            status=CLOSED,
+            start_ts=start_ts,
+            end_ts=self.ts(msg["end_time"]),
+            peak_score=float(msg["peak_score"]),
+            threshold=self.threshold,
+            bbox=bbox,
+            curve=[
+                [round(ts - start_ts, 3), round(float(s), 4), *box]
+                for i, ts, s, box in self.scores
+                if i >= start - self.pre
+            ],
+        )
+        peak_ts = [ts for i, ts, _, _ in self.scores if i == peak_frame]
+        values["peak_ts"] = peak_ts[0] if peak_ts else start_ts + (peak_frame - start) / self.fps
+        snapshot_bytes = 0
+        peak, self.peak = self.peak, None
+        if peak is None or peak[0] != peak_frame:  # (not expected: the tracker and this agree on the peak)
+            peak = next((r for r in self.recent if r[0] == peak_frame), None)
+        if peak is not None:
+            from .media import SNAPSHOT_EXT, write_snapshot
+
+            rel = self._media_path(uid, start_ts, SNAPSHOT_EXT)
+            snapshot_bytes = write_snapshot(self.store.media / rel, peak[1], bbox)
+            values["snapshot"] = rel
+        event_id = self.store.record(uid, **values)
+        self._last_state = 0.0
+        if snapshot_bytes:
+            self.store.add_media_bytes(uid, snapshot_bytes)
+        if self.clip is not None and self.clip_uid == uid:
+            self.clip_stop = msg["end_frame"] + self.post
+        else:  # no clip (it failed to open): the event is complete now
+            self.send("event", id=event_id)
+
+    # ------------------------------------------------------------------ the clip
+    def _start_clip(self, uid: str, event_id: int, start_frame: int, start_ts: float) -> None:
+        from .media import CLIP_EXT, ClipWriter
+
+        self._finish_clip()  # a new event during the last one's post-roll: that clip ends here
+        try:
+            self.clip = ClipWriter(self.store.media / self._media_path(uid, start_ts, CLIP_EXT), self.fps)
+        except Exception as exc:  # noqa: BLE001 - no clip (PyAV missing, disk full) never stops detection
+            self.send("warning", message=f"camera {self.cam.name}: cannot write the clip: {exc}")
+            self.clip = None
+            return
+        self.clip_uid, self.clip_id, self.clip_stop, self.clip_last = uid, event_id, None, -1
+        for index, gray, _ in self.recent:
+            if index >= start_frame - self.pre:
+                self._write_clip(index, gray)
+
+    def _track_peak(self, index: int, gray, score: float, start_frame: int | None = None) -> None:
+        # The tracker's peak: the first frame of the event with the highest score (frames after its last one
+        # above the threshold are below it, so they never win).
+        if (start_frame is None or index >= start_frame) and (self.peak is None or score > self.peak[2]):
+            self.peak = (index, gray, score)
+
+    def _write_clip(self, index: int, gray) -> None:
+        if self.clip is None or index <= self.clip_last or self.clip.frames >= self.max_clip:
+            return
+        try:
+            self.clip.write(gray)
+        except Exception as exc:  # noqa: BLE001 - an encoder or disk failure costs the clip, never the detection
+            self.clip.abort()
+            closed, event_id = self.clip_stop is not None, self.clip_id
+            self.clip = self.clip_uid = self.clip_id = None
+            self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
+            if closed:  # the event was waiting for its post-roll: it is complete now, without a clip
+                self.send("event", id=event_id)
+            return
+        self.clip_last = index
+
+    def _finish_clip(self) -> None:
+        if self.clip is None:
+            return
+        clip, uid, event_id = self.clip, self.clip_uid, self.clip_id
+        self.clip = self.clip_uid = self.clip_id = None
+        try:
+            size = clip.close()
+        except Exception as exc:  # noqa: BLE001 - a broken clip: the event stays, without it
+            clip.abort()
+            self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
+            size = 0
+        if size:
+            self.store.add_media_bytes(uid, size, clip=str(clip.path.relative_to(self.store.media)))
+        row = self.store.get_uid(uid)
+        if row is not None and row["status"] != "open":
+            self.send("event", id=event_id)
+
+    # ------------------------------------------------------------------ every frame
+    def on_frame(self, index: int, t: float, fs) -> None:
+        ts = self.ts(t)
+        self.frames += 1
+        if fs is not None:
+            self.recent.append((index, fs.frame, float(fs.score)))
+            if self.in_event:
+                self._track_peak(index, fs.frame, float(fs.score))
+            self.scores.append((index, ts, float(fs.score), [int(v) for v in fs.bbox or ()]))
+            if self.clip is not None:
+                self._write_clip(index, fs.frame)
+        if self.clip is not None and (self.clip_stop is not None and index >= self.clip_stop):
+            self._finish_clip()
+        now = time.monotonic()
+        w0, n0 = self._window
+        if now - w0 >= STATE_EVERY_S:
+            self.fps_measured = (self.frames - n0) / (now - w0)
+            self._window = (now, self.frames)
+        if now - self._last_state >= STATE_EVERY_S:
+            self._last_state = now
+            self.send(
+                "state",
+                state=LIVE,
+                fps=round(self.fps_measured, 2),
+                last_frame_ts=ts,
+                frames=self.frames,
+                score=None if fs is None else round(float(fs.score), 4),
+                threshold=self.threshold,
+                in_event=self.in_event,
+            )
+
+    def finish(self) -> None:
+        """The run is over (its open event was closed by ``run_source``): finish the clip with what there is."""
+        self._finish_clip()
+
+
+# ---------------------------------------------------------------------------------------- the worker process
+
+
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory in MiB (Linux), else None."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """The service was killed (kill -9): leave at once, writing nothing, so that the restarted service finds a
+    consistent store (the open event ``open``, to be marked ``interrupted``)."""
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(70)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1) -> int:
+    """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
+    service shares the cores out among its cameras). Returns its exit status: 0 stopped or ended."""
+    _exit_when_orphaned(parent_pid)
+    from ..device import apply_thread_policy
+
+    apply_thread_policy(threads)  # the API's runs keep this count
+    from ..errors import VideoAnomalyError
+    from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, stop_on_signals
+    from .store import Store
+
+    shown = redact_source(cam.source)
+
+    def send(kind: str, **fields) -> None:
+        for key in ("error", "message"):  # errors name the source: never with its password
+            if isinstance(fields.get(key), str):
+                fields[key] = fields[key].replace(cam.source, shown)
+        queue.put({"kind": kind, "camera": cam.name, "time": time.time(), **fields})
+
+    def warn(message: str) -> None:
+        send("warning", message=f"camera {cam.name}: {message}")
+
+    backoff = Backoff(cap=cam.retry_max_s)
+    store = Store(database, media)
+    try:
+        with stop_on_signals():
+            from .. import Detector
+
+            det = Detector.load(cam.detector)
+            while True:
+                send("state", state=STARTING)
+                try:
+                    source = open_camera_source(cam, warn)
+                except VideoAnomalyError as exc:
+                    send("state", state=LOST, error=str(exc))
+                    time.sleep(backoff.next())
+                    continue
+                # The session's threshold (``LiveSession``: the override, else the detector's for the score).
+                threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
+                run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
+                rec = EventRecorder(cam, store, run_id, threshold, source.fps, send)
+                send("state", state=LIVE, threshold=threshold, fps=0.0, frames=0, in_event=False)
+                cpu0 = time.process_time()
+                try:
+                    # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop.
+                    *_, stats = det.watch(
+                        source,
+                        score=cam.score,
+                        threshold=cam.threshold,
+                        emit=rec.on_message,
+                        end_after=cam.end_after,
+                        min_length=cam.min_length,
+                        on_frame=rec.on_frame,
+                        queue=cam.queue,
+                        warn=warn,
+                        end_on_error=True,
+                    )
+                finally:
+                    rec.finish()
+                send(
+                    "summary",
+                    **stats.to_dict(),
+                    cpu_s=round(time.process_time() - cpu0, 3),
+                    peak_rss_mib=_peak_rss_mib(),
+                )
+                if rec.frames:
+                    backoff.reset()
+                if stats.end == INTERRUPTED:
+                    send("state", state=STOPPED, in_event=False)
+                    return 0
+                if stats.end in (ENDED, MAX_FRAMES):
+                    send("state", state=ENDED, in_event=False)
+                    return 0
+                state = LOST if stats.end == LOST else FAILED
+                send("state", state=state, error=stats.error, in_event=False)
+                assert stats.end in (LOST, FAILED)
+                time.sleep(backoff.next())
+    except KeyboardInterrupt:  # SIGTERM/SIGINT while opening or waiting: nothing is open
+        send("state", state=STOPPED, in_event=False)
+        return 0
+    finally:
+        store.close()
+
+
+def _worker_entry(*args) -> None:
+    sys.exit(camera_main(*args))
+
+
+# ---------------------------------------------------------------------------------------- the supervisor
+
+
+class Supervisor:
+    """Starts one worker process per camera, restarts the ones that die (back-off), follows the schedules, and
+    keeps each camera's latest state (``status()``). ``on_message(msg)`` sees every message a worker sends (on
+    the supervisor's thread)."""
+
+    def __init__(
+        self,
+        config: ServeConfig,
+        on_message: Callable[[dict], None] = lambda m: None,
+        *,
+        clock: Callable[[], datetime] = datetime.now,
+    ):
+        import multiprocessing as mp
+
+        from ..device import available_cores
+
+        self.config = config
+        self.on_message = on_message
+        self.threads = max(1, available_cores() // len(config.cameras))
+        self.clock = clock
+        # spawn, not fork: the service runs threads (uvicorn, MQTT) that a fork would copy mid-flight.
+        self._ctx = mp.get_context("spawn")
+        self.queue = self._ctx.Queue()
+        self._procs: dict[str, Any] = {}
+        self._backoff = {c.name: Backoff(cap=c.retry_max_s) for c in config.cameras}
+        self._retry_at: dict[str, float] = {}
+        self._started_at: dict[str, float] = {}
+        self._leaving: set[str] = set()  # workers stopped by their schedule, not yet exited
+        self._status: dict[str, dict] = {c.name: {"camera": c.name, "state": STARTING} for c in config.cameras}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
+
+    def status(self) -> dict[str, dict]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._status.items()}
+
+    def _set(self, camera: str, **fields) -> None:
+        with self._lock:
+            self._status[camera].update(fields)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _spawn(self, cam: CameraConfig) -> None:
+        st = self.config.store
+        p = self._ctx.Process(
+            target=_worker_entry,
+            name=f"camera-{cam.name}",
+            daemon=True,  # however the service's interpreter ends, it stops its workers (SIGTERM) first
+            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads),
+        )
+        p.start()
+        self._procs[cam.name] = p
+        self._started_at[cam.name] = time.monotonic()
+        self._set(cam.name, state=STARTING, pid=p.pid, error=None)
+
+    def _handle(self, msg: dict) -> None:
+        if msg.get("kind") == "state":
+            fields = {k: v for k, v in msg.items() if k not in ("kind", "camera")}
+            fields["updated"] = fields.pop("time", time.time())
+            self._set(msg["camera"], **fields)
+        try:
+            self.on_message(msg)
+        except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the supervision
+            print(f"video-anomaly serve: warning: handling {msg.get('kind')}: {exc}", file=sys.stderr, flush=True)
+
+    def _drain(self, timeout: float) -> None:
+        import queue as q
+
+        try:
+            msg = self.queue.get(timeout=timeout)
+        except q.Empty:
+            return
+        self._handle(msg)
+        while True:
+            try:
+                self._handle(self.queue.get_nowait())
+            except q.Empty:
+                return
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        minute = self.clock().hour * 60 + self.clock().minute
+        for cam in self.config.cameras:
+            p = self._procs.get(cam.name)
+            active = cam.active_at(minute)
+            if p is not None and p.is_alive():
+                if not active and cam.name not in self._leaving:
+                    # SIGTERM: the worker closes its open event; its exit is seen by a later check (never wait
+                    # here: its last messages must be read for it to finish).
+                    self._leaving.add(cam.name)
+                    p.terminate()
+                elif now - self._started_at[cam.name] > 60:
+                    self._backoff[cam.name].reset()
+                continue
+            if p is not None:  # it exited
+                self._procs.pop(cam.name)
+                p.join()
+                self._handle({"kind": "worker_exit", "camera": cam.name, "exitcode": p.exitcode})
+                if cam.name in self._leaving:
+                    self._leaving.discard(cam.name)
+                    self._set(cam.name, state=INACTIVE, in_event=False)
+                    continue
+                if p.exitcode == 0 and self.status()[cam.name].get("state") == ENDED:
+                    continue  # a file that ended: done
+                delay = self._backoff[cam.name].next()
+                self._retry_at[cam.name] = now + delay
+                self._set(
+                    cam.name,
+                    state=RESTARTING,
+                    error=f"worker exited with status {p.exitcode}; restarting in {delay:g} s",
+                    in_event=False,
+                )
+                continue
+            if not active:
+                if self.status()[cam.name].get("state") != INACTIVE:
+                    self._set(cam.name, state=INACTIVE, in_event=False)
+                continue
+            if self.status()[cam.name].get("state") == ENDED:
+                continue
+            if now >= self._retry_at.get(cam.name, 0.0):
+                self._spawn(cam)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._check()
+            self._drain(0.2)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every worker (each closes its open event and finishes its clip), read their last messages while
+        they finish (a worker exits only once its queued messages are read), then stop; SIGKILL after ``timeout``."""
+        self._stop.set()
+        self._thread.join(5)
+        for p in self._procs.values():
+            if p.is_alive():
+                p.terminate()
+        deadline = time.monotonic() + timeout
+        while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
+            self._drain(0.1)
+        for p in self._procs.values():
+            if p.is_alive():
+                p.kill()
+            p.join(2)
+        self._drain(0.2)  # the workers' last words: closed events to notify
+        self.queue.close()
+        self.queue.join_thread()

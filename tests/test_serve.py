@@ -1,0 +1,470 @@
+"""`serve` in parts: the config's errors, the pages and API (escaping, the token), notifications that never block,
+the recording of an event by a worker (rows, snapshot, clip with pre- and post-roll)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("sqlalchemy")
+
+from serve_fixtures import TOKEN, free_port, webhook_receiver  # noqa: E402
+
+CAMERA = """
+[cameras.yard]
+source = "rtsp://admin:hunter2@cam.local/stream"
+detector = "ucsd-ped2"
+"""
+
+
+def _load(tmp_path, text: str):
+    from video_anomaly.serve.config import load_config
+
+    path = tmp_path / "serve.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+# ------------------------------------------------------------------ config
+
+
+def test_config_defaults_and_paths(tmp_path):
+    cfg = _load(tmp_path, f'[server]\ntoken = "{TOKEN}"\n' + CAMERA + 'schedule = ["22:00-06:00", "12:00-13:00"]\n')
+    assert cfg.server.host == "127.0.0.1" and cfg.server.token == TOKEN
+    assert cfg.store.database == f"sqlite:///{tmp_path.resolve() / 'events.sqlite'}"
+    assert cfg.store.media == tmp_path.resolve() / "media"
+    cam = cfg.camera("yard")
+    assert cam.detector == "ucsd-ped2" and cam.loop is False and cam.threshold is None
+    assert [cam.active_at(m) for m in (23 * 60, 3 * 60, 6 * 60, 12 * 60 + 30, 18 * 60)] == [1, 1, 0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[server]\nport = 70000\n" + CAMERA, "[server] port: must be 0..65535"),
+        ("[server]\ntoken = 'short'\n" + CAMERA, "[server] token: must be at least 8"),
+        (CAMERA + "threshold = 'high'\n", "[cameras.yard] threshold: must be int or float, got str"),
+        (CAMERA + "min_length = 0\n", "[cameras.yard] min_length: must be a finite positive"),
+        (CAMERA + "schedule = ['7-19']\n", '[cameras.yard] schedule: each entry is "HH:MM-HH:MM"'),
+        (CAMERA + "treshold = 2\n", "[cameras.yard] treshold: unknown key"),
+        (CAMERA + "score = 'seed'\n", "[cameras.yard] score: 'seed' is not a live score"),
+        (CAMERA + "target_far = 0.01\n", "[cameras.yard] target_far: a false-alarm rate needs"),
+        (CAMERA + "loop = 1\n", "[cameras.yard] loop: must be bool"),
+        ("[cameras.yard]\ndetector = 'x'\n", "[cameras.yard] source: is required"),
+        ("[cameras.'a b']\nsource = 'x'\ndetector = 'y'\n", "[cameras.a b]: a camera name is"),
+        ("[server]\nport = 1\n", "[cameras]: no camera"),
+        ("[[webhooks]]\nurl = 'ftp://x'\n" + CAMERA, "[webhooks.0] url: must be an http"),
+        ("[mqtt]\nport = 'x'\n" + CAMERA, "[mqtt] port: must be int"),
+        ("[cameras\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_the_file_and_key(tmp_path, text, expected):
+    from video_anomaly.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    msg = str(err.value)
+    assert msg.startswith(str(tmp_path / "serve.toml")) and expected in msg and "\n" not in msg
+
+
+def test_serve_command_bad_config_is_one_line(tmp_path, capsys):
+    from video_anomaly.cli import main
+
+    (tmp_path / "serve.toml").write_text(CAMERA.replace("ucsd-ped2", str(tmp_path / "nope")))
+    assert main(["serve", str(tmp_path / "serve.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "[cameras.yard] detector" in err, err
+    assert main(["serve", str(tmp_path / "missing.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ pages and API
+
+
+@pytest.fixture()
+def client(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from video_anomaly.serve.app import create_app
+    from video_anomaly.serve.store import CLOSED, Store
+
+    cfg = _load(
+        tmp_path, f'[server]\ntoken = "{TOKEN}"\n' + CAMERA + '\n[cameras.gate]\nsource = "x"\ndetector = "y"\n'
+    )
+    store = Store(cfg.store.database, cfg.store.media)
+    store.migrate()
+    for k, cam in enumerate(("yard", "yard", "gate")):
+        store.record(
+            f"{cam}/r/{k}",
+            camera=cam,
+            run_id="r",
+            start_frame=k,
+            status=CLOSED,
+            start_ts=1e9 + 100 * k,
+            end_ts=1e9 + 100 * k + 2,
+            threshold=1.5,
+            peak_score=3.0,
+            bbox=[1, 2, 3, 4],
+            curve=[[-1.0, 0.5], [0.0, 2.0], [1.0, 3.0]],
+            snapshot='x"><script>alert(1)</script>.jpg',
+        )
+    labels = []
+
+    def on_label(row, label):
+        labels.append((row["id"], label))
+        return "<b>fed</b>"
+
+    status = {"yard": {"state": "live", "fps": 9.9, "score": 0.4, "threshold": 1.5, "in_event": False, "frames": 5}}
+    app = create_app(cfg, store, status=lambda: status, on_label=on_label)
+    with TestClient(app) as c:
+        c.labels = labels
+        yield c
+    store.close()
+
+
+def test_pages_render_and_escape(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "live" in r.text
+    assert "hunter2" not in r.text and "rtsp://***@cam.local/stream" in r.text  # camera passwords never shown
+    r = client.get("/events")
+    assert r.status_code == 200 and r.text.count('class="event"') == 3
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
+    assert client.get("/events?camera=yard").text.count('class="event"') == 2
+    assert client.get("/events?since=1000000050").text.count('class="event"') == 2
+    r = client.get("/events/1")
+    assert r.status_code == 200 and "<polyline" in r.text and "mark normal" in r.text
+    assert client.get("/events/99").status_code == 404
+    assert client.get("/events?since=yesterday").status_code == 422
+
+
+def test_api_lists_and_filters(client):
+    cams = client.get("/api/cameras").json()
+    assert [c["camera"] for c in cams] == ["yard", "gate"] and cams[0]["events"] == 2 and cams[1]["state"] == "unknown"
+    evs = client.get("/api/events", params={"camera": "yard", "until": "2001-09-09T01:48:00Z"}).json()
+    assert [e["id"] for e in evs] == [1]  # 1e9 s is 2001-09-09T01:46:40Z; event 2 starts 100 s later
+    ev = client.get("/api/events/1").json()
+    assert (
+        ev["curve"] == [[-1.0, 0.5], [0.0, 2.0], [1.0, 3.0]] and ev["duration_s"] == 2.0 and ev["start"].endswith("Z")
+    )
+    assert client.get("/api/events", params={"camera": "nope"}).status_code == 404
+
+
+def test_labels_need_the_token(client):
+    url = "/api/events/1/label"
+    assert client.post(url, json={"label": "normal"}).status_code == 401
+    assert (
+        client.post(url, json={"label": "normal"}, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    )
+    assert client.get("/api/events/1").json()["label"] is None and client.labels == []
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = client.post(url, json={"label": "normal"}, headers=auth)
+    assert r.status_code == 200 and r.json()["label"] == "normal" and r.json()["feedback"] == "<b>fed</b>"
+    assert client.labels == [(1, "normal")]
+    assert "&lt;b&gt;fed&lt;/b&gt;" in client.get("/events/1").text
+    assert client.post(url, json={"label": "maybe"}, headers=auth).status_code == 422
+    assert client.post("/api/events/77/label", json={"label": "normal"}, headers=auth).status_code == 404
+    assert client.post(url, json={"label": None}, headers=auth).json()["label"] is None
+
+
+def test_a_service_without_token_is_read_only(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from video_anomaly.serve.app import create_app
+    from video_anomaly.serve.store import Store
+
+    cfg = _load(tmp_path, CAMERA)
+    store = Store(cfg.store.database, cfg.store.media)
+    store.migrate()
+    with TestClient(create_app(cfg, store)) as c:
+        r = c.post("/api/events/1/label", json={"label": "normal"}, headers={"Authorization": "Bearer anything-at-all"})
+        assert r.status_code == 403 and "read-only" in r.json()["detail"]
+
+
+# ------------------------------------------------------------------ notifications
+
+
+def test_webhook_retries_then_delivers_and_never_blocks():
+    import hashlib
+    import hmac
+    import http.server
+    import threading
+
+    from video_anomaly.serve.config import WebhookConfig
+    from video_anomaly.serve.notify import Webhook
+
+    got, fails, signatures = [], [2], []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            signatures.append((self.headers.get("X-Video-Anomaly-Signature"), body))
+            if fails[0] > 0:  # the first two tries fail
+                fails[0] -= 1
+                self.send_response(503)
+            else:
+                got.append(body)
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    warnings: list[str] = []
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    hook = Webhook(WebhookConfig(url, 2.0, 3, "s3cret"), warn=warnings.append, backoff_s=0.05)
+    dead = Webhook(WebhookConfig(f"http://127.0.0.1:{free_port()}/", 1.0, 1), warn=warnings.append, backoff_s=0.05)
+    hook.start()
+    dead.start()
+    t0 = time.monotonic()
+    hook.post({"id": 1})
+    dead.post({"id": 1})
+    assert time.monotonic() - t0 < 0.1  # posting only queues
+    deadline = time.monotonic() + 10
+    while (not got or not dead.failed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    hook.stop()
+    dead.stop()
+    httpd.shutdown()
+    httpd.server_close()
+    assert got == [b'{"id": 1}'] and hook.sent == 1 and fails == [0]
+    expected = "sha256=" + hmac.new(b"s3cret", b'{"id": 1}', hashlib.sha256).hexdigest()
+    assert [sig for sig, _ in signatures] == [expected] * 3  # every try signed
+    assert dead.failed == 1 and any("gave up after 2 tries" in w for w in warnings)
+
+
+def test_mqtt_to_an_absent_broker_never_blocks(tmp_path):
+    pytest.importorskip("paho.mqtt")
+    from video_anomaly.serve.config import MqttConfig
+    from video_anomaly.serve.notify import Mqtt
+
+    m = Mqtt(MqttConfig(port=free_port()), ("yard",), warn=lambda s: None)
+    m.start()
+    t0 = time.monotonic()
+    for i in range(500):
+        m.event("yard", {"id": i})
+        m.state("yard", {"state": "live"})
+    assert time.monotonic() - t0 < 1.0
+    m.stop()
+
+
+def test_home_assistant_discovery_points_at_the_state_topic():
+    from video_anomaly.serve.config import MqttConfig
+    from video_anomaly.serve.notify import discovery_messages
+
+    msgs = dict(discovery_messages(MqttConfig(), "yard"))
+    binary = msgs["homeassistant/binary_sensor/video_anomaly_yard/anomaly/config"]
+    assert binary["state_topic"] == "video-anomaly/yard/state" and "in_event" in binary["value_template"]
+    assert msgs["homeassistant/sensor/video_anomaly_yard/score/config"]["unique_id"] == "video_anomaly_yard_score"
+
+
+# ------------------------------------------------------------------ a worker's recording
+
+
+SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above threshold 1.0 at frames 30-35
+
+
+def _record(tmp_path, scores=SCRIPT):
+    """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
+    frames)``."""
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.events import EventTracker
+    from video_anomaly.runner import run_source
+    from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.store import Store
+    from video_anomaly.serve.workers import EventRecorder
+    from video_anomaly.sources import LiveSource
+
+    class Scripted:
+        clip_length = 1
+
+        def push(self, frame, index):
+            s = scores[index]
+            return FrameScore(index, s, s, s > 1.0, (8, 8, 24, 24), None, frame)
+
+    frames = [np.full((32, 48), 10 * (i % 20), np.uint8) for i in range(len(scores))]
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    sent = []
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
+    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
+    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=rec.on_message,
+                       on_frame=rec.on_frame)  # fmt: skip
+    rec.finish()
+    assert stats.frames == len(scores)
+    return store, sent, frames
+
+
+def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path):
+    """The worker's recorder fed as `run_source` feeds it: the event's row opens, closes with its peak and curve,
+    the snapshot is the peak frame, the clip holds pre-roll + event + post-roll frames."""
+    av = pytest.importorskip("av")
+    from PIL import Image
+
+    store, sent, frames = _record(tmp_path)
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event"]
+    row = store.get_uid("yard/run1/30")
+    assert row["status"] == "closed" and (row["start_frame"], row["end_frame"]) == (30, 35)
+    assert row["peak_score"] == 5.0 and row["bbox"] == [8, 8, 24, 24]
+    assert row["peak_ts"] - row["start_ts"] == pytest.approx(0.2)
+    assert [c[1] for c in row["curve"]][:3] == [0.1] * 3 and max(c[1] for c in row["curve"]) == 5.0
+    assert row["curve"][0][0] == pytest.approx(-1.0)  # one second of pre-roll
+    assert all(c[2:] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
+    snap = tmp_path / "media" / row["snapshot"]
+    peak = np.asarray(Image.open(snap).convert("L"))
+    assert peak.shape == (32, 48) and abs(int(peak[16, 16]) - int(frames[32][16, 16])) <= 3  # the peak frame
+    rgb = np.asarray(Image.open(snap)).astype(int)
+    assert rgb[8, 16, 0] > rgb[8, 16, 1] + 40 and abs(rgb[16, 16, 0] - rgb[16, 16, 1]) < 20  # a red box, grey inside
+    with av.open(str(tmp_path / "media" / row["clip"])) as c:
+        n = sum(1 for _ in c.decode(video=0))
+    assert n == 10 + 6 + 10  # pre-roll 1 s + frames 30-35 + post-roll 1 s, at 10 frames/s
+    assert row["media_bytes"] == snap.stat().st_size + (tmp_path / "media" / row["clip"]).stat().st_size
+    assert not list((tmp_path / "media").rglob("*.part"))
+    store.close()
+
+
+def test_a_failing_clip_costs_the_clip_not_the_event(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    from video_anomaly.serve.media import ClipWriter
+
+    real = ClipWriter.write
+
+    def write(self, frame):
+        if self.frames >= 12:
+            raise OSError(28, "No space left on device")
+        real(self, frame)
+
+    monkeypatch.setattr(ClipWriter, "write", write)
+    # A second event whose peak is its first frame, before the tracker announces it (two frames below between).
+    store, sent, _ = _record(tmp_path, SCRIPT + [0.1] * 10 + [6.0, 0.5, 0.5, 2.0, 2.0] + [0.1] * 20)
+    rows = store.list()
+    assert [(r["start_frame"], r["status"], r["clip"]) for r in rows] == [(76, "closed", None), (30, "closed", None)]
+    assert (
+        all(r["snapshot"] for r in rows) and rows[0]["peak_score"] == 6.0 and rows[0]["peak_ts"] == rows[0]["start_ts"]
+    )
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event"] * 2
+    assert any("the clip failed" in f.get("message", "") for k, f in sent if k == "warning")
+    assert not list((tmp_path / "media").rglob("*.part")) and not list((tmp_path / "media").rglob("*.webm"))
+    store.close()
+
+
+def test_service_notifies_each_event_from_the_store(tmp_path):
+    """The service turns a worker's message into one notification built from the stored row."""
+    from video_anomaly.serve.service import Service
+    from video_anomaly.serve.store import CLOSED
+
+    with webhook_receiver() as (hook, posts):
+        cfg = _load(tmp_path, f'[[webhooks]]\nurl = "{hook}"\n' + CAMERA)
+        svc = Service(cfg)
+        i = svc.store.record("yard/r/1", camera="yard", run_id="r", start_frame=1, status=CLOSED, start_ts=1e9,
+                             end_ts=1e9 + 1, threshold=1.0)  # fmt: skip
+        svc.notifier.start()
+        svc._on_message({"kind": "event", "camera": "yard", "id": i})
+        deadline = time.monotonic() + 5
+        while not posts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        svc.notifier.stop()
+        svc.store.close()
+    assert [(p["type"], p["id"], p["url"]) for p in posts] == [("event", i, f"http://127.0.0.1:8765/events/{i}")]
+
+
+# ------------------------------------------------------------------ the supervisor
+
+
+def test_supervisor_follows_the_schedule_and_restarts_a_dead_worker(tmp_path):
+    """Worker processes stand-ins: started in the active hours, stopped (SIGTERM) outside them, restarted with
+    back-off when they die, left alone when their file ended."""
+    from datetime import datetime
+
+    from video_anomaly.serve.workers import ENDED, Supervisor
+
+    class FakeProc:
+        def __init__(self):
+            self.exitcode, self.pid, self.terminated = None, 1, False
+
+        def is_alive(self):
+            return self.exitcode is None
+
+        def terminate(self):
+            self.terminated = True
+            self.exitcode = 0
+
+        def join(self, timeout=None):
+            pass
+
+    now = [datetime(2026, 12, 5, 8, 0)]
+    cfg = _load(tmp_path, CAMERA + 'schedule = ["07:00-19:00"]\n')
+    exits = []
+    sup = Supervisor(cfg, lambda m: exits.append(m) if m["kind"] == "worker_exit" else None, clock=lambda: now[0])
+    spawned = []
+
+    def spawn(cam):
+        spawned.append(FakeProc())
+        sup._procs[cam.name] = spawned[-1]
+        sup._started_at[cam.name] = time.monotonic()
+        sup._set(cam.name, state="starting")
+
+    sup._spawn = spawn
+    sup._check()
+    assert len(spawned) == 1 and sup.status()["yard"]["state"] == "starting"
+    now[0] = datetime(2026, 12, 5, 19, 30)
+    sup._check()
+    assert spawned[0].terminated
+    sup._check()
+    assert sup.status()["yard"]["state"] == "inactive" and len(spawned) == 1
+    sup._check()
+    assert len(spawned) == 1  # not restarted outside the schedule
+    now[0] = datetime(2026, 12, 6, 7, 0)
+    sup._check()
+    assert len(spawned) == 2
+    spawned[1].exitcode = -9  # killed
+    sup._check()
+    st = sup.status()["yard"]
+    assert st["state"] == "restarting" and "status -9" in st["error"] and exits[-1]["exitcode"] == -9
+    sup._check()
+    assert len(spawned) == 2  # back-off: not at once
+    sup._retry_at["yard"] = 0.0
+    sup._check()
+    assert len(spawned) == 3
+    sup._set("yard", state=ENDED)  # a file that reached its end
+    spawned[2].exitcode = 0
+    sup._check()
+    sup._check()
+    assert len(spawned) == 3 and sup.status()["yard"]["state"] == ENDED
+
+
+def test_serve_check_loads_detectors_and_creates_the_store(tmp_path, capsys):
+    from video_anomaly.cli import main
+
+    (tmp_path / "frames").mkdir()
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\n')
+    assert main(["serve", str(cfg), "--check"]) == 0
+    assert "1 camera(s)" in capsys.readouterr().out and (tmp_path / "events.sqlite").is_file()
+    cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\nscore = "fused"\nthreshold = 2\n')
+    assert main(["serve", str(cfg), "--check"]) == 0
+    cfg.write_text('[cameras.lobby]\nsource = "gone"\ndetector = "ucsd-ped2"\n')
+    assert main(["serve", str(cfg), "--check"]) == 2
+    assert "[cameras.lobby] source: gone: no such file or folder" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path, capsys):
+    import socket
+
+    from video_anomaly.cli import main
+
+    (tmp_path / "frames").mkdir()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "serve.toml"
+        cfg.write_text(f'[server]\nport = {port}\n[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\n')
+        assert main(["serve", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"[server] cannot listen on 127.0.0.1:{port}: address already in use" in err
