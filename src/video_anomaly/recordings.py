@@ -73,7 +73,8 @@ def score_recording(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    session = detector.session(score, threshold=threshold, keep_maps=overlay)
+    # The region maps give events per object (``events.EventTracker``) as well as the overlay.
+    session = detector.session(score, threshold=threshold, keep_maps=True)
     if hasattr(what, "source"):
         name = name or what.name
         labels = what.labels if labels is None else labels
