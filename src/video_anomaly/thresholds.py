@@ -141,3 +141,28 @@ def fit_threshold(
         method, float(target_far), thr, int(videos), int(allv.size), len(set(folds)), above / max(allv.size, 1),
         clopper_pearson(above, int(allv.size)), tuple(fold_rates),
     )  # fmt: skip
+
+
+def out_of_fold_maps(make_cue, sources, parts: list[Part], *, progress=lambda *_: None) -> list[np.ndarray]:
+    """Raw region maps of every part's frames from a cue fitted without that part's fold.
+
+    ``make_cue()``: a fresh, unfitted cue (``fit(videos)``, ``stream(frames)``, ``warmup``); ``sources``: the
+    training videos (``iter_frames(None)``); ``parts``: from ``video_folds``. Returns per part ``(n, gh, gw)``
+    float32 maps of its frames ``start + warmup .. stop - 1`` (a part's first ``warmup`` frames give no map, as at
+    the start of any stream). Each fold costs one fit on the other folds' frames and one pass over its own.
+    """
+    from itertools import islice
+
+    out: list[np.ndarray | None] = [None] * len(parts)
+    for fold in sorted({p.fold for p in parts}):
+        progress(f"cross-fitting: fold {fold + 1} of {len({p.fold for p in parts})}")
+        cue = make_cue()
+        cue.fit([islice(sources[p.video].iter_frames(None), p.start, p.stop) for p in parts if p.fold != fold])
+        for i, p in enumerate(parts):
+            if p.fold == fold:
+                maps = [m for m in cue.stream(islice(sources[p.video].iter_frames(None), p.start, p.stop))]
+                maps = [m for m in maps[cue.warmup :] if m is not None]
+                out[i] = np.stack(maps).astype(np.float32) if maps else None
+    if any(m is None for m in out):
+        raise ConfigError("cross-fitting: a part of the training footage is too short to give any map")
+    return out  # type: ignore[return-value]

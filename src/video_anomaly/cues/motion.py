@@ -377,6 +377,23 @@ class MotionCue:
         self.frame_shape = frame_shape
         return self
 
+    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
+        """Learn more normal motion (user feedback): the pooled features of ``frames`` after the first ``skip``
+        (context for the flow and the pooling) join every cell's references. Returns the samples added per cell:
+        all of them up to ``max_add``, else a k-center coreset of them, so the model stays bounded."""
+        if not self.fitted:
+            raise ConfigError("motion cue: not fitted; nothing to add feedback to")
+        feats = [f for i, f in enumerate(self.features(_fitted_size(frames, self.frame_shape))) if i >= skip]
+        feats = [f for f in feats if f is not None]
+        if not feats:
+            return 0
+        x = np.stack(feats) / self.scale  # (n, Gh, Gw, 4)
+        n, gh, gw, f = x.shape
+        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f)), max_add)
+        new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)
+        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
+        return int(new.shape[2])
+
     def score_features(self, feats: np.ndarray) -> np.ndarray:
         """Pooled features ``(Gh, Gw, 4)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""
         d = self.refs - (feats / self.scale)[:, :, None, :]
