@@ -15,6 +15,7 @@ exact protocol); every call takes ``score=`` and defaults to the detector's own.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -219,11 +220,40 @@ class Detector(_det.Detector):
         if spec(name).protocol == "exact":
             return self._seed_scores(v)
         try:
-            return self.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
+            vs = self.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
         except DataError as exc:  # a problem of this video: name it
             if exc.path is not None:
                 raise
             raise DataError(getattr(v.source, "path", v.name), exc.problem) from None
+        for msg in vs.warnings:  # the guard: footage that does not fit this detector
+            warnings.warn(f"{v.name}: {msg}", UserWarning, stacklevel=2)
+        return vs
+
+    def feedback(self, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
+        """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
+        folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted,
+        and the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
+        Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.feedback``."""
+        from . import weights
+        from .feedback import find_event, mark_normal
+
+        if not normal:
+            raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
+        rec, ev, rec_file = find_event(run, event_id)
+        recording = rec.get("recording")
+        if not recording:
+            raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+        target = Path(out) if out is not None else self.path
+        shipped = {weights.folder(n).resolve() for n in weights.MODELS}
+        if target is None or Path(target).resolve() in shipped:
+            raise ConfigError(
+                "feedback changes the detector: a shipped detector is not changed in place; give --out FOLDER "
+                "for the corrected copy"
+            )
+        stem = rec_file.name[: -len(".scores.json")]
+        record = mark_normal(self, recording, int(ev["start_frame"]), int(ev["end_frame"]), event=f"{stem}:{ev['id']}")
+        self.save(target)
+        return record
 
     def _seed_scores(self, video) -> _det.VideoScores:
         from .scoring import normalize, score_video

@@ -19,7 +19,8 @@ import sys
 from .commands._types import positive_int
 from .errors import VideoAnomalyError
 
-COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
+COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "feedback", "models", "report", "bench",
+            "export", "demo")  # fmt: skip
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 

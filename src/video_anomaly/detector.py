@@ -10,11 +10,12 @@ the command line. The flow for one frame (live: each frame once, from the past o
         --fuse--> one map (max or sum over cues)  --top-k mean--> frame value  --EMA--> score
         score > threshold -> alarm; the highest region -> the event's box
 
-Fitting (``fit``): the last ``holdout`` of each training video is held out (the autoencoder's own hold-out when
-it was trained by ``train``); the motion cue fits on the rest; both cues score the held-out frames; their
-per-region statistics come from those frames, and the threshold of each live score is the ``1 - target_far``
-quantile of its frame scores on the same frames, cross-fitted (each half of every held-out range is scored with
-statistics of the other half, so the threshold is not set on frames that shaped their own statistics).
+Fitting (``fit``): calibration rests on maps the cues give footage they were not fitted on. The motion cue is
+cross-fitted by whole training videos (``folds`` folds; a single video: blocks of time): each fold is scored by a
+cue fitted on the other folds, then the shipped cue is fitted on all the footage. The autoencoder is scored on the
+frames its training held out (the last ``holdout`` of each video). Per cue the region statistics come from those
+maps; the threshold of each live score is the conformal quantile of its frame scores on them at ``target_far``
+(``thresholds.py``: chosen over the earlier last-10% hold-out by ``scripts/calibration_study.py``).
 
 A detector on disk is a folder: ``detector.json`` (settings, calibration meta, thresholds, checksums),
 ``detector.safetensors`` (motion references, calibration arrays) and, with the ae cue, the autoencoder
@@ -56,9 +57,10 @@ class DetectorConfig:
     noise into alarms; ``global_q99``: one divisor for all regions; ``region_z``: per-region z-score);
     ``fusion``: ``max`` or ``sum`` of the calibrated cue maps; ``topk``: the frame value is the mean of the
     ``topk`` highest regions; ``ema_alpha``: causal smoothing of the frame value; ``target_far``: the share of
-    normal frames allowed above the threshold; ``holdout``: share of each training video held out for
-    calibration; ``motion``: the motion cue's settings; ``ae_patch``: region side of the ae cue at the model's
-    input size.
+    normal frames allowed above the threshold; ``holdout``: share of each training video held out from the
+    autoencoder's training for its calibration; ``folds``: folds of whole training videos for cross-fitting the
+    cues that refit in minutes (``thresholds.py``); ``motion``: the motion cue's settings; ``ae_patch``: region
+    side of the ae cue at the model's input size.
     """
 
     cues: tuple[str, ...] = ("motion",)
@@ -69,6 +71,7 @@ class DetectorConfig:
     ema_alpha: float = 1.0
     target_far: float = 0.01
     holdout: float = 0.1
+    folds: int = 5
     motion: dict[str, Any] = field(default_factory=lambda: {"cell": 21, "max_side": 240, "preset": "medium"})
     ae_patch: int = 8
 
@@ -83,6 +86,8 @@ class DetectorConfig:
             raise ConfigError(f"holdout must be in (0, 1), got {self.holdout}")
         if not 0 < self.ema_alpha <= 1:
             raise ConfigError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
+        if int(self.folds) < 2:
+            raise ConfigError(f"folds must be >= 2, got {self.folds}")
         if int(self.topk) < 1:
             raise ConfigError(f"topk must be >= 1, got {self.topk}")
         if set(spec(self.score).cues) - set(self.cues):
@@ -106,6 +111,16 @@ class DetectorConfig:
 # ------------------------------------------------------------------------------------------ calibration
 
 CALIBRATIONS = ("region_q99_floor", "global_q99", "region_z")
+
+
+def _motion(cfg: DetectorConfig):
+    from .cues.motion import MotionCue
+
+    return MotionCue(**cfg.motion)
+
+
+# Cues cheap enough to refit once per fold (cross-fitting by video): a fresh, unfitted cue from the settings.
+REFITTABLE = {"motion": _motion}
 
 
 def fit_region_stats(maps: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +190,8 @@ class VideoScores:
     map: the autoencoder needs ``T - 1`` frames, the motion cue one) take the first real score, and ``scored``
     says which frames were scored; ``raw``: before smoothing; ``alarms``: ``frame_scores > threshold`` on scored
     frames; ``maps`` (N, gh, gw) float32 calibrated fused region scores (warm-up frames copy the first map);
-    ``frame_sr``: ``1 - minmax(frame_scores)`` over the video, for regularity plots only.
+    ``frame_sr``: ``1 - minmax(frame_scores)`` over the video, for regularity plots only; ``warnings``: the
+    guard's lines (footage that does not fit the detector).
     """
 
     name: str
@@ -187,6 +203,7 @@ class VideoScores:
     maps: np.ndarray | None
     boxes: list
     frame_shape: tuple[int, int]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -240,9 +257,24 @@ class LiveSession:
 
     ``push(frame, index)``: a gap in ``index`` (dropped frames) restarts the cues' streams, never a window across
     it; the smoothed score survives the gap. ``clip_length``: frames needed before the first score.
+
+    ``guard`` (``guard.Guard``) compares the stream with what calibration saw (frame size, ``fps``, the alarm
+    rate over a window) and says once when the footage does not fit; its lines go to ``on_warning`` as they come
+    and stay in ``guard.messages``.
     """
 
-    def __init__(self, detector: Detector, score: str, *, threshold: float | None = None, keep_maps: bool = False):
+    def __init__(
+        self,
+        detector: Detector,
+        score: str,
+        *,
+        threshold: float | None = None,
+        keep_maps: bool = False,
+        fps: float | None = None,
+        on_warning=None,
+    ):
+        from .guard import Fitted, Guard
+
         self.det = detector
         self.score_name = score
         self.cues = spec(score).cues
@@ -250,6 +282,9 @@ class LiveSession:
         self.keep_maps = keep_maps
         self.ema = EMA(detector.config.ema_alpha)
         self.clip_length = 1 + max(detector.cues[c].warmup for c in self.cues)
+        self.fps = fps
+        self.guard = Guard(Fitted.of(detector), on_message=on_warning)
+        self._guard_started = False
         self._next_index: int | None = None
         self._start()
 
@@ -265,12 +300,19 @@ class LiveSession:
         from .sources import to_gray
 
         gray = to_gray(frame)
+        self.see(gray)
         if index is None:
             index = 0 if self._next_index is None else self._next_index
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
         return self.from_maps(self._feed.step(gray), gray, index)
+
+    def see(self, gray: np.ndarray) -> None:
+        """Show the guard the stream's first frame (its size, with the session's ``fps``)."""
+        if not self._guard_started:
+            self._guard_started = True
+            self.guard.start(gray.shape, self.fps)
 
     def from_maps(self, maps: dict[str, np.ndarray | None], gray: np.ndarray, index: int) -> FrameScore | None:
         """The verdict on one frame from its raw cue maps (None while a cue warms up)."""
@@ -283,7 +325,9 @@ class LiveSession:
         if not math.isfinite(score):
             raise DataError(None, f"non-finite score at frame {index} (check the input for NaN/inf)")
         bbox = self.det.region_box(fused, gray.shape)
-        return FrameScore(index, raw, score, score > self.threshold, bbox, fused if self.keep_maps else None, gray)
+        alarm = score > self.threshold
+        self.guard.update(alarm)
+        return FrameScore(index, raw, score, alarm, bbox, fused if self.keep_maps else None, gray)
 
 
 # -------------------------------------------------------------------------------------------- detector
@@ -318,6 +362,8 @@ class Detector:
         self.meta = meta or {}
         self.ae_checkpoint = ae_checkpoint
         self.path = path
+        # Per live score, the frame scores its threshold was fitted on (feedback refits from them).
+        self.calibration_scores: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------- geometry and arithmetic (one frame)
     def threshold(self, score: str | None = None) -> float:
@@ -399,6 +445,7 @@ class Detector:
             shape = shape or gray.shape[:2]
             cue_maps = feed.step(gray)
             for n, sess in sessions.items():
+                sess.see(gray)
                 fs = sess.from_maps(cue_maps, gray, i)
                 got, sc, rw, bx, mp = rec[n]
                 got.append(fs is not None)
@@ -422,7 +469,7 @@ class Detector:
             if maps:
                 mp[:first] = [mp[first]] * first
                 m = np.stack(mp).astype(np.float32)
-            out[n] = VideoScores(name, n, sess.threshold, s_, r_, scored, m, bx, tuple(shape))
+            out[n] = VideoScores(name, n, sess.threshold, s_, r_, scored, m, bx, tuple(shape), sess.guard.messages)
         return out
 
     # -------------------------------------------------------------------------------------- fitting
@@ -439,10 +486,15 @@ class Detector:
     ) -> Detector:
         """Fit the cues of ``config`` on normal ``videos`` (``Video`` records or ``FrameSource``s) and calibrate.
 
-        ``ae``: an ``AECue`` (a trained autoencoder), needed when ``"ae"`` is among the cues; ``holdout_ranges``:
-        per video the ``[start, stop)`` frames held out from fitting (default: the last ``config.holdout``).
+        Calibration rests on scores the cues give footage they were not fitted on (``thresholds.py``): the cues
+        that fit in minutes (motion) are cross-fitted by whole videos (``config.folds`` folds; one video: blocks
+        of time), each fold scored by a cue fitted on the other folds, and the shipped cue is then fitted on all
+        the footage; the autoencoder, too slow to refit per fold, is scored on the frames its training held out
+        (``holdout_ranges``; default: the last ``config.holdout`` of each video). Per cue the region statistics
+        come from those maps; per live score the threshold is the conformal quantile of its frame scores, recorded
+        with what it rests on (``meta["thresholds"]``) and the scores themselves (for ``feedback``).
         """
-        from .cues.motion import MotionCue
+        from .thresholds import video_folds
 
         cfg = (config or DetectorConfig()).check()
         sources = [getattr(v, "source", v) for v in videos]
@@ -452,82 +504,115 @@ class Detector:
         if holdout_ranges is None:
             holdout_ranges = [(n - max(int(round(cfg.holdout * n)), 2), n) for n in lengths]
         ranges = [(max(0, int(a)), min(int(b), n)) for (a, b), n in zip(holdout_ranges, lengths)]
-        cues: dict[str, Any] = {}
-        if "ae" in cfg.cues:
-            if ae is None:
-                raise ConfigError("the ae cue needs a trained autoencoder (train one, or use --cues motion)")
-            cues["ae"] = ae
-        if "motion" in cfg.cues:
-            motion = MotionCue(**cfg.motion)
-            log(f"fit: motion cue on {sum(a for a, _ in ranges)} frames of {len(sources)} videos")
-            motion.fit([islice(s.iter_frames(None), 0, a) for s, (a, _) in zip(sources, ranges)], progress=progress)
-            cues["motion"] = motion
-        if "motion" in cues:
-            frame_shape = tuple(cues["motion"].frame_shape)
-        else:
-            frame_shape = tuple(np.asarray(next(iter(sources[0].iter_frames(None)))).shape[:2])
-        # Held-out maps, each range streamed from early enough that its first frame already has a map.
-        held: dict[str, list[np.ndarray]] = {c: [] for c in cues}
-        for s, (a, b) in zip(sources, ranges):
-            if b <= a:
-                continue
-            for c, cue in cues.items():
-                start = max(0, a - cue.warmup)
-                ms = list(cue.stream(islice(s.iter_frames(None), start, b)))[a - start :]
+        if "ae" in cfg.cues and ae is None:
+            raise ConfigError("the ae cue needs a trained autoencoder (train one, or use --cues motion)")
+        refit = [c for c in cfg.cues if c in REFITTABLE]
+        parts = video_folds(lengths, cfg.folds) if refit else []
+        cues: dict[str, Any] = {"ae": ae} if "ae" in cfg.cues else {}
+        # Out-of-fold maps per refittable cue, as {video: (first frame, maps)} blocks.
+        blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+        for c in refit:
+            from .thresholds import out_of_fold_maps
+
+            log(f"calibrate: {c} cue cross-fitted on {len(parts)} parts of {len(sources)} videos in "
+                f"{len({p.fold for p in parts})} folds")  # fmt: skip
+            maps = out_of_fold_maps(lambda c=c: REFITTABLE[c](cfg), sources, parts, progress=log)
+            warm = REFITTABLE[c](cfg).warmup
+            blocks[c] = [(p.video, p.start + warm, m) for p, m in zip(parts, maps)]
+            log(f"fit: {c} cue on all {sum(lengths)} frames of {len(sources)} videos")
+            cue = REFITTABLE[c](cfg)
+            cue.fit([s.iter_frames(None) for s in sources], progress=progress)
+            cues[c] = cue
+        if "ae" in cues:
+            blocks["ae"] = []
+            for vi, (s, (a, b)) in enumerate(zip(sources, ranges)):
+                if b <= a:
+                    continue
+                start = max(0, a - ae.warmup)
+                ms = list(ae.stream(islice(s.iter_frames(None), start, b)))[a - start :]
+                first = a + next((i for i, m in enumerate(ms) if m is not None), len(ms))
                 ms = [m for m in ms if m is not None]
                 if ms:
-                    held[c].append(np.stack(ms).astype(np.float32))
-        n_held = {c: int(sum(len(m) for m in v)) for c, v in held.items()}
-        log(f"calibrate: held-out frames per cue {n_held}")
+                    blocks["ae"].append((vi, first, np.stack(ms).astype(np.float32)))
+        n_held = {c: int(sum(len(m) for _, _, m in v)) for c, v in blocks.items()}
+        log(f"calibrate: calibration frames per cue {n_held}")
         if min(n_held.values(), default=0) < 2:
             raise DataError(
                 None,
-                f"calibration needs held-out frames: got {n_held} (videos too short for the "
-                f"hold-out of {cfg.holdout:.0%}?)",
+                f"calibration needs frames the cues were not fitted on: got {n_held} (videos too short for the "
+                f"hold-out of {cfg.holdout:.0%} or for {cfg.folds} folds?)",
             )
         if min(n_held.values()) < MIN_CALIBRATION_FRAMES:
             warnings.warn(
-                f"calibration rests on only {min(n_held.values())} held-out frames (fewer than "
+                f"calibration rests on only {min(n_held.values())} frames (fewer than "
                 f"{MIN_CALIBRATION_FRAMES}): the threshold at a {cfg.target_far:.0%} false-alarm rate is rough; "
                 "give more normal footage",
                 stacklevel=2,
             )
-        stats = {c: fit_region_stats(np.concatenate(v), cfg.calibration) for c, v in held.items()}
+        if "motion" in cues:
+            frame_shape = tuple(cues["motion"].frame_shape)
+        else:
+            frame_shape = tuple(np.asarray(next(iter(sources[0].iter_frames(None)))).shape[:2])
+        stats = {c: fit_region_stats(np.concatenate([m for _, _, m in v]), cfg.calibration) for c, v in blocks.items()}
         grid = cues["motion"].grid_shape(frame_shape) if "motion" in cues else cues["ae"].grid_shape()
         det = cls(cfg, cues, stats, {}, grid=grid, frame_shape=frame_shape)
-        det.thresholds = det._cross_fitted_thresholds(held)
-        det.meta = {"calibration_frames": n_held, "holdout_ranges": [list(r) for r in ranges]}
+        fold_of = {}
+        for p in parts:
+            fold_of.setdefault(p.video, []).append((p.start, p.stop, p.fold))
+        infos = det._fit_thresholds(blocks, fold_of, len(sources))
+        det.thresholds = {n: i.threshold for n, (i, _) in infos.items()}
+        det.calibration_scores = {n: sc for n, (_, sc) in infos.items()}
+        fps = [float(getattr(s, "fps", 0) or 0) for s in sources]
+        det.meta = {
+            "calibration_frames": n_held,
+            "calibration": "video_cv" if refit else "holdout",
+            "holdout_ranges": [list(r) for r in ranges],
+            "thresholds": {n: i.to_dict() for n, (i, _) in infos.items()},
+            "fps": fps[0] if fps and fps[0] > 0 and all(abs(f - fps[0]) < 1e-3 for f in fps) else None,
+        }
+        for n, (i, _) in infos.items():
+            log(f"calibrate: {n}: {i.line()}")
         return det
 
-    def _cross_fitted_thresholds(self, held: dict[str, list[np.ndarray]]) -> dict[str, float]:
-        """Per live score the ``1 - target_far`` quantile of its frame scores on held-out frames, each half of a
-        range scored with region statistics fitted on the other halves."""
-        cues = list(held)
-        n_ranges = len(held[cues[0]])
-        halves = {c: [(m[: len(m) // 2], m[len(m) // 2 :]) for m in held[c]] for c in cues}
-        fold_stats = []
-        for k in (0, 1):
-            st = {}
-            for c in cues:
-                other = np.concatenate([h[1 - k] for h in halves[c]])
-                st[c] = fit_region_stats(other, self.config.calibration) if len(other) >= 2 else self.stats[c]
-            fold_stats.append(st)
-        fold_dets = [replace_stats(self, st) for st in fold_stats]
+    def _fit_thresholds(self, blocks, fold_of, n_videos: int):
+        """Per live score ``(ThresholdInfo, frame scores)`` from the calibration maps of its cues: the frames where
+        every cue of the score has a map (for ``fused``: the autoencoder's held-out frames), each cue calibrated
+        with the region statistics, fused, the frame value, the EMA along each stretch of consecutive frames."""
+        from .thresholds import fit_threshold
+
+        def fold(video: int, frame: int) -> int:
+            for a, b, f in fold_of.get(video, []):
+                if a <= frame < b:
+                    return f
+            return video  # no refittable cue: each video is its own group
+
         out = {}
-        for name in SCORES:
-            s = SCORES[name]
-            if s.protocol != "live" or set(s.cues) - set(cues):
+        for name, s in SCORES.items():
+            if s.protocol != "live" or set(s.cues) - set(blocks):
                 continue
-            values = []
-            for i in range(n_ranges):
-                n = min(len(held[c][i]) for c in s.cues)
-                seq = []
-                for t in range(n):
-                    det = fold_dets[0 if t < n // 2 else 1]
-                    maps = {c: held[c][i][len(held[c][i]) - n + t] for c in s.cues}
-                    seq.append(det.frame_value(det.fuse(maps, None)))
-                values.append(EMA(self.config.ema_alpha).series(seq))
-            out[name] = far_quantile(np.concatenate(values), self.config.target_far)
+            # Index every cue's maps by (video, frame); iterate over the first cue's frames that all cues have.
+            index = {c: {(v, f0 + i): m[i] for v, f0, m in blocks[c] for i in range(len(m))} for c in s.cues}
+            base = s.cues[-1] if "ae" not in s.cues else "ae"
+            runs: list[list[float]] = []
+            run_folds: list[int] = []
+            prev = None
+            for v, f0, m in blocks[base]:
+                for i in range(len(m)):
+                    key = (v, f0 + i)
+                    if any(key not in index[c] for c in s.cues):
+                        prev = None
+                        continue
+                    value = self.frame_value(self.fuse({c: index[c][key] for c in s.cues}, None))
+                    g = fold(v, f0 + i)
+                    if prev is None or prev != (v, f0 + i - 1, g):
+                        runs.append([])
+                        run_folds.append(g)
+                    runs[-1].append(value)
+                    prev = key + (g,)
+            scores = [EMA(self.config.ema_alpha).series(r) for r in runs]
+            info = fit_threshold(scores, run_folds, self.config.target_far, videos=n_videos,
+                                 method="video_cv" if fold_of else "holdout")  # fmt: skip
+            out[name] = (info, np.concatenate(scores).astype(np.float32))
         return out
 
     # ---------------------------------------------------------------------------------- storage
@@ -549,6 +634,8 @@ class Detector:
         for c, (loc, scale) in self.stats.items():
             arrays[f"calibration.{c}.loc"] = np.ascontiguousarray(loc, np.float32)
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
+        for n, sc in self.calibration_scores.items():
+            arrays[f"calibration_scores.{n}"] = np.ascontiguousarray(sc, np.float32)
         from .checkpoint import _sha256
 
         tmp = folder / ".detector.safetensors.tmp"
@@ -632,7 +719,7 @@ class Detector:
                 model, run_config, _ = load_checkpoint(ae_path, device=dev)
                 cues[c] = AECue(model, run_config, patch=int(meta["patch"]), device=dev)
         stats = {c: (arrays[f"calibration.{c}.loc"], arrays[f"calibration.{c}.scale"]) for c in cues}
-        return cls(
+        det = cls(
             cfg,
             cues,
             stats,
@@ -643,6 +730,8 @@ class Detector:
             ae_checkpoint=ae_path,
             path=folder,
         )
+        det.calibration_scores = {k[19:]: v for k, v in arrays.items() if k.startswith("calibration_scores.")}
+        return det
 
     def describe(self) -> dict[str, Any]:
         """What a user needs to know about this detector, as printed by ``video-anomaly models``."""
@@ -656,14 +745,6 @@ class Detector:
             "grid": list(self.grid),
             **{k: v for k, v in self.meta.items() if k != "holdout_ranges"},
         }
-
-
-def replace_stats(det: Detector, stats) -> Detector:
-    """A shallow copy of ``det`` with other region statistics (for cross-fitting)."""
-    d = Detector.__new__(Detector)
-    d.__dict__.update(det.__dict__)
-    d.stats = stats
-    return d
 
 
 __all__ = ["Detector", "DetectorConfig", "FrameScore", "LiveSession", "VideoScores", "far_quantile"]

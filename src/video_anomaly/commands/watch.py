@@ -78,8 +78,10 @@ def run(args) -> int:
     if len(rest) != 1:
         raise ConfigError(f"watch takes one SOURCE, got {len(rest)}: {' '.join(rest) or '(none)'}")
     det = load_detector(spec, device=args.device)
-    detector = det.session(args.score, threshold=args.threshold, keep_maps=bool(args.overlay))
+    # Region maps give events per object; the guard's lines (footage that does not fit) go to stderr once.
+    detector = det.session(args.score, threshold=args.threshold, keep_maps=True, on_warning=_warn)
     source = open_live_source(rest[0], fps=args.fps, timeout_s=args.timeout, reconnect_s=args.reconnect, warn=_warn)
+    detector.fps = source.fps if source.timed else None  # the guard compares the source's own rate only
     out = open(args.out, "w") if args.out else sys.stdout
     tracker = EventTracker(
         detector.threshold, fps=source.fps, end_after=args.end_after, min_length=args.min_length, source=source.name
@@ -120,6 +122,7 @@ def run(args) -> int:
         "score": detector.score_name,
         "threshold": detector.threshold,
         "events": len(tracker.events),
+        "guard": list(detector.guard.messages),
         **stats.to_dict(),
     }
     print(json.dumps(summary), file=sys.stderr, flush=True)
