@@ -45,3 +45,24 @@ def test_alarm_rate_warns_once_within_the_window_and_not_at_the_target_rate():
             first = i
     assert first is not None and first < 300
     assert len(g.messages) == 1 and "alarm has been on for" in g.messages[0] and "238x158" in g.messages[0]
+
+
+def test_a_resized_other_camera_warns_the_training_camera_does_not():
+    import cv2
+
+    from video_anomaly.api import Detector
+    from video_anomaly.cues.motion import synthetic_sequence
+    from video_anomaly.data.records import ArraySource
+    from video_anomaly.data.synthetic import render_synthetic_videos
+    from video_anomaly.detector import DetectorConfig
+
+    train, _ = render_synthetic_videos(seed=0, height=48, width=64, n_train=7, n_test=0, frames=150)
+    det = Detector.fit([ArraySource(v.frames) for v in train[:5]], DetectorConfig(motion={"cell": 8}))
+    # Two more normal videos of the training camera: no warning.
+    own = det.score_video(iter(np.concatenate([train[5].frames, train[6].frames])))
+    assert own.warnings == []
+    # Another camera (larger, faster textured walkers on another background) resized to the fitted 64x48.
+    other = [cv2.resize(f, (64, 48), interpolation=cv2.INTER_AREA) for f in synthetic_sequence(300, (96, 128), 5)]
+    sess = det.session()
+    first = next(i for i, f in enumerate(other) if sess.push(f, i) is not None and sess.guard.messages)
+    assert first < 300 and "fitted on 64x48 footage" in sess.guard.messages[0]

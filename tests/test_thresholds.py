@@ -37,3 +37,21 @@ def test_fit_threshold_records_what_it_rests_on():
     assert info.rate <= 0.05 and info.interval[0] < info.rate < info.interval[1]
     # The shifted video gets the highest rate under a threshold set without it.
     assert int(np.argmax(info.fold_rates)) == 3 and "1000 frames of 5 videos" in info.line()
+
+
+def test_motion_cross_fit_in_one_pass_equals_one_fit_per_fold():
+    from video_anomaly.cues.motion import MotionCue
+    from video_anomaly.data.records import ArraySource
+    from video_anomaly.data.synthetic import render_synthetic_videos
+    from video_anomaly.thresholds import out_of_fold_maps
+
+    train, _ = render_synthetic_videos(seed=2, height=32, width=48, n_train=4, n_test=0, frames=30)
+    sources = [ArraySource(v.frames) for v in train]
+    parts = video_folds([30] * 4, k=2)
+    slow = out_of_fold_maps(lambda: MotionCue(cell=8, k=16), sources, parts)
+    cue = MotionCue(cell=8, k=16)
+    fast = cue.cross_fit([s.iter_frames(None) for s in sources], [p.fold for p in parts])
+    for a, b in zip(slow, fast):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    whole = MotionCue(cell=8, k=16).fit([s.iter_frames(None) for s in sources])
+    np.testing.assert_allclose(cue.refs, whole.refs, rtol=1e-5, atol=1e-6)

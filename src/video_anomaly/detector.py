@@ -515,13 +515,15 @@ class Detector:
             from .thresholds import out_of_fold_maps
 
             log(f"calibrate: {c} cue cross-fitted on {len(parts)} parts of {len(sources)} videos in "
-                f"{len({p.fold for p in parts})} folds")  # fmt: skip
-            maps = out_of_fold_maps(lambda c=c: REFITTABLE[c](cfg), sources, parts, progress=log)
-            warm = REFITTABLE[c](cfg).warmup
-            blocks[c] = [(p.video, p.start + warm, m) for p, m in zip(parts, maps)]
-            log(f"fit: {c} cue on all {sum(lengths)} frames of {len(sources)} videos")
+                f"{len({p.fold for p in parts})} folds, then fitted on all {sum(lengths)} frames")  # fmt: skip
             cue = REFITTABLE[c](cfg)
-            cue.fit([s.iter_frames(None) for s in sources], progress=progress)
+            frames = [islice(sources[p.video].iter_frames(None), p.start, p.stop) for p in parts]
+            if hasattr(cue, "cross_fit"):  # one pass over the footage does both (same maps, same fit)
+                maps = cue.cross_fit(frames, [p.fold for p in parts])
+            else:
+                maps = out_of_fold_maps(lambda c=c: REFITTABLE[c](cfg), sources, parts, progress=log)
+                cue.fit([s.iter_frames(None) for s in sources], progress=progress)
+            blocks[c] = [(p.video, p.start + cue.warmup, m) for p, m in zip(parts, maps)]
             cues[c] = cue
         if "ae" in cues:
             blocks["ae"] = []

@@ -377,6 +377,31 @@ class MotionCue:
         self.frame_shape = frame_shape
         return self
 
+    def cross_fit(self, videos: Sequence[Iterable[np.ndarray]], folds: Sequence[int]) -> list[np.ndarray]:
+        """Out-of-fold raw maps of every item of ``videos`` (``(n_i - 1, Gh, Gw)``: each part's first frame has no
+        flow), each from references fitted on the items of the other ``folds``; then fit this cue on all of them.
+
+        The same as fitting a fresh cue per fold and streaming the fold's frames through it
+        (``thresholds.out_of_fold_maps``), at the cost of one pass of optical flow instead of one per fold: the
+        pooled features do not depend on what the cue was fitted on."""
+        sizes: list[tuple[int, int]] = []
+        feats = [
+            np.stack([f for f in self.features(_same_size(v, vi, sizes)) if f is not None])
+            for vi, v in enumerate(videos)
+        ]
+        shape = sizes[0]
+        folds = list(folds)
+        out: list[np.ndarray | None] = [None] * len(feats)
+        for fold in sorted(set(folds)):
+            other = [f for f, g in zip(feats, folds) if g != fold]
+            cue = MotionCue(self.cell, self.pool, self.preset, self.k, self.max_side)
+            cue.fit_features(list(np.concatenate(other)), shape)
+            for i, g in enumerate(folds):
+                if g == fold:
+                    out[i] = np.stack([cue.score_features(f) for f in feats[i]])
+        self.fit_features(list(np.concatenate(feats)), shape)
+        return out  # type: ignore[return-value]
+
     def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
         """Learn more normal motion (user feedback): the pooled features of ``frames`` after the first ``skip``
         (context for the flow and the pooling) join every cell's references. Returns the samples added per cell:
