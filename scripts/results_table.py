@@ -19,8 +19,9 @@ from pathlib import Path
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 HEADER = (
-    "| data, score | protocol | micro AUC (raw) | micro AUC (per-video norm.) | macro AUC | false alarms on normal "
-    "frames (target) | pixel AUC | RBDC | TBDC | alarms: anomalies caught, false runs | how the settings were chosen |\n"
+    "| data, score | protocol | micro AUC (raw) | micro AUC (per-video norm.) | macro AUC "
+    "| false alarms on normal frames (target) | pixel AUC | RBDC | TBDC | alarms: anomalies caught, false runs "
+    "| how the settings were chosen |\n"
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
