@@ -612,8 +612,11 @@ class Detector:
                     runs[-1].append(value)
                     prev = key + (g,)
             scores = [EMA(self.config.ema_alpha).series(r) for r in runs]
-            info = fit_threshold(scores, run_folds, self.config.target_far, videos=n_videos,
-                                 method="video_cv" if fold_of else "holdout")  # fmt: skip
+            # How its frames were kept out of fitting: every cue cross-fitted by video, or some cue only scored
+            # on the frames held out from its training (the autoencoder).
+            refit = [c in REFITTABLE for c in s.cues]
+            method = "video_cv" if all(refit) else "holdout" if not any(refit) else "video_cv+holdout"
+            info = fit_threshold(scores, run_folds, self.config.target_far, videos=n_videos, method=method)
             out[name] = (info, np.concatenate(scores).astype(np.float32))
         return out
 
