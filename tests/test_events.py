@@ -84,3 +84,19 @@ def test_regions_count_only_on_alarmed_frames():
     tr = EventTracker(1.0, fps=10, end_after=3, min_length=3)
     msgs = [m for i, m in enumerate(maps) for m in tr.update(i, 0.5, region_map=m)] + tr.finish()
     assert msgs == [] and not tr.in_event
+
+
+@pytest.mark.slow
+def test_ped2_test004_bicycle_raises_its_own_event(shared_datasets, tmp_path):
+    """UCSD Ped2 Test004: a bicycle enters on the right (x > 300) at frame ~120 while the truck's event is open;
+    with the shipped detector it raises its own event, with its own box (opt-in: --run-slow, real data)."""
+    import json
+
+    from video_anomaly.cli import main
+
+    video = shared_datasets / "UCSD_Anomaly_Dataset.v1p2" / "UCSDped2" / "Test" / "Test004"
+    assert main(["score", "--model", "ucsd-ped2", str(video), "--out", str(tmp_path)]) == 0
+    events = [json.loads(line) for line in (tmp_path / "Test004.events.jsonl").read_text().splitlines()]
+    truck = [e for e in events if e["start_frame"] < 100 and e["end_frame"] > 150]
+    bike = [e for e in events if 110 <= e["start_frame"] <= 135 and e["bbox"][0] >= 280]
+    assert truck and bike and not set(map(id, truck)) & set(map(id, bike)), events
