@@ -44,7 +44,7 @@ def test_threshold_hits_the_target_on_fresh_normal_frames():
     ae = AECue(TemporalMedian(), run_config(), patch=PATCH, device="cpu")
     # The stand-in background model is judged per place (as in tests/live_fixtures.py): per-region z-scores,
     # smoothed; what is checked here is that the cross-fitted threshold holds on footage it never saw.
-    cfg = DetectorConfig(cues=("ae", "motion"), target_far=0.05, motion={"cell": 8}, holdout=0.5,
+    cfg = DetectorConfig(cues=("ae", "motion"), target_far=0.05, cue_settings={"motion": {"cell": 8}}, holdout=0.5,
                          calibration="region_z", topk=3, ema_alpha=0.5)  # fmt: skip
     det = Detector.fit(sources[:8], cfg, ae=ae)
     assert set(det.thresholds) == {"ae", "motion", "fused"}
@@ -61,7 +61,9 @@ def test_threshold_hits_the_target_on_fresh_normal_frames():
     with pytest.raises(ConfigError):
         Detector.fit(sources, DetectorConfig(target_far=1.5), ae=ae)
     with pytest.warns(UserWarning, match="only"):
-        Detector.fit(sources[:1], DetectorConfig(cues=("ae", "motion"), motion={"cell": 8}, holdout=0.2), ae=ae)
+        Detector.fit(
+            sources[:1], DetectorConfig(cues=("ae", "motion"), cue_settings={"motion": {"cell": 8}}, holdout=0.2), ae=ae
+        )
 
 
 def test_detector_is_stored_and_verified(tmp_path, monkeypatch):
@@ -95,12 +97,15 @@ def test_video_cross_fitted_threshold_holds_on_a_held_out_normal_video():
     from video_anomaly.data.synthetic import render_synthetic_videos
 
     train, _ = render_synthetic_videos(seed=1, height=48, width=64, n_train=9, n_test=0, frames=120)
-    det = Detector.fit([ArraySource(v.frames) for v in train[:8]], DetectorConfig(target_far=0.05, motion={"cell": 8},
-                                                                               folds=4))  # fmt: skip
+    cfg = DetectorConfig(cues=("motion",), target_far=0.05, cue_settings={"motion": {"cell": 8}}, folds=4)
+    det = Detector.fit([ArraySource(v.frames) for v in train[:8]], cfg)
     assert det.meta["thresholds"]["motion"]["folds"] == 4
     vs = det.score_video(iter(train[8].frames))
     rate = vs.alarms[vs.scored].mean()
     assert 0.0 < rate <= 0.05 + 0.04, rate
     # One training video only: cross-fitted by blocks of time.
-    one = Detector.fit([ArraySource(np.concatenate([v.frames for v in train[:4]]))], DetectorConfig(motion={"cell": 8}))
+    one = Detector.fit(
+        [ArraySource(np.concatenate([v.frames for v in train[:4]]))],
+        DetectorConfig(cues=("motion",), cue_settings={"motion": {"cell": 8}}),
+    )
     assert one.meta["thresholds"]["motion"]["videos"] == 1 and one.meta["thresholds"]["motion"]["folds"] == 5

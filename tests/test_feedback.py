@@ -22,7 +22,10 @@ def scene(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("feedback")
     train, test = render_synthetic_videos(seed=0, height=48, width=64, n_train=5, n_test=3, frames=100)
-    det = Detector.fit([ArraySource(v.frames) for v in train], DetectorConfig(motion={"cell": 8}, folds=5))
+    det = Detector.fit(
+        [ArraySource(v.frames) for v in train],
+        DetectorConfig(cues=("motion",), cue_settings={"motion": {"cell": 8}}, folds=5),
+    )
     det.save(tmp / "det")
     return tmp, write_folder(test[2].frames, tmp / "cam" / "Test001")  # a planted cart that fires
 

@@ -57,7 +57,10 @@ def test_a_resized_other_camera_warns_the_training_camera_does_not():
     from video_anomaly.detector import DetectorConfig
 
     train, _ = render_synthetic_videos(seed=0, height=48, width=64, n_train=7, n_test=0, frames=150)
-    det = Detector.fit([ArraySource(v.frames) for v in train[:5]], DetectorConfig(motion={"cell": 8}))
+    det = Detector.fit(
+        [ArraySource(v.frames) for v in train[:5]],
+        DetectorConfig(cues=("motion",), cue_settings={"motion": {"cell": 8}}),
+    )
     # Two more normal videos of the training camera: no warning.
     own = det.score_video(iter(np.concatenate([train[5].frames, train[6].frames])))
     assert own.warnings == []

@@ -67,8 +67,8 @@ def mark_normal(
 ) -> dict[str, Any]:
     """Frames ``start .. end`` (inclusive) of ``recording`` are normal: the cues that can learn take them, the
     thresholds are refitted and the change recorded in ``det.meta["feedback"]``. Returns that record.
-    ``context``: frames before ``start`` read for the cues' flow and pooling (default: the longest warm-up of
-    the detector's cues plus the motion cue's pooling)."""
+    ``context``: frames before ``start`` read for the cues' state (default: all of them, from the recording's
+    start)."""
     from .data.frames import open_source
     from .thresholds import conformal_quantile
 
@@ -78,9 +78,9 @@ def mark_normal(
     src = open_source(recording)
     if end >= len(src):
         raise DataError(recording, f"has {len(src)} frames; the event ends at frame {end}: not this recording?")
-    if context is None:
-        context = max(c.warmup for c in det.cues.values()) + max(int(getattr(c, "pool", 1)) for c in det.cues.values())
-    a = max(0, start - int(context))
+    # By default the recording is read from its start, so that every cue's state at the event (flow, pooling, a
+    # background that follows the stream) is what scoring the recording again will see.
+    a = 0 if context is None else max(0, start - int(context))
     added: dict[str, int] = {}
     skipped = []
     for name, cue in det.cues.items():

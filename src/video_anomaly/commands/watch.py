@@ -36,7 +36,7 @@ def register(subparsers) -> None:
         nargs="+",
         help="the source (after the detector when --model is not given)",
     )
-    add_model_args(p, live_only=True)
+    add_model_args(p)
     p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
     p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
     p.add_argument(
@@ -68,61 +68,48 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..errors import ConfigError
-    from ..events import EventTracker
-    from ..overlay import OverlayWriter
-    from ..runner import run_source, stop_on_signals
-    from ..sources import open_live_source
+    from ..runner import stop_on_signals
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.source, "SOURCE")
     if len(rest) != 1:
         raise ConfigError(f"watch takes one SOURCE, got {len(rest)}: {' '.join(rest) or '(none)'}")
     det = load_detector(spec, device=args.device)
-    # Region maps give events per object; the guard's lines (footage that does not fit) go to stderr once.
-    detector = det.session(args.score, threshold=args.threshold, keep_maps=True, on_warning=_warn)
-    source = open_live_source(rest[0], fps=args.fps, timeout_s=args.timeout, reconnect_s=args.reconnect, warn=_warn)
-    detector.fps = source.fps if source.timed else None  # the guard compares the source's own rate only
     out = open(args.out, "w") if args.out else sys.stdout
-    tracker = EventTracker(
-        detector.threshold, fps=source.fps, end_after=args.end_after, min_length=args.min_length, source=source.name
-    )
 
     def emit(msg: dict) -> None:
         out.write(json.dumps(msg) + "\n")
         out.flush()
 
-    overlay = (
-        OverlayWriter(args.overlay, source.fps, detector.threshold, scale=2.0 * max(detector.threshold, 1e-6))
-        if args.overlay
-        else None
-    )
     try:
         with stop_on_signals():
-            stats = run_source(
-                detector,
-                source,
-                tracker=tracker,
+            session, source, tracker, stats = det.watch(
+                rest[0],
+                score=args.score,
+                threshold=args.threshold,
                 emit=emit,
-                overlay=overlay,
+                overlay=args.overlay,
+                end_after=args.end_after,
+                min_length=args.min_length,
+                source_kw={"fps": args.fps, "timeout_s": args.timeout, "reconnect_s": args.reconnect, "warn": _warn},
                 queue=args.queue,
                 drop=False if args.no_drop else None,
                 max_frames=args.max_frames,
                 warn=_warn,
                 end_on_error=True,
+                on_warning=_warn,  # the guard: footage that does not fit the detector, once, on stderr
             )
     finally:
-        if overlay is not None:
-            overlay.close()
         if args.out:
             out.close()
     status = exit_status(stats, source.name)
     summary = {
         "type": "summary",
         "source": source.name,
-        "score": detector.score_name,
-        "threshold": detector.threshold,
+        "score": session.score_name,
+        "threshold": session.threshold,
         "events": len(tracker.events),
-        "guard": list(detector.guard.messages),
+        "guard": list(session.guard.messages),
         **stats.to_dict(),
     }
     print(json.dumps(summary), file=sys.stderr, flush=True)
