@@ -21,6 +21,7 @@ from .errors import VideoAnomalyError
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "feedback", "models", "report", "bench",
             "export", "demo")  # fmt: skip
+COMMANDS += ("archive",)  # many recordings in segments on Ray or a process pool (archive.py)
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 
