@@ -83,7 +83,7 @@ def test_tiny_cue_plugs_in_through_the_cli(tmp_path, monkeypatch, synthetic_root
     monkeypatch.setitem(CUES, "tiny", TinyCue)
     assert SCORES["tiny"].cues == ("tiny",)  # a live score of its own name, no edit of scores.py
     run = tmp_path / "run"
-    with pytest.warns(UserWarning, match="held-out frames"):
+    with pytest.warns(UserWarning, match="calibration rests on only"):
         assert main(["train", str(synthetic_root), "--out", str(run), "--cues", "tiny,motion", "--quiet"]) == 0
     doc = json.loads((run / "detector.json").read_text())
     assert doc["config"]["cues"] == ["tiny", "motion"] and set(doc["thresholds"]) == {"tiny", "motion", "fused"}

@@ -124,7 +124,7 @@ def test_default_detector_fuses_motion_and_appearance_through_the_cli(tmp_path, 
     assert default_score(("motion", "appearance")) == "fused" and default_score(("ae", "motion")) == "motion"
     assert default_score(("appearance",)) == "appearance"
     run = tmp_path / "run"
-    with pytest.warns(UserWarning, match="held-out frames"):
+    with pytest.warns(UserWarning, match="calibration rests on only"):
         assert main(["train", str(synthetic_root), "--out", str(run), "--quiet"]) == 0
     det = Detector.load(run)
     assert tuple(det.cues) == ("motion", "appearance") and det.config.score == "fused" and det.config.topk == 3

@@ -48,7 +48,12 @@ def test_threshold_hits_the_target_on_fresh_normal_frames():
                          calibration="region_z", topk=3, ema_alpha=0.5)  # fmt: skip
     det = Detector.fit(sources[:8], cfg, ae=ae)
     assert set(det.thresholds) == {"ae", "motion", "fused"}
-    assert det.meta["calibration_frames"] == {"ae": 8 * 60, "motion": 8 * 60}
+    # The motion cue: every frame but each video's first (no flow yet), scored by a cue fitted on other videos;
+    # the autoencoder: the held-out half of each video.
+    assert det.meta["calibration_frames"] == {"ae": 8 * 60, "motion": 8 * 119}
+    info = det.meta["thresholds"]["motion"]
+    assert (info["method"], info["videos"], info["frames"], info["folds"]) == ("video_cv", 8, 952, 5)
+    assert info["interval"][0] <= info["rate"] <= info["interval"][1] and len(det.calibration_scores["fused"]) == 480
     # The held-back ninth normal video alarms at about the target rate, for every live score.
     for score in ("ae", "motion", "fused"):
         vs = det.score_video(iter(train[8].frames), score=score)
@@ -83,3 +88,24 @@ def test_detector_is_stored_and_verified(tmp_path, monkeypatch):
     assert ApiDetector.load(run, device="cpu").config.target_far == 0.02
     with pytest.raises(CheckpointError, match="not a detector|autoencoder checkpoint"):
         ApiDetector.load(run / "checkpoint", device="cpu")
+
+
+def test_video_cross_fitted_threshold_holds_on_a_held_out_normal_video():
+    """The motion detector's threshold, cross-fitted by whole videos, gives a new normal video of the same scene
+    about the target rate (one video of 119 scored frames: within a few frames of the 5% target)."""
+    from video_anomaly.data.records import ArraySource
+    from video_anomaly.data.synthetic import render_synthetic_videos
+
+    train, _ = render_synthetic_videos(seed=1, height=48, width=64, n_train=9, n_test=0, frames=120)
+    cfg = DetectorConfig(cues=("motion",), target_far=0.05, cue_settings={"motion": {"cell": 8}}, folds=4)
+    det = Detector.fit([ArraySource(v.frames) for v in train[:8]], cfg)
+    assert det.meta["thresholds"]["motion"]["folds"] == 4
+    vs = det.score_video(iter(train[8].frames))
+    rate = vs.alarms[vs.scored].mean()
+    assert 0.0 < rate <= 0.05 + 0.04, rate
+    # One training video only: cross-fitted by blocks of time.
+    one = Detector.fit(
+        [ArraySource(np.concatenate([v.frames for v in train[:4]]))],
+        DetectorConfig(cues=("motion",), cue_settings={"motion": {"cell": 8}}),
+    )
+    assert one.meta["thresholds"]["motion"]["videos"] == 1 and one.meta["thresholds"]["motion"]["folds"] == 5

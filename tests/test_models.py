@@ -23,9 +23,11 @@ def test_shipped_detector_checksums_load_and_score(name, tmp_path):
     for rel, digest in doc["files"].items():
         assert _sha256(folder / rel) == digest, rel
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    assert size < 10 * 2**20, size
+    assert size < 12 * 2**20, size  # the autoencoder (7.5 MB) and, for ucsd-ped2, the appearance exemplars (2.8 MB)
     det = Detector.load(name, device="cpu")
-    assert set(det.cues) == {"ae", "motion"} and det.config.score == "motion"
+    # ucsd-ped2 was rebuilt with the appearance cue too; ucsd-ped1 not yet (docs/models.md).
+    want = {"ae", "motion", "appearance"} if name == "ucsd-ped2" else {"ae", "motion"}
+    assert set(det.cues) == want and det.config.score == "motion"
     h, w = det.frame_shape
     frames = np.random.default_rng(0).integers(90, 110, (14, h, w), dtype=np.uint8)
     for score in ("motion", "fused"):

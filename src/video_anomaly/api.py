@@ -16,6 +16,7 @@ exact protocol); every call takes ``score=`` and defaults to the detector's own.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -264,11 +265,14 @@ def _score_one(det: Detector, v, name: str, maps: bool) -> VideoScores:
     if spec(name).protocol == "exact":
         return _seed_scores(det, v)
     try:
-        return det.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
+        vs = det.score_video(v.source.iter_frames(None), score=name, name=v.name, maps=maps)
     except DataError as exc:  # a problem of this video: name it
         if exc.path is not None:
             raise
         raise DataError(getattr(v.source, "path", v.name), exc.problem) from None
+    for msg in vs.warnings:  # the guard: footage that does not fit this detector
+        warnings.warn(f"{v.name}: {msg}", UserWarning, stacklevel=3)
+    return vs
 
 
 def _seed_scores(det: Detector, video) -> VideoScores:
@@ -329,11 +333,13 @@ def evaluate(det: Detector, data, out_dir: str | Path, score=None, *, figures: b
 
 
 def watch(det: Detector, source, *, score: str | None = None, threshold: float | None = None, emit=None,
-          overlay=None, end_after: int = 5, min_length: int = 3, source_kw=None, **run_kw):  # fmt: skip
+          overlay=None, end_after: int = 5, min_length: int = 3, source_kw=None, on_warning=None,
+          **run_kw):  # fmt: skip
     """Score a live source (``sources.open_live_source``: a camera index, a stream URL, a file; or a source
     already open) until it ends, as ``video-anomaly watch`` does. ``emit(msg)`` receives every event message
     (dict); ``overlay``: an MP4 path for the annotated video; ``run_kw``: ``runner.run_source``'s options.
-    Returns ``(session, source, tracker, stats)``."""
+    ``on_warning(line)`` hears the guard (footage that does not fit the detector); events are per object (the
+    session keeps its region maps for the tracker). Returns ``(session, source, tracker, stats)``."""
     from .device import apply_thread_policy
     from .events import EventTracker
     from .overlay import OverlayWriter
@@ -341,9 +347,10 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
     from .sources import open_live_source
 
     apply_thread_policy()
-    session = det.session(score, threshold=threshold, keep_maps=bool(overlay))
+    session = det.session(score, threshold=threshold, keep_maps=True, on_warning=on_warning)
     if isinstance(source, (str, int, Path)):
         source = open_live_source(str(source), **(source_kw or {}))
+    session.fps = source.fps if source.timed else None  # the guard compares the source's own rate only
     tracker = EventTracker(
         session.threshold, fps=source.fps, end_after=end_after, min_length=min_length, source=source.name
     )
@@ -356,3 +363,33 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
         if writer is not None:
             writer.close()
     return session, source, tracker, stats
+
+
+# ------------------------------------------------------------------------------------------------ feedback
+
+
+def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
+    """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
+    folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted, and
+    the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
+    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.feedback``."""
+    from . import weights
+    from .feedback import find_event, mark_normal
+
+    if not normal:
+        raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
+    rec, ev, rec_file = find_event(run, event_id)
+    recording = rec.get("recording")
+    if not recording:
+        raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+    target = Path(out) if out is not None else det.path
+    shipped = {weights.folder(n).resolve() for n in weights.MODELS}
+    if target is None or Path(target).resolve() in shipped:
+        raise ConfigError(
+            "feedback changes the detector: a shipped detector is not changed in place; give --out FOLDER "
+            "for the corrected copy"
+        )
+    stem = rec_file.name[: -len(".scores.json")]
+    record = mark_normal(det, recording, int(ev["start_frame"]), int(ev["end_frame"]), event=f"{stem}:{ev['id']}")
+    det.save(target)
+    return record

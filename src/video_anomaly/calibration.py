@@ -3,8 +3,10 @@
 A cue's raw map ``(gh, gw)`` becomes "how unusual for this place" by ``(raw - loc) / scale`` with per-region
 statistics of held-out normal frames (``fit_region_stats``); calibrated maps of several cues are resampled to one
 common grid and fused (``fuse``); the frame value is the mean of the ``topk`` highest regions (``frame_value``);
-a live score's threshold is the ``1 - target_far`` quantile of its frame scores on held-out normal frames
-(``far_quantile``), cross-fitted (``cross_fitted_thresholds``).
+a live score's threshold is the conformal quantile of its frame scores on frames the cues were not fitted on
+(``out_of_fold_thresholds``: the cues cross-fitted by whole videos, a trained-first cue on its held-out frames;
+``thresholds.py``). ``cross_fitted_thresholds`` (the ``1 - target_far`` quantile on held-out ranges, each half
+scored with statistics of the other halves) is the earlier rule, kept for the studies that compare the two.
 """
 
 from __future__ import annotations
@@ -133,4 +135,64 @@ def cross_fitted_thresholds(
                 seq.append(frame_value(fuse(maps, st, grid, fusion), topk))
             values.append(EMA(ema_alpha).series(seq))
         out[name] = far_quantile(np.concatenate(values), target_far)
+    return out
+
+
+def out_of_fold_thresholds(
+    blocks: Mapping[str, Sequence[tuple[int, int, np.ndarray]]],
+    score_cues: Mapping[str, Sequence[str]],
+    parts: Sequence,
+    refit: Sequence[str],
+    *,
+    n_videos: int,
+    stats: Stats,
+    grid: tuple[int, int],
+    fusion: str,
+    topk: int,
+    ema_alpha: float,
+    target_far: float,
+) -> dict:
+    """Per score (``{name: the cues it reads}``) ``(ThresholdInfo, frame scores)``: the conformal threshold of its
+    frame scores on the frames where every cue it reads has a calibration map.
+
+    ``blocks``: per cue ``(video, first frame, (n, gh, gw) raw maps)`` of frames it was not fitted on;
+    ``parts``: the folds (``thresholds.video_folds``) the ``refit`` cues were cross-fitted in (frames of a video
+    with no part form their own group); each stretch of consecutive frames is one EMA run."""
+    from .thresholds import fit_threshold
+
+    fold_of: dict[int, list[tuple[int, int, int]]] = {}
+    for p in parts:
+        fold_of.setdefault(p.video, []).append((p.start, p.stop, p.fold))
+
+    def fold(video: int, frame: int) -> int:
+        for a, b, f in fold_of.get(video, []):
+            if a <= frame < b:
+                return f
+        return video
+
+    out = {}
+    for name, reads in score_cues.items():
+        index = {c: {(v, f0 + i): m[i] for v, f0, m in blocks[c] for i in range(len(m))} for c in reads}
+        # Walk the frames of the cue with the fewest (a trained-first cue's hold-out), keep those all cues have.
+        base = min(reads, key=lambda c: len(index[c]))
+        runs: list[list[float]] = []
+        run_folds: list[int] = []
+        prev = None
+        for v, f0, m in blocks[base]:
+            for i in range(len(m)):
+                t = f0 + i
+                if any((v, t) not in index[c] for c in reads):
+                    prev = None
+                    continue
+                g = fold(v, t)
+                if prev != (v, t - 1, g):
+                    runs.append([])
+                    run_folds.append(g)
+                runs[-1].append(frame_value(fuse({c: index[c][(v, t)] for c in reads}, stats, grid, fusion), topk))
+                prev = (v, t, g)
+        scores = [EMA(ema_alpha).series(r) for r in runs]
+        crossed = [c in refit for c in reads]
+        method = "video_cv" if all(crossed) else "holdout" if not any(crossed) else "video_cv+holdout"
+        info = fit_threshold(scores, run_folds, target_far, videos=n_videos, method=method)
+        out[name] = (info, np.concatenate(scores).astype(np.float32))
     return out

@@ -19,7 +19,8 @@ import sys
 from .commands._types import positive_int
 from .errors import VideoAnomalyError
 
-COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
+COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "feedback", "models", "report", "bench",
+            "export", "demo")  # fmt: skip
 COMMANDS += ("archive",)  # many recordings in segments on Ray or a process pool (archive.py)
 COMMANDS += ("serve",)  # many cameras as a service: event store, pages, MQTT, webhooks (serve/)
 # Commands that never run a model: no need to import torch to set its threads.

@@ -10,12 +10,14 @@ the command line. The flow for one frame (live: each frame once, from the past o
         --fuse--> one map (max or sum over cues)  --top-k mean--> frame value  --EMA--> score
         score > threshold -> alarm; the highest region -> the event's box
 
-Fitting (``fit``): the last ``holdout`` of each training video is held out (a cue trained first, the
-autoencoder, brings its own hold-out); each cue of ``cues.CUES`` named in the config fits on the rest; every cue
-scores the held-out frames; their per-region statistics come from those frames (``calibration.py``), and the
-threshold of each live score is the ``1 - target_far`` quantile of its frame scores on the same frames,
-cross-fitted (each half of every held-out range is scored with statistics of the other half, so the threshold
-is not set on frames that shaped their own statistics).
+Fitting (``fit``): calibration rests on maps the cues give footage they were not fitted on, across videos. The
+cues fitted here (motion) are cross-fitted by whole training videos (``folds`` folds; a single video: blocks of
+time): each fold is scored by a cue fitted on the other folds, then the shipped cue is fitted on all the footage.
+A cue trained first (the autoencoder), too slow to retrain per fold, is scored on the frames its training held
+out (the last ``holdout`` of each video). Per cue the region statistics come from those maps; the threshold of
+each live score is the conformal quantile of its frame scores on them at ``target_far``
+(``calibration.out_of_fold_thresholds``, ``thresholds.py``; chosen over the earlier last-10% hold-out by
+``scripts/calibration_study.py``), recorded with what it rests on (``meta["thresholds"]``).
 
 A detector on disk is a folder: ``detector.json`` (settings, calibration meta, thresholds, checksums),
 ``detector.safetensors`` (each cue's arrays under ``<cue>.``, calibration arrays under ``calibration.<cue>.``)
@@ -42,6 +44,7 @@ from .cues import CUES
 from .cues.base import Cue, OneFrameFeed, uniform_box
 from .errors import CheckpointError, ConfigError, DataError
 from .scores import EMA, cues_of, scores_for, spec
+from .thresholds import out_of_fold_maps, video_folds
 
 FORMAT = "video-anomaly-detector"
 VERSION = 2  # 1: cue settings as config["<cue>"] / config["<cue>_<field>"], the ae folder as doc["ae_checkpoint"]
@@ -61,8 +64,9 @@ class DetectorConfig:
     for this place" (``calibration.fit_region_stats``); ``fusion``: ``max`` or ``sum`` of the calibrated cue maps;
     ``topk``: the frame value is the mean of the ``topk`` highest regions; ``ema_alpha``: causal smoothing of the
     frame value; ``target_far``: the share of normal frames allowed above the threshold; ``holdout``: share of
-    each training video held out for calibration; ``cue_settings``: per cue the fields of its ``Config`` that
-    differ from the cue's defaults.
+    each training video held out from a trained-first cue's training for its calibration; ``folds``: folds of
+    whole training videos for cross-fitting the other cues (``thresholds.video_folds``);
+    ``cue_settings``: per cue the fields of its ``Config`` that differ from the cue's defaults.
     """
 
     cues: tuple[str, ...] = field(default_factory=lambda: _default_cues())
@@ -73,6 +77,7 @@ class DetectorConfig:
     ema_alpha: float = 1.0
     target_far: float = 0.01
     holdout: float = 0.1
+    folds: int = 5
     cue_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -96,6 +101,8 @@ class DetectorConfig:
             raise ConfigError(f"holdout must be in (0, 1), got {self.holdout}")
         if not 0 < self.ema_alpha <= 1:
             raise ConfigError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
+        if int(self.folds) < 2:
+            raise ConfigError(f"folds must be >= 2, got {self.folds}")
         if int(self.topk) < 1:
             raise ConfigError(f"topk must be >= 1, got {self.topk}")
         if self.score not in scores_for(self.cues):
@@ -166,7 +173,8 @@ class VideoScores:
     the one convention of ``score``, its report, ``evaluate`` and the API), and ``scored`` says which frames
     were scored; ``raw``: before smoothing; ``alarms``: ``frame_scores > threshold`` on scored frames; ``maps``
     (N, gh, gw) float32 calibrated fused region scores (warm-up frames copy the first map); ``frame_sr``:
-    ``1 - minmax(frame_scores)`` over the video, for regularity plots only.
+    ``1 - minmax(frame_scores)`` over the video, for regularity plots only; ``warnings``: the guard's lines
+    (footage that does not fit the detector, ``guard.py``).
     """
 
     name: str
@@ -178,6 +186,7 @@ class VideoScores:
     maps: np.ndarray | None
     boxes: list
     frame_shape: tuple[int, int]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -221,9 +230,27 @@ class LiveSession:
 
     ``push(frame, index)``: a gap in ``index`` (dropped frames) restarts the cues' streams, never a window across
     it; the smoothed score survives the gap. ``clip_length``: frames needed before the first score.
+
+    ``guard`` (``guard.Guard``) compares the stream with what calibration saw (frame size, ``fps``, the alarm
+    rate over a window) and says once when the footage does not fit; its lines go to ``on_warning`` as they come
+    and stay in ``guard.messages``.
     """
 
-    def __init__(self, detector: Detector, score: str, *, threshold: float | None = None, keep_maps: bool = False):
+    def __init__(
+        self,
+        detector: Detector,
+        score: str,
+        *,
+        threshold: float | None = None,
+        keep_maps: bool = False,
+        fps: float | None = None,
+        on_warning=None,
+    ):
+        from .guard import Fitted, Guard
+
+        self.fps = fps
+        self.guard = Guard(Fitted.of(detector), on_message=on_warning)
+        self._guard_started = False
         self.det = detector
         self.score_name = score
         self.cues = cues_of(score, detector.cues)
@@ -246,12 +273,19 @@ class LiveSession:
         from .data.images import to_gray
 
         gray = to_gray(frame)
+        self.see(gray)
         if index is None:
             index = 0 if self._next_index is None else self._next_index
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
         return self.from_maps(self._feed.step(gray), gray, index)
+
+    def see(self, gray: np.ndarray) -> None:
+        """Show the guard the stream's first frame (its size, with the session's ``fps``)."""
+        if not self._guard_started:
+            self._guard_started = True
+            self.guard.start(gray.shape, self.fps)
 
     def from_maps(self, maps: dict[str, np.ndarray | None], gray: np.ndarray, index: int) -> FrameScore | None:
         """The verdict on one frame from its raw cue maps (None while a cue warms up)."""
@@ -264,7 +298,9 @@ class LiveSession:
         if not math.isfinite(score):
             raise DataError(None, f"non-finite score at frame {index} (check the input for NaN/inf)")
         bbox = self.det.region_box(fused, gray.shape)
-        return FrameScore(index, raw, score, score > self.threshold, bbox, fused if self.keep_maps else None, gray)
+        alarm = score > self.threshold
+        self.guard.update(alarm)
+        return FrameScore(index, raw, score, alarm, bbox, fused if self.keep_maps else None, gray)
 
 
 # -------------------------------------------------------------------------------------------- detector
@@ -298,6 +334,8 @@ class Detector:
         self.frame_shape = None if frame_shape is None else tuple(frame_shape)
         self.meta = meta or {}
         self.path = path
+        # Per live score, the frame scores its threshold was fitted on (feedback refits from them).
+        self.calibration_scores: dict[str, np.ndarray] = {}
 
     # -------------------------------------------------------------- geometry and arithmetic (one frame)
     def score_name(self, score: str | None = None) -> str:
@@ -368,6 +406,7 @@ class Detector:
             shape = shape or gray.shape[:2]
             cue_maps = feed.step(gray)
             for n, sess in sessions.items():
+                sess.see(gray)
                 rec[n].append(sess.from_maps(cue_maps, gray, i))
         return {n: self._video_scores(name, sess, rec[n], shape, maps) for n, sess in sessions.items()}
 
@@ -391,6 +430,7 @@ class Detector:
             m,
             [None if fs is None else fs.bbox for fs in got],
             tuple(shape),
+            list(sess.guard.messages),
         )
 
     # -------------------------------------------------------------------------------------- fitting
@@ -419,36 +459,62 @@ class Detector:
             if c not in trained and CUES[c].trained_first:
                 raise ConfigError(f"the {c} cue must be trained first (Detector.train trains it), or leave it out")
         ranges = holdout_ranges_of(videos, cfg, trained, holdout_ranges)
+        lengths = [len(src) for src in sources]
+        refit = [c for c in cfg.cues if c not in trained]
+        parts = video_folds(lengths, cfg.folds) if refit else []
         cues: dict[str, Cue] = {}
+        # Per cue its calibration maps as (video, first frame, (n, gh, gw) maps) blocks.
+        blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
         for c in cfg.cues:
             if c in trained:
                 cues[c] = trained[c]
+                blocks[c] = _held_blocks(trained[c], sources, ranges)
                 continue
-            cue = CUES[c](CUES[c].config_from(cfg.settings(c)))
-            log(f"fit: {c} cue on {sum(a for a, _ in ranges)} frames of {len(sources)} videos")
-            cues[c] = cue.fit(
-                [islice(s.iter_frames(None), 0, a) for s, (a, _) in zip(sources, ranges)], progress=progress
-            )
+            log(f"calibrate: {c} cue cross-fitted on {len(parts)} parts of {len(sources)} videos in "
+                f"{len({p.fold for p in parts})} folds, then fitted on all {sum(lengths)} frames")  # fmt: skip
+            new = lambda c=c: CUES[c](CUES[c].config_from(cfg.settings(c)))  # noqa: E731
+            cue = new()
+            if hasattr(cue, "cross_fit"):  # one pass over the footage gives the same maps and fit
+                frames = [islice(sources[p.video].iter_frames(None), p.start, p.stop) for p in parts]
+                maps = cue.cross_fit(frames, [p.fold for p in parts])
+            else:
+                cue.fit([src.iter_frames(None) for src in sources], progress=progress)
+                maps = out_of_fold_maps(lambda c=c, cue=cue: _alike(c, cue), sources, parts, progress=log)
+            cues[c] = cue
+            blocks[c] = [(p.video, p.start + cue.warmup, m) for p, m in zip(parts, maps)]
         frame_shape = tuple(np.asarray(next(iter(sources[0].iter_frames(None)))).shape[:2])
-        held = held_out_maps(cues, sources, ranges)
-        n_held = {c: int(sum(len(m) for m in v)) for c, v in held.items()}
-        log(f"calibrate: held-out frames per cue {n_held}")
+        n_held = {c: int(sum(len(m) for _, _, m in v)) for c, v in blocks.items()}
+        log(f"calibrate: calibration frames per cue {n_held}")
         _check_held(n_held, cfg)
-        stats = {c: fit_region_stats(np.concatenate(v), cfg.calibration) for c, v in held.items()}
+        stats = {c: fit_region_stats(np.concatenate([m for _, _, m in v]), cfg.calibration) for c, v in blocks.items()}
         grid = cal.common_grid([cue.grid_shape(frame_shape) for cue in cues.values()])
-        thresholds = cal.cross_fitted_thresholds(
-            held,
+        infos = cal.out_of_fold_thresholds(
+            blocks,
             {n: cues_of(n, cues) for n in scores_for(cues)},
-            method=cfg.calibration,
+            parts,
+            refit,
+            n_videos=len(sources),
+            stats=stats,
             grid=grid,
             fusion=cfg.fusion,
             topk=cfg.topk,
             ema_alpha=cfg.ema_alpha,
             target_far=cfg.target_far,
-            stats=stats,
         )
-        meta = {"calibration_frames": n_held, "holdout_ranges": [list(r) for r in ranges]}
-        return cls(cfg, cues, stats, thresholds, grid=grid, frame_shape=frame_shape, meta=meta)
+        fps = [float(getattr(src, "fps", 0) or 0) for src in sources]
+        meta = {
+            "calibration_frames": n_held,
+            "holdout_ranges": [list(r) for r in ranges],
+            "thresholds": {n: info.to_dict() for n, (info, _) in infos.items()},
+            # The guard compares a stream's rate with this one (None: the footage had no rate, e.g. frame folders).
+            "fps": fps[0] if fps and fps[0] > 0 and all(abs(f - fps[0]) < 1e-3 for f in fps) else None,
+        }
+        for n, (info, _) in infos.items():
+            log(f"calibrate: {n}: {info.line()}")
+        thresholds = {n: info.threshold for n, (info, _) in infos.items()}
+        det = cls(cfg, cues, stats, thresholds, grid=grid, frame_shape=frame_shape, meta=meta)
+        det.calibration_scores = {n: sc for n, (_, sc) in infos.items()}
+        return det
 
     # ---------------------------------------------------------------------------------- storage
     def save(self, folder: str | Path) -> Path:
@@ -470,6 +536,8 @@ class Detector:
         for c, (loc, scale) in self.stats.items():
             arrays[f"calibration.{c}.loc"] = np.ascontiguousarray(loc, np.float32)
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
+        for n, sc in self.calibration_scores.items():
+            arrays[f"calibration_scores.{n}"] = np.ascontiguousarray(sc, np.float32)
         tmp = folder / ".detector.safetensors.tmp"
         save_file(arrays, str(tmp))
         tmp.replace(folder / "detector.safetensors")
@@ -513,7 +581,7 @@ class Detector:
             own = {k[len(c) + 1 :]: v for k, v in arrays.items() if k.startswith(f"{c}.")}
             cues[c] = CUES[c].from_state(meta, own, folder=folder, device=device)
         stats = {c: (arrays[f"calibration.{c}.loc"], arrays[f"calibration.{c}.scale"]) for c in cues}
-        return cls(
+        det = cls(
             cfg,
             cues,
             stats,
@@ -523,6 +591,8 @@ class Detector:
             meta=doc.get("meta") or {},
             path=folder,
         )
+        det.calibration_scores = {k[19:]: v for k, v in arrays.items() if k.startswith("calibration_scores.")}
+        return det
 
     def describe(self) -> dict[str, Any]:
         """What a user needs to know about this detector, as printed by ``video-anomaly models``."""
@@ -568,6 +638,13 @@ class Detector:
         from .api import evaluate
 
         return evaluate(self, data, out_dir, score, **kw)
+
+    def feedback(self, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
+        """``api.feedback``: event ``event_id`` (``STEM:ID``) of a ``score`` run marked normal; the detector learns
+        it, refits its thresholds and is saved (its own folder, or ``out``; never a shipped one in place)."""
+        from .api import feedback
+
+        return feedback(self, run, event_id, normal=normal, out=out)
 
     def watch(self, source, **kw):
         """``api.watch``: score a live source (a camera, a stream URL, a file) until it ends; events out."""
@@ -616,16 +693,47 @@ def held_out_maps(cues: dict[str, Cue], sources: list, ranges: list[tuple[int, i
     return held
 
 
+def _alike(name: str, cue: Cue) -> Cue:
+    """A fresh cue of ``cue``'s settings, with a cell size it measured on the footage (``cell="auto"``) fixed, so
+    that every fold's maps share its grid."""
+    from dataclasses import fields, replace
+
+    config = cue.config
+    if (
+        "cell" in {f.name for f in fields(config)}
+        and config.cell == "auto"
+        and isinstance(getattr(cue, "cell", None), int)
+    ):
+        config = replace(config, cell=cue.cell)
+    return CUES[name](config)
+
+
+def _held_blocks(cue: Cue, sources: list, ranges: list[tuple[int, int]]) -> list[tuple[int, int, np.ndarray]]:
+    """A trained cue's maps of the frames its training held out: ``(video, first frame, (n, gh, gw))`` per range,
+    each streamed from early enough that its first frame already has a map."""
+    out = []
+    for vi, (s, (a, b)) in enumerate(zip(sources, ranges)):
+        if b <= a:
+            continue
+        start = max(0, a - cue.warmup)
+        ms = list(cue.stream(islice(s.iter_frames(None), start, b)))[a - start :]
+        first = a + next((i for i, m in enumerate(ms) if m is not None), len(ms))
+        ms = [m for m in ms if m is not None]
+        if ms:
+            out.append((vi, first, np.stack(ms).astype(np.float32)))
+    return out
+
+
 def _check_held(n_held: dict[str, int], cfg: DetectorConfig) -> None:
     if min(n_held.values(), default=0) < 2:
         raise DataError(
             None,
-            f"calibration needs held-out frames: got {n_held} (videos too short for the hold-out of "
-            f"{cfg.holdout:.0%}?)",
+            f"calibration needs frames the cues were not fitted on: got {n_held} (videos too short for the "
+            f"hold-out of {cfg.holdout:.0%} or for {cfg.folds} folds?)",
         )
     if min(n_held.values()) < MIN_CALIBRATION_FRAMES:
         warnings.warn(
-            f"calibration rests on only {min(n_held.values())} held-out frames (fewer than "
+            f"calibration rests on only {min(n_held.values())} frames (fewer than "
             f"{MIN_CALIBRATION_FRAMES}): the threshold at a {cfg.target_far:.0%} false-alarm rate is rough; "
             "give more normal footage",
             stacklevel=3,

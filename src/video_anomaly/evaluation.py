@@ -153,6 +153,7 @@ def _write_evaluation(detector, rows, out_dir, score, seconds, figures) -> dict[
             )
             results["rbdc_tbdc"].pop("curve", None)
         results["events"] = _event_summary(labelled)
+        results["false_alarm_rate"] = _false_alarm_rate(labelled, detector.config.target_far)
     results["videos"] = [
         {"name": v.name, "n_frames": vs.n_frames, "alarms": int(vs.alarms.sum()),
          "auc": metrics.roc_auc(y, vs.frame_scores) if y is not None else None}
@@ -195,6 +196,25 @@ def _event_summary(labelled) -> dict[str, Any]:
     return {"labelled_anomalies": total, "anomalies_with_alarm": hit, "false_alarm_runs": false}
 
 
+def _false_alarm_rate(labelled, target: float) -> dict[str, Any]:
+    """The rate the threshold promises against the one it achieves: the share of labelled-normal scored frames
+    above the threshold, with its Clopper-Pearson 95% interval (frames of one video are correlated: the interval
+    is narrower than the truth) and the highest rate of any one video."""
+    from .thresholds import clopper_pearson
+
+    above = n = 0
+    worst = 0.0
+    for _, vs, y, _ in labelled:
+        if not np.isfinite(vs.threshold):
+            return {}
+        normal = vs.scored & ~y
+        k = int(vs.alarms[normal].sum())
+        above, n = above + k, n + int(normal.sum())
+        worst = max(worst, k / normal.sum()) if normal.any() else worst
+    return {"target": target, "achieved": above / n if n else None, "normal_frames": n, "above": above,
+            "interval": list(clopper_pearson(above, n)), "worst_video": worst}  # fmt: skip
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     m = np.concatenate([[False], np.asarray(mask, bool), [False]])
     d = np.flatnonzero(np.diff(m.astype(np.int8)))
@@ -221,6 +241,12 @@ def scores_table_markdown(results: dict[str, Any]) -> str:
     if rt:
         lines.append(f"| RBDC (beta 0.1) | all frames | none | {_fmt(rt['rbdc'])} | |")
         lines.append(f"| TBDC (alpha 0.1) | all frames | none | {_fmt(rt['tbdc'])} | |")
+    far = results.get("false_alarm_rate") or {}
+    if far and far.get("achieved") is not None:
+        lo, hi = far["interval"]
+        lines += ["", f"False-alarm rate on the {far['normal_frames']} labelled-normal frames: achieved "
+                  f"{far['achieved']:.2%} (95% {lo:.2%}-{hi:.2%}; worst video {far['worst_video']:.1%}) at a target "
+                  f"of {far['target']:.0%}."]  # fmt: skip
     ev = results.get("events") or {}
     if ev:
         lines += ["", f"Alarms at the calibrated threshold {_fmt(results['threshold'])}: "

@@ -1,10 +1,22 @@
-"""Frame scores become events: runs of frames whose smoothed score stays above the alarm threshold.
+"""Frame scores become events: runs of frames whose score stays above the alarm threshold, one per object.
 
-An event starts at the first frame whose score exceeds the threshold; it ends when the score has
-stayed at or below the threshold for ``end_after`` consecutive scored frames (its last frame is the last
-one above). Events shorter than ``min_length`` frames are dropped as flicker. Times are seconds from the
-start of the source: each frame's own time when the caller gives it (``update(..., t=...)``: the presentation
-timestamps of a video or stream, right for variable frame rates), else ``frame / fps``.
+Two ways, one tracker (``EventTracker``):
+
+* **per frame span** (``update(frame, score, bbox, image, t=...)``): an event starts at the first frame whose
+  score exceeds the threshold; it ends when the score has stayed at or below the threshold for ``end_after``
+  consecutive scored frames (its last frame is the last one above); its box is the highest region's at the peak.
+* **per object** (the same call with ``region_map=`` the frame's calibrated ``(gh, gw)`` region scores): on a frame
+  whose score exceeds the threshold, the regions above the threshold form connected groups (8-neighbours); each
+  group continues the open event whose last box it touches (within ``link_gap`` regions) or starts a new one.
+  So two objects in one frame span (Ped2 Test004: a bicycle passing while a truck's event is open) give two
+  events, each with its own box, start and end. An event ends when no group has continued it for ``end_after``
+  scored frames. Regions count only on frames whose score exceeds the threshold, so per-object events never fire
+  where the frame's alarm is off.
+
+Events shorter than ``min_length`` frames are dropped as flicker. Times are seconds from the start of the
+source: each frame's own time when the caller gives it (``t=``: the presentation timestamps of a video or
+stream, right for variable frame rates), else ``frame / fps``. Every event has an ``id`` (1, 2, ... in the
+order they start within one tracker), which ``feedback`` uses to name it.
 """
 
 from __future__ import annotations
@@ -18,7 +30,8 @@ import numpy as np
 @dataclass
 class Event:
     """One abnormal event. Frames are source frame indices (inclusive); ``bbox`` is ``(x0, y0, x1, y1)``
-    in original frame pixels (x1, y1 exclusive): the region with the highest error at the peak frame."""
+    in original frame pixels (x1, y1 exclusive): at the peak frame, the highest region (per frame span) or the
+    object's regions (per object)."""
 
     start_frame: int
     end_frame: int
@@ -33,6 +46,7 @@ class Event:
     # Times (seconds) of the first and last frame when the source gave them; else frame / fps.
     start_t: float | None = None
     end_t: float | None = None
+    id: int = 0
 
     @property
     def start_time(self) -> float:
@@ -50,6 +64,7 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": "event",
+            "id": self.id,
             "source": self.source,
             "start_frame": self.start_frame,
             "end_frame": self.end_frame,
@@ -62,36 +77,87 @@ class Event:
         }
 
 
-class EventTracker:
-    """Online event detection over ``(frame, score, bbox)`` updates in frame order.
+def grid_boxes(grid: tuple[int, int], frame_shape: tuple[int, int]) -> np.ndarray:
+    """``(gh, gw, 4)`` int boxes ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of a region grid laid evenly over frames of
+    ``frame_shape`` ``(H, W)`` pixels."""
+    gh, gw = int(grid[0]), int(grid[1])
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    xs = np.round(np.arange(gw + 1) * w / gw).astype(np.int64)
+    ys = np.round(np.arange(gh + 1) * h / gh).astype(np.int64)
+    out = np.empty((gh, gw, 4), np.int64)
+    out[..., 0], out[..., 2] = xs[None, :-1], xs[None, 1:]
+    out[..., 1], out[..., 3] = ys[:-1, None], ys[1:, None]
+    return out
 
-    ``update(frame, score, bbox, image, t=seconds)``: ``t`` is the frame's time in the source (None: ``frame /
-    fps``). ``update`` returns a list of messages (dicts ready for JSON): ``{"type": "event_start", ...}`` once an
-    event has lasted ``min_length`` frames (so live users hear of it within ``min_length`` frames) and the
-    finished ``Event.to_dict()`` when it ends. ``finish`` closes an event still open at the end of a source.
+
+@dataclass
+class _Track:
+    """An open per-object event: its ``Event``, its last region box ``(r0, c0, r1, c1)`` (cells, exclusive ends),
+    scored frames since a group last continued it, and whether ``event_start`` was sent."""
+
+    event: Event
+    cells: tuple[int, int, int, int]
+    below: int = 0
+    announced: bool = False
+
+
+class EventTracker:
+    """Online event detection over ``(frame, score, bbox)`` updates in frame order (see the module docstring).
+
+    ``update(frame, score, bbox, image, t=seconds, region_map=None)``: ``t`` is the frame's time in the source
+    (None: ``frame / fps``); ``region_map`` ``(gh, gw)`` the frame's calibrated region scores in the threshold's
+    units (given: events per object). ``update`` returns a list of messages (dicts ready for JSON):
+    ``{"type": "event_start", ...}`` once an event has lasted ``min_length`` frames (so live users hear of it
+    within ``min_length`` frames) and the finished ``Event.to_dict()`` when it ends. ``finish`` closes the events
+    still open at the end of a source. ``region_boxes`` ``(gh, gw, 4)``: each region's box in frame pixels
+    (default: the grid laid evenly over the frame given to ``update``); ``link_gap``: regions between a group and
+    an open event's last box that still continue it.
     """
 
-    def __init__(self, threshold: float, *, fps: float, end_after: int = 5, min_length: int = 3, source: str = ""):
+    def __init__(
+        self,
+        threshold: float,
+        *,
+        fps: float,
+        end_after: int = 5,
+        min_length: int = 3,
+        source: str = "",
+        region_boxes: np.ndarray | None = None,
+        link_gap: int = 1,
+    ):
         self.threshold = float(threshold)
         self.fps = float(fps) if fps and fps > 0 else 10.0
         self.end_after = max(1, int(end_after))
         self.min_length = max(1, int(min_length))
         self.source = source
+        self.region_boxes = None if region_boxes is None else np.asarray(region_boxes)
+        self.link_gap = max(0, int(link_gap))
         self.events: list[Event] = []
         self._open: Event | None = None
         self._below = 0
         self._announced = False
+        self._tracks: list[_Track] = []
+        self._next_id = 1
 
+    # ------------------------------------------------------------------------------------ per frame span
     def update(
-        self, frame: int, score: float, bbox=None, image: np.ndarray | None = None, *, t: float | None = None
+        self,
+        frame: int,
+        score: float,
+        bbox=None,
+        image: np.ndarray | None = None,
+        *,
+        t: float | None = None,
+        region_map: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
+        if region_map is not None:
+            return self._update_objects(frame, score, image, t, np.asarray(region_map, np.float32))
         out: list[dict[str, Any]] = []
         above = score > self.threshold
         ev = self._open
         if ev is None:
             if above:
-                self._open = Event(frame, frame, frame, score, bbox, self.fps, self.threshold, self.source, image,
-                                   start_t=t, end_t=t)  # fmt: skip
+                self._open = self._new_event(frame, score, bbox, image, t)
                 self._below, self._announced = 0, False
                 ev = self._open
             else:
@@ -110,27 +176,137 @@ class EventTracker:
                 return out
         if not self._announced and ev.length >= self.min_length:
             self._announced = True
-            out.append(
-                {"type": "event_start", "source": self.source, "start_frame": ev.start_frame,
-                 "start_time": round(ev.start_time, 4), "frame": frame, "score": round(float(score), 4)}
-            )  # fmt: skip
+            out.append(self._start_message(ev, frame, score))
         return out
+
+    def _new_event(self, frame, score, bbox, image, t) -> Event:
+        ev = Event(frame, frame, frame, float(score), bbox, self.fps, self.threshold, self.source, image,
+                   start_t=t, end_t=t, id=self._next_id)  # fmt: skip
+        self._next_id += 1
+        return ev
+
+    def _start_message(self, ev: Event, frame: int, score: float) -> dict[str, Any]:
+        return {"type": "event_start", "id": ev.id, "source": self.source, "start_frame": ev.start_frame,
+                "start_time": round(ev.start_time, 4), "frame": frame, "score": round(float(score), 4),
+                "bbox": None if ev.bbox is None else [int(v) for v in ev.bbox]}  # fmt: skip
 
     def _close(self) -> dict[str, Any] | None:
         ev, self._open, self._below = self._open, None, 0
+        return self._keep(ev)
+
+    def _keep(self, ev: Event | None) -> dict[str, Any] | None:
         if ev is None or ev.length < self.min_length:
             return None
         self.events.append(ev)
         return ev.to_dict()
 
+    # ---------------------------------------------------------------------------------------- per object
+    def _groups(self, region_map: np.ndarray, score: float) -> list[tuple[tuple[int, int, int, int], float, tuple]]:
+        """Connected groups of regions above the threshold on an alarmed frame: ``(cell box, peak, peak cell)``."""
+        from scipy import ndimage
+
+        if not score > self.threshold:
+            return []
+        mask = region_map > self.threshold
+        if not mask.any():  # the frame value (a top-k mean, smoothed) is above while no single region is
+            mask = region_map == region_map.max()
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        out = []
+        for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+            sub = np.where(labels[sl] == k, region_map[sl], -np.inf)
+            r, c = np.unravel_index(int(np.argmax(sub)), sub.shape)
+            box = (sl[0].start, sl[1].start, sl[0].stop, sl[1].stop)
+            out.append((box, float(sub[r, c]), (sl[0].start + r, sl[1].start + c)))
+        return out
+
+    def _pixel_box(self, cells: tuple[int, int, int, int], grid, image) -> tuple[int, int, int, int]:
+        boxes = self.region_boxes
+        if boxes is None or boxes.shape[:2] != tuple(grid):
+            boxes = grid_boxes(grid, grid if image is None else np.asarray(image).shape[:2])
+            self.region_boxes = boxes
+        r0, c0, r1, c1 = cells
+        return (
+            int(boxes[r0, c0, 0]),
+            int(boxes[r0, c0, 1]),
+            int(boxes[r1 - 1, c1 - 1, 2]),
+            int(boxes[r1 - 1, c1 - 1, 3]),
+        )
+
+    def _overlap(self, a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+        """Cells shared by box ``a`` and box ``b`` grown by ``link_gap`` regions on each side (0: not linked)."""
+        g = self.link_gap
+        dh = min(a[2], b[2] + g) - max(a[0], b[0] - g)
+        dw = min(a[3], b[3] + g) - max(a[1], b[1] - g)
+        return max(dh, 0) * max(dw, 0)
+
+    def _update_objects(self, frame, score, image, t, region_map) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        groups = self._groups(region_map, score)
+        # Each group continues the open event it overlaps most; an event continued by several groups (an object
+        # seen in pieces) takes them all.
+        taken: dict[int, list[int]] = {}
+        fresh = []
+        for gi, (cells, _, _) in enumerate(groups):
+            best = max(
+                range(len(self._tracks)), key=lambda j: self._overlap(cells, self._tracks[j].cells), default=None
+            )
+            if best is not None and self._overlap(cells, self._tracks[best].cells) > 0:
+                taken.setdefault(best, []).append(gi)
+            else:
+                fresh.append(gi)
+        still: list[_Track] = []
+        for j, tr in enumerate(self._tracks):
+            mine = taken.get(j)
+            if mine is None:
+                tr.below += 1
+                if tr.below >= self.end_after:
+                    closed = self._keep(tr.event)
+                    if closed is not None:
+                        out.append(closed)
+                    continue
+                still.append(tr)
+                continue
+            cells = _union([groups[g][0] for g in mine])
+            peak_g = max(mine, key=lambda g: groups[g][1])
+            ev = tr.event
+            tr.cells, tr.below = cells, 0
+            ev.end_frame, ev.end_t = frame, t
+            if groups[peak_g][1] > ev.peak_score:
+                ev.peak_frame, ev.peak_score, ev.peak_image = frame, groups[peak_g][1], image
+                ev.bbox = self._pixel_box(cells, region_map.shape, image)
+            still.append(tr)
+        for g in fresh:
+            cells, peak, _ = groups[g]
+            ev = self._new_event(frame, peak, self._pixel_box(cells, region_map.shape, image), image, t)
+            still.append(_Track(ev, cells))
+        self._tracks = still
+        for tr in self._tracks:
+            if not tr.announced and tr.below == 0 and tr.event.length >= self.min_length:
+                tr.announced = True
+                out.append(self._start_message(tr.event, frame, tr.event.peak_score))
+        return out
+
+    # -------------------------------------------------------------------------------------------- both
     def finish(self) -> list[dict[str, Any]]:
-        """Close the open event, if any (end of a recording, a lost source, an interrupt)."""
+        """Close every open event (end of a recording, a lost source, an interrupt)."""
+        out = []
         closed = self._close()
-        return [] if closed is None else [closed]
+        if closed is not None:
+            out.append(closed)
+        for tr in self._tracks:
+            closed = self._keep(tr.event)
+            if closed is not None:
+                out.append(closed)
+        self._tracks = []
+        return out
 
     @property
     def in_event(self) -> bool:
-        return self._open is not None
+        return self._open is not None or bool(self._tracks)
+
+
+def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def events_to_mask(events: list[Event] | list[dict], n_frames: int) -> np.ndarray:

@@ -60,10 +60,12 @@ def score_recording(
     fps: float | None = None,
     end_after: int = 5,
     min_length: int = 3,
+    on_warning=None,
 ) -> dict[str, Any]:
     """Score one recording as live with ``detector`` (``detector.Detector``) and write its files. Returns a summary.
 
-    ``what``: a path (video file, frame folder) or a ``Video`` record (its labels are used).
+    ``what``: a path (video file, frame folder) or a ``Video`` record (its labels are used). ``on_warning``: hears
+    the guard's lines (footage that does not fit the detector) as they come; they are kept in the record too.
     """
     from .events import EventTracker
     from .overlay import OverlayWriter
@@ -73,14 +75,20 @@ def score_recording(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    session = detector.session(score, threshold=threshold, keep_maps=overlay)
     if hasattr(what, "source"):
         name = name or what.name
         labels = what.labels if labels is None else labels
         source = LiveSource(name, what.source.iter_frames(None), float(fps or 10.0), False)
+        recording = getattr(what.source, "path", None)
     else:
         source = open_live_source(str(what), fps=fps)
         name = name or Path(str(what)).name
+        recording = what
+    # The region maps give events per object (``events.EventTracker``) as well as the overlay; the guard hears
+    # the source's own frame rate only where it has one (files and streams, not frame folders).
+    session = detector.session(
+        score, threshold=threshold, keep_maps=True, fps=source.fps if source.timed else None, on_warning=on_warning
+    )
     stem = stem or safe_name(name)
     tracker = EventTracker(session.threshold, fps=source.fps, end_after=end_after, min_length=min_length, source=name)
     n_frames = 0
@@ -165,6 +173,10 @@ def score_recording(
         summary = {
             "video": name,
             "source": source.name,
+            # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
+            "recording": None if recording is None else str(Path(str(recording)).resolve()),
+            "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
+            "guard": list(session.guard.messages),
             "fps": source.fps,
             "score_name": session.score_name,
             "threshold": session.threshold,

@@ -41,6 +41,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
 table.events{border-collapse:collapse;margin:.5em 0} table.events td,table.events th{border:1px solid #ccc;
 padding:4px 8px;text-align:right;vertical-align:middle} img.regularity{max-width:100%} .muted{color:#777}
+.guard{color:#a40}
 """
 
 
@@ -90,6 +91,9 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
             f"</code>, threshold {_num(rec.get('threshold', float('nan')), '.4g')} (target false-alarm rate "
             f"{_num(rec.get('target_far', float('nan')), 'g')}); {len(events)} event(s).</p>"
         )
+        # The guard's lines (footage that does not fit the detector) come before anything read from the scores.
+        for msg in rec.get("guard") or []:
+            parts.append(f'<p class="guard"><strong>{e(str(msg))}</strong></p>')
         # Image and video names come from the file too: only plain names inside the run folder are followed.
         uri = _data_uri(_inside(folder, rec.get("score_png") or rec.get("regularity_png")))
         if uri:
@@ -101,7 +105,7 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
                 f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(str(rec["overlay"]))})</a></p>'
             )
         if events:
-            head = ("#", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
+            head = ("id", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
             parts.append('<table class="events"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
             for k, ev in enumerate(events):
                 ev = ev if isinstance(ev, dict) else {}
@@ -109,12 +113,17 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
                 alt = f"event {k} at frame {_num(ev.get('peak_frame'))}"
                 img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
                 parts.append(
-                    f'<tr class="event"><td>{k}</td><td>{_num(ev.get("start_frame"))}</td>'
+                    f'<tr class="event"><td>{e(str(ev.get("id", k)))}</td><td>{_num(ev.get("start_frame"))}</td>'
                     f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
                     f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
                     f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
                 )
             parts.append("</table>")
+            stem = rec_path.name[: -len(".scores.json")]
+            parts.append(
+                f'<p class="muted">An event that is normal for this camera: <code>video-anomaly feedback '
+                f"{e(str(folder))} {e(stem)}:ID --normal</code> adds it to the detector's normal footage.</p>"
+            )
         else:
             parts.append('<p class="no-events">No event above the threshold.</p>')
         parts.append("</section>")

@@ -135,7 +135,7 @@ def run_source(
             stats.last_time_s = t
             if fs is not None:
                 stats.scored += 1
-                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame, t=t):
+                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map):
                     emit(msg)
                 latencies.append(time.monotonic() - arrived)
             if on_score is not None:

@@ -11,11 +11,13 @@ from ._types import positive_int, probability, weight
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "calibrate",
-        help="(re)fit a detector's per-region calibration and thresholds on held-out normal frames",
+        help="(re)fit a detector's per-region calibration and thresholds on normal frames its cues did not fit",
         description="RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is "
-        "fitted on the training frames, both cues are scored on the frames held out from training, their "
-        "per-region statistics and each live score's threshold (the share --target-far of normal frames above "
-        "it) are fitted there, and the detector is written into RUN (detector.json, detector.safetensors).",
+        "cross-fitted by whole training videos (--folds; each fold scored by a cue fitted on the others), then "
+        "fitted on all of them; the autoencoder is scored on the frames held out from its training. The "
+        "per-region statistics and each live score's threshold (the conformal quantile at --target-far) are "
+        "fitted on those scores, and the detector is written into RUN (detector.json, detector.safetensors) "
+        "with what each threshold rests on.",
     )
     p.add_argument("run", metavar="RUN")
     p.add_argument("--dataset", metavar="ROOT", help="training data (default: the dataset recorded at training)")
@@ -66,6 +68,13 @@ def add_detector_flags(p) -> None:
         help=f"region side of the ae cue in model-input pixels (default {AECue.Config().patch})",
     )
     p.add_argument(
+        "--folds",
+        type=positive_int,
+        default=None,
+        help=f"folds of whole training videos for cross-fitting the motion cue (default {d.folds}; one video: "
+        "blocks of time)",
+    )
+    p.add_argument(
         "--motion-cell",
         type=positive_int,
         default=None,
@@ -87,6 +96,7 @@ def detector_config(args, base=None):
             "calibration": args.calibration,
             "topk": args.topk,
             "ema_alpha": args.ema_alpha,
+            "folds": getattr(args, "folds", None),
         }.items()
         if v is not None
     }
@@ -125,6 +135,7 @@ def run(args) -> int:
                 "score": det.config.score,
                 "thresholds": det.thresholds,
                 "calibration_frames": det.meta.get("calibration_frames"),
+                "threshold_basis": det.meta.get("thresholds"),
                 "target_far": det.config.target_far,
             }
         )

@@ -68,6 +68,7 @@ def run(args) -> int:
             fps=args.fps,
             end_after=args.end_after,
             min_length=args.min_length,
+            on_warning=lambda msg, name=name: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
         )
         print(json.dumps(summary), file=sys.stdout, flush=True)
     return 0

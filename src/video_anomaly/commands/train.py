@@ -21,7 +21,8 @@ def register(subparsers) -> None:
         "folder of your own normal videos or frame folders, or one video). With the ae cue the autoencoder is "
         "trained first (config, log, loss curve and checkpoint in RUN/checkpoint; flags override --config; "
         "defaults are the seed recipe); the motion cue needs no training loop (minutes on a CPU). Then each cue "
-        "is calibrated per region on the frames held out from training and the detector is written into RUN.",
+        "is calibrated per region on frames its cues were not fitted on (the motion cue cross-fitted by whole "
+        "videos, the autoencoder on the frames held out from its training) and the detector is written into RUN.",
     )
     p.add_argument(
         "--cues",
@@ -175,9 +176,9 @@ def run(args) -> int:
     if det is not None:
         frames = det.meta.get("calibration_frames", {})
         print(
-            f"detector ({', '.join(det.cues)}) calibrated on {min(frames.values(), default=0)} held-out normal "
-            f"frames; {det.config.score} threshold {det.threshold():.4g} for a target false-alarm rate of "
-            f"{det.config.target_far:.2%}; written to {det.path}"
+            f"detector ({', '.join(det.cues)}) calibrated on {min(frames.values(), default=0)} normal frames its "
+            f"cues were not fitted on; {det.config.score} threshold {det.threshold():.4g} for a target false-alarm "
+            f"rate of {det.config.target_far:.2%}; written to {det.path}"
         )
     elif int(os.environ.get("RANK", "0")) == 0 and not args.calibrate:
         print(f"no detector fitted (--no-calibrate): run `video-anomaly calibrate {args.out}` before scoring")

@@ -97,6 +97,7 @@ def run(args) -> int:
                 max_frames=args.max_frames,
                 warn=_warn,
                 end_on_error=True,
+                on_warning=_warn,  # the guard: footage that does not fit the detector, once, on stderr
             )
     finally:
         if args.out:
@@ -108,6 +109,7 @@ def run(args) -> int:
         "score": session.score_name,
         "threshold": session.threshold,
         "events": len(tracker.events),
+        "guard": list(session.guard.messages),
         **stats.to_dict(),
     }
     print(json.dumps(summary), file=sys.stderr, flush=True)

@@ -246,6 +246,22 @@ class AppearanceCue(Cue):
             recent.append(self._describe(self._cell_values(small, self._foreground(small, bg), cell)))
             yield np.mean(recent, axis=0, dtype=np.float32) if len(recent) > 1 else recent[0]
 
+    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
+        """Learn more normal appearance (user feedback): the descriptors of ``frames`` after the first ``skip``
+        (context for the background and the pooling) join every region's exemplars. Returns the exemplars added
+        per region: all of them up to ``max_add``, else a k-center coreset of them."""
+        if not self.fitted:
+            raise ConfigError("appearance cue: not fitted; nothing to add feedback to")
+        desc = [d for i, d in enumerate(self.descriptors(frames)) if i >= skip]
+        if not desc:
+            return 0
+        x = np.stack(desc) / self.scale  # (n, Gh, Gw, D)
+        n, gh, gw, d = x.shape
+        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, d), np.float32), max_add)
+        new = new.reshape(gh, gw, new.shape[1], d).astype(np.float32)
+        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
+        return int(new.shape[2])
+
     # -- fit and score ------------------------------------------------------------------------------------
 
     def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> AppearanceCue:

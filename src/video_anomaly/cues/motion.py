@@ -535,6 +535,52 @@ class MotionCue(Cue):
         self.frame_shape = frame_shape
         return self
 
+    def cross_fit(self, videos: Sequence[Iterable[np.ndarray]], folds: Sequence[int]) -> list[np.ndarray]:
+        """Out-of-fold raw maps of every item of ``videos`` (``(n_i - 1, Gh, Gw)``: each part's first frame has no
+        flow), each from references fitted on the items of the other ``folds``; then fit this cue on all of them.
+
+        The same as fitting a fresh cue per fold and streaming the fold's frames through it
+        (``thresholds.out_of_fold_maps``), at the cost of one pass of optical flow instead of one per fold: the
+        pooled features do not depend on what the cue was fitted on."""
+        videos = list(videos)
+        if self.auto_cell:  # the cell is measured once, on all the footage, and shared by every fold
+            videos = self._measure_cell(videos)
+        sizes: list[tuple[int, int]] = []
+        feats = [
+            np.stack([f for f in self.features(_same_size(v, vi, sizes)) if f is not None])
+            for vi, v in enumerate(videos)
+        ]
+        shape = sizes[0]
+        folds = list(folds)
+        out: list[np.ndarray | None] = [None] * len(feats)
+        for fold in sorted(set(folds)):
+            other = [f for f, g in zip(feats, folds) if g != fold]
+            cue = MotionCue(self.config)
+            cue.cell = self.cell
+            cue.fit_features(list(np.concatenate(other)), shape)
+            for i, g in enumerate(folds):
+                if g == fold:
+                    out[i] = np.stack([cue.score_features(f) for f in feats[i]])
+        self.fit_features(list(np.concatenate(feats)), shape)
+        return out  # type: ignore[return-value]
+
+    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
+        """Learn more normal motion (user feedback): the pooled features of ``frames`` after the first ``skip``
+        (context for the flow and the pooling) join every cell's references. Returns the samples added per cell:
+        all of them up to ``max_add``, else a k-center coreset of them, so the model stays bounded."""
+        if not self.fitted:
+            raise ConfigError("motion cue: not fitted; nothing to add feedback to")
+        feats = [f for i, f in enumerate(self.features(_fitted_size(frames, self.frame_shape))) if i >= skip]
+        feats = [f for f in feats if f is not None]
+        if not feats:
+            return 0
+        x = np.stack(feats) / self.scale  # (n, Gh, Gw, 4)
+        n, gh, gw, f = x.shape
+        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f)), max_add)
+        new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)
+        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
+        return int(new.shape[2])
+
     def score_features(self, feats: np.ndarray) -> np.ndarray:
         """Pooled features ``(Gh, Gw, F)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""
         d = self.refs - (feats / self.scale)[:, :, None, :]

@@ -1,0 +1,114 @@
+"""The user corrects the detector: an event marked normal joins the model of normal footage.
+
+How an event is named: ``score --out DIR`` writes, per recording, ``STEM.scores.json`` with the recording's path
+(``recording``), the detector it was scored with (``detector``) and its events, each with an ``id`` (1, 2, ... per
+recording, as ``events.EventTracker`` numbers them). ``EVENT_ID`` is ``STEM:ID`` (``Test004:3``), or just ``ID``
+when ``DIR`` holds one recording (a ``STEM.scores.json`` file may also be given as ``DIR``).
+
+What marking it normal does (``mark_normal``): the frames of the event are read again from the recording (with
+the few frames before it that the cues need as context); every cue that can learn from more normal footage
+(``absorb``: the motion cue adds the event's per-cell features to each cell's references) takes them; the
+thresholds are refitted: the conformal quantile of the stored calibration scores together with the event's
+frames as the updated detector scores them. The detector records what was added and when (``meta["feedback"]``).
+A cue that cannot learn from a few frames (the autoencoder) is left as it is, and the record says so: a score
+that uses it may still fire on that event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+
+def find_event(run: str | Path, event_id: str) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """``(record, event, scores_json)``: the ``STEM.scores.json`` record holding ``event_id`` and the event."""
+    run = Path(run)
+    if run.is_file():
+        files = [run]
+    elif run.is_dir():
+        files = sorted(run.glob("*.scores.json"))
+    else:
+        raise DataError(run, "not found: give the --out folder of `video-anomaly score` (or a .scores.json file)")
+    if not files:
+        raise DataError(run, "holds no *.scores.json: give the --out folder of `video-anomaly score`")
+    stem, _, num = str(event_id).rpartition(":")
+    try:
+        n = int(num)
+    except ValueError:
+        raise ConfigError(f"event id must be STEM:N or N (e.g. Test004:3), got {event_id!r}") from None
+    if stem:
+        files = [f for f in files if f.name == f"{stem}.scores.json"]
+        if not files:
+            raise DataError(run, f"no recording {stem!r} here (no {stem}.scores.json)")
+    elif len(files) > 1:
+        stems = ", ".join(f.name[: -len(".scores.json")] for f in files[:5])
+        raise ConfigError(f"{run} holds several recordings ({stems}, ...): name the event as STEM:{n}")
+    rec_file = files[0]
+    try:
+        rec = json.loads(rec_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(rec_file, f"unreadable ({exc})") from None
+    for ev in rec.get("events") or []:
+        if isinstance(ev, dict) and ev.get("id") == n:
+            return rec, ev, rec_file
+    ids = [str(ev.get("id")) for ev in rec.get("events") or [] if isinstance(ev, dict)]
+    raise DataError(rec_file, f"has no event {n} (events: {', '.join(ids) or 'none'})")
+
+
+def mark_normal(
+    det, recording: str | Path, start: int, end: int, *, event: str | None = None, context: int | None = None
+) -> dict[str, Any]:
+    """Frames ``start .. end`` (inclusive) of ``recording`` are normal: the cues that can learn take them, the
+    thresholds are refitted and the change recorded in ``det.meta["feedback"]``. Returns that record.
+    ``context``: frames before ``start`` read for the cues' state (default: all of them, from the recording's
+    start)."""
+    from .data.frames import open_source
+    from .thresholds import conformal_quantile
+
+    start, end = int(start), int(end)
+    if start < 0 or end < start:
+        raise ConfigError(f"feedback: frames {start}..{end} are not a range")
+    src = open_source(recording)
+    if end >= len(src):
+        raise DataError(recording, f"has {len(src)} frames; the event ends at frame {end}: not this recording?")
+    # By default the recording is read from its start, so that every cue's state at the event (flow, pooling, a
+    # background that follows the stream) is what scoring the recording again will see.
+    a = 0 if context is None else max(0, start - int(context))
+    added: dict[str, int] = {}
+    skipped = []
+    for name, cue in det.cues.items():
+        if not hasattr(cue, "absorb"):
+            skipped.append(name)
+            continue
+        added[name] = cue.absorb(islice(src.iter_frames(None), a, end + 1), skip=start - a)
+    # The event's frames as the updated detector scores them join the calibration scores of each live score.
+    live = [n for n in det.thresholds]
+    now = det.score_video_multi(islice(src.iter_frames(None), a, end + 1), live, maps=False) if live else {}
+    thresholds = {}
+    stored = getattr(det, "calibration_scores", None) or {}
+    for n in live:
+        before = float(det.thresholds[n])
+        vs = now[n]
+        fresh = np.asarray(vs.frame_scores[start - a :][vs.scored[start - a :]], np.float64)
+        if n in stored:
+            stored[n] = np.concatenate([np.asarray(stored[n], np.float64), fresh]).astype(np.float32)
+            det.thresholds[n] = conformal_quantile(stored[n], det.config.target_far)
+        thresholds[n] = [round(before, 6), round(float(det.thresholds[n]), 6)]
+    record = {
+        "event": event,
+        "recording": str(Path(recording).resolve()),
+        "frames": [start, end],
+        "added_per_region": added,
+        "not_learned_by": skipped,
+        "thresholds": thresholds,
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    det.meta.setdefault("feedback", []).append(record)
+    return record
