@@ -699,19 +699,15 @@ def test_docs_links_to_readme_sections_exist():
 # ------------------------------------------------------------------ outputs: names, overwrite, atomic writes
 
 
-def test_unique_stems_never_collide():
-    from video_anomaly.outputs import unique_stems
+def test_output_stems_never_collide():
+    from video_anomaly.outputs import output_stem
 
-    assert unique_stems(["cam1/video.avi", "cam2/video.avi", "other.avi"]) == [
-        "cam1_video.avi", "cam2_video.avi", "other.avi"]  # fmt: skip
-    assert unique_stems(["/data/a/x/v.mp4", "/data/b/x/v.mp4"]) == ["a_x_v.mp4", "b_x_v.mp4"]
-    assert unique_stems(["v.mp4", "cam/v.mp4"]) == ["v.mp4", "cam_v.mp4"]
-    # Equal after sanitising, or equal but for case (one file on macOS), or the same input twice: suffixes.
-    assert unique_stems(["a b.mp4", "a_b.mp4"]) == ["a_b.mp4", "a_b.mp4-2"]
-    assert unique_stems(["Video.avi", "video.avi"]) == ["Video.avi", "video.avi-2"]
-    assert unique_stems(["x/v.avi", "x/v.avi", "x/v.avi"]) == ["x_v.avi", "x_v.avi-2", "x_v.avi-3"]
-    stems = unique_stems([f"cam{i % 3}/sub{i % 2}/clip.avi" for i in range(6)])
-    assert len({s.casefold() for s in stems}) == 6
+    paths = ["cam1/video.avi", "cam2/video.avi", "/data/a/x/v.mp4", "/data/b/x/v.mp4", "a b.mp4", "a_b.mp4",
+             "Video.avi", "video.avi"] + [f"cam{i % 3}/sub{i % 2}/clip.avi" for i in range(6)]  # fmt: skip
+    stems = [output_stem(p) for p in paths]
+    # Distinct even on a case-insensitive file system; each keeps the input's (sanitised) file name.
+    assert len({s.casefold() for s in set(stems)}) == len(set(paths))
+    assert stems[0].startswith("video.avi-") and stems[4].startswith("a_b.mp4-")
 
 
 def test_check_no_overwrite_names_the_flag(tmp_path):

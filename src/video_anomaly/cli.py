@@ -36,8 +36,16 @@ _OS_REASONS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line too (``video-anomaly train: error: argument --size: ...``), not 20 lines of usage
+    first; ``--help`` still prints the usage. Sub-command parsers are of this class as well."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="video-anomaly",
         description="Find abnormal events in surveillance video with a spatiotemporal autoencoder.",
     )

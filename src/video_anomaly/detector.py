@@ -244,6 +244,7 @@ class LiveSession:
 
     def __init__(self, detector: Detector, score: str, *, threshold: float | None = None, keep_maps: bool = False):
         self.det = detector
+        self.frame_shape = detector.frame_shape  # the fitted (H, W): runner.FrameFitter brings frames to it
         self.score_name = score
         self.cues = spec(score).cues
         self.threshold = detector.threshold(score) if threshold is None else float(threshold)
@@ -550,9 +551,11 @@ class Detector:
             arrays[f"calibration.{c}.loc"] = np.ascontiguousarray(loc, np.float32)
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
         from .checkpoint import _sha256
+        from .outputs import umask_mode
 
         tmp = folder / ".detector.safetensors.tmp"
         save_file(arrays, str(tmp))
+        umask_mode(tmp)  # safetensors writes 0o600: a service account must read what the umask allows
         tmp.replace(folder / "detector.safetensors")
         files = {"detector.safetensors": _sha256(folder / "detector.safetensors")}
         ae_rel = None

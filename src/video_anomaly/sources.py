@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -147,6 +147,27 @@ def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str
     return text[:1].lower() + text[1:]
 
 
+def _interruptible(call: Callable[[], Any]) -> Any:
+    """``call()`` on a daemon thread while the main thread waits in short steps: FFmpeg's blocking open (a
+    stream that does not answer) would otherwise hold off Ctrl-C and SIGTERM until its own timeout. On an
+    interrupt the call is abandoned (its thread ends with FFmpeg's timeout) and the interrupt propagates."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="open-source", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _open_container(spec: str, *, device: bool, timeout_s: float):
     """``av.open`` of a camera, URL or file; errors become one plain ``DataError`` naming ``spec`` as given."""
     try:
@@ -156,8 +177,8 @@ def _open_container(spec: str, *, device: bool, timeout_s: float):
     network = is_stream_url(spec)
     options = {"rw_timeout": str(int(timeout_s * 1e6))} if network else {}
     try:
-        container = av.open(spec, format="v4l2" if device else None, options=options,
-                            timeout=timeout_s if network or device else None)  # fmt: skip
+        container = _interruptible(lambda: av.open(spec, format="v4l2" if device else None, options=options,
+                                                   timeout=timeout_s if network or device else None))  # fmt: skip
     except Exception as exc:  # FFmpeg errors of many types: say what happened
         raise DataError(None, f"{spec}: cannot open stream: {describe_av_error(exc, timeout_s)}") from None
     if not container.streams.video:
@@ -175,8 +196,9 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
     """``(frame (H, W) uint8, pts seconds or None)`` for the first video stream of ``container``.
 
     Packets that fail to decode are skipped until a frame decodes (a stream joined between keyframes; said
-    once); after that a live stream skips a damaged packet with a warning (at most one per 10 s), a file
-    fails. Read errors and a live stream that stops raise ``SourceLost``; a file's read errors ``DataError``.
+    once); after that a live stream skips a damaged packet with a warning (at most one per 10 s), and a file ends
+    there with one warning (a truncated or damaged file: the frames before are kept). A live stream's read errors
+    and a live stream that stops raise ``SourceLost``; a file that yields no frame at all raises ``DataError``.
     """
     stream = container.streams.video[0]
     packets = container.demux(stream)
@@ -191,7 +213,11 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
             problem = describe_av_error(exc, timeout_s)
             if live:
                 raise SourceLost(name, problem) from None
-            raise DataError(None, f"{name}: cannot read video after frame {n_out}: {problem}") from None
+            if n_out:  # a truncated or damaged file: what decoded is kept, the rest is said once
+                warn(f"warning: {name}: cannot read video after frame {n_out} ({problem}); truncated or damaged "
+                     f"file: keeping the {n_out} frames before")  # fmt: skip
+                return
+            raise DataError(None, f"{name}: cannot read video: {problem}") from None
         try:
             frames = packet.decode()
         except Exception as exc:  # noqa: BLE001 - a damaged or undecodable packet
@@ -206,8 +232,9 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                          f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
                 continue
             if not live:
-                problem = describe_av_error(exc)
-                raise DataError(None, f"{name}: cannot decode video after frame {n_out}: {problem}") from None
+                warn(f"warning: {name}: cannot decode video after frame {n_out} ({describe_av_error(exc)}); "
+                     f"truncated or damaged file: keeping the {n_out} frames before")  # fmt: skip
+                return
             now = time.monotonic()
             if now - last_warn >= 10.0:
                 last_warn = now
