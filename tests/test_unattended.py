@@ -226,3 +226,48 @@ def test_size_is_bounded_with_a_clear_error(synthetic_root, capsys):
     assert "--size" in err and "1024" in err and "4096" in err and err.count("\n") == 1
     with pytest.raises(ConfigError, match="1024"):
         DataConfig(size=4096)
+
+
+# ------------------------------------------------------------------ 5. other frame sizes, resolution changes
+
+
+def _resized(frames: np.ndarray, h: int, w: int) -> np.ndarray:
+    import cv2
+
+    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in frames])
+
+
+def test_watch_resamples_a_slightly_different_frame_size_and_says_so_once(ckpt, grass, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    frames, labels = grass
+    folder = write_folder(_resized(frames, 49, 65), tmp_path / "bigger")  # 65x49 against the fitted 64x48
+    out = tmp_path / "events.jsonl"
+    assert main(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    stated = [line for line in err.splitlines() if "resampled" in line]
+    assert len(stated) == 1 and "65x49" in stated[0] and "64x48" in stated[0], err
+    first, last = np.flatnonzero(labels)[[0, -1]]
+    events = [m for m in _lines(out.read_text()) if m["type"] == "event"]
+    assert any(e["start_frame"] <= last and e["end_frame"] >= first for e in events), events
+
+
+def test_a_stream_that_changes_resolution_mid_way_is_followed(ckpt, grass, monkeypatch):
+    from video_anomaly.detector import Detector
+    from video_anomaly.events import EventTracker
+    from video_anomaly.runner import run_source
+    from video_anomaly.sources import LiveSource
+
+    install_median(monkeypatch)
+    frames, labels = grass
+    # 64x48 until frame 20, then the sender switches to 128x96 (the same scene), as a camera's profile change does.
+    mixed = list(frames[:20]) + list(_resized(frames[20:], 96, 128))
+    session = Detector.load(ckpt, device="cpu").session("fused")
+    warnings: list[str] = []
+    tracker = EventTracker(session.threshold, fps=10.0, source="cam")
+    stats = run_source(
+        session, LiveSource("cam", iter(mixed), 10.0, True), tracker=tracker, warn=warnings.append, drop=False
+    )
+    assert stats.end == "ended" and stats.frames == len(frames)
+    assert sum("resampled" in w for w in warnings) == 1, warnings
+    first, last = np.flatnonzero(labels)[[0, -1]]
+    assert any(e.start_frame <= last and e.end_frame >= first for e in tracker.events)
