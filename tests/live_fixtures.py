@@ -10,6 +10,9 @@ ConvLSTM inside a test is too slow on the shared 2-core CI machine.
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +96,31 @@ def write_ts(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def free_udp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def udp_sender(data: bytes, port: int, delay: float = 0.3, pace: float = 0.002) -> threading.Thread:
+    """Send ``data`` (MPEG-TS) to ``127.0.0.1:port`` over UDP after ``delay`` seconds, ``pace`` seconds between
+    datagrams, on a thread (started)."""
+
+    def send():
+        time.sleep(delay)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(0, len(data), 1316):  # 7 TS packets per datagram, paced so that none is lost
+            sock.sendto(data[i : i + 1316], ("127.0.0.1", port))
+            time.sleep(pace)
+        sock.close()
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
 
 
 def calibrated_checkpoint(tmp: Path, monkeypatch, cues: str = "ae,motion") -> tuple[Path, Path]:

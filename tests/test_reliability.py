@@ -22,7 +22,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from live_fixtures import calibrated_checkpoint, grass_videos, install_median, write_folder, write_ts
+from live_fixtures import (
+    calibrated_checkpoint,
+    free_udp_port,
+    grass_videos,
+    install_median,
+    udp_sender,
+    write_folder,
+    write_ts,
+)
 from video_anomaly.cli import build_parser, main
 from video_anomaly.errors import DataError
 
@@ -55,14 +63,6 @@ def _serve(handler_cls):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-
-
-def _free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ------------------------------------------------------------------ 2. train never silently replaces a run
@@ -346,26 +346,12 @@ def test_watch_closes_the_event_and_prints_the_summary_on_sigterm(ckpt, grass, t
     assert msgs[-1]["type"] == "event" and msgs[-1]["start_frame"] < 60 <= msgs[-1]["end_frame"] + 1
 
 
-def _udp_sender(data: bytes, port: int, delay: float = 0.3):
-    def send():
-        time.sleep(delay)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for i in range(0, len(data), 1316):  # 7 TS packets per datagram, paced so that none is lost
-            sock.sendto(data[i : i + 1316], ("127.0.0.1", port))
-            time.sleep(0.002)
-        sock.close()
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_watch_udp_stream_that_goes_silent_is_lost_with_a_plain_message(ckpt, grass, tmp_path, monkeypatch, capsys):
     pytest.importorskip("av")
     install_median(monkeypatch)
     frames, _ = grass
-    port = _free_udp_port()
-    sender = _udp_sender(write_ts(frames, tmp_path / "cam.ts").read_bytes(), port)
+    port = free_udp_port()
+    sender = udp_sender(write_ts(frames, tmp_path / "cam.ts").read_bytes(), port)
     url = f"udp://127.0.0.1:{port}"
     rc = main(["watch", str(ckpt), url, "--timeout", "1", "--queue", "512", "--device", "cpu"])
     sender.join()
@@ -406,7 +392,7 @@ def test_ts_files_are_read_by_watch_score_and_the_data_layer(ckpt, grass, tmp_pa
 def test_unreachable_udp_stream_message_keeps_the_url_and_says_timed_out(ckpt, monkeypatch, capsys):
     pytest.importorskip("av")
     install_median(monkeypatch)
-    url = f"udp://127.0.0.1:{_free_udp_port()}"
+    url = f"udp://127.0.0.1:{free_udp_port()}"
     assert main(["watch", str(ckpt), url, "--timeout", "1", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and url in err and "timed out" in err

@@ -271,3 +271,99 @@ def test_a_stream_that_changes_resolution_mid_way_is_followed(ckpt, grass, monke
     assert sum("resampled" in w for w in warnings) == 1, warnings
     first, last = np.flatnonzero(labels)[[0, -1]]
     assert any(e.start_frame <= last and e.end_frame >= first for e in tracker.events)
+
+
+# ------------------------------------------------------------------ 14. minor
+
+
+def test_shipped_detectors_rebuild_hint_is_a_command_that_parses_with_both_cues():
+    import shlex
+
+    from video_anomaly import weights
+    from video_anomaly.cli import build_parser
+
+    for name, model in weights.MODELS.items():
+        train = shlex.split(model["rebuild"].split(" && ")[0])
+        args = build_parser().parse_args(train[1:])
+        assert args.cues == "ae,motion" and args.size == 128, name
+
+
+def test_data_info_quick_refuses_an_empty_train_folder(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "UCSDx"
+    (root / "Train").mkdir(parents=True)
+    (root / "Test" / "Test001").mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(root / "Test" / "Test001" / f"{i + 1:03d}.tif")
+    assert main(["data", "info", str(root), "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(root / "Train") in err
+
+
+def test_warnings_are_one_plain_line_and_exif_notes_are_dropped(tmp_path, monkeypatch, capsys):
+    import warnings
+
+    import video_anomaly.report as report
+    from video_anomaly.errors import DataError
+
+    def build_report(run_dir, **kwargs):
+        warnings.warn("Corrupt EXIF data.  Expecting to read 12 bytes but only got 2. ", UserWarning, stacklevel=1)
+        warnings.warn("calibration rests on only 8 held-out frames", UserWarning, stacklevel=1)
+        raise DataError(run_dir, "no *.scores.json here")
+
+    monkeypatch.setattr(report, "build_report", build_report)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "video-anomaly report: warning: calibration rests on only 8 held-out frames",
+        f"video-anomaly report: error: {tmp_path}: no *.scores.json here",
+    ]
+
+
+def test_a_one_frame_input_is_one_frame(ckpt, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    one = write_folder(np.zeros((1, 48, 64), np.uint8), tmp_path / "one")
+    assert main(["score", str(ckpt), str(one), "--out", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "1 frame:" in err and "1 frames" not in err
+
+
+def test_reconnect_retries_a_stream_that_is_down_at_start_and_counts_frames_once(
+    ckpt, grass, tmp_path, monkeypatch, capsys
+):
+    from live_fixtures import free_udp_port, udp_sender, write_ts
+
+    pytest.importorskip("av")
+    install_median(monkeypatch)
+    port = free_udp_port()
+    # Down at start; then the 120 frames over about 3 s, as a camera would send them (no retry may miss them all).
+    data = write_ts(grass[0], tmp_path / "cam.ts").read_bytes()
+    sender = udp_sender(data, port, delay=2.0, pace=3.0 / (len(data) / 1316))
+    url = f"udp://127.0.0.1:{port}"
+    rc = main(["watch", str(ckpt), url, "--timeout", "1", "--reconnect", "4", "--queue", "512", "--device", "cpu"])
+    sender.join()
+    err = capsys.readouterr().err
+    assert rc == 3, err
+    assert "retrying" in err and json.loads(err.splitlines()[-1])["frames"] > 30
+    counts = {line.split("source lost after ")[1].split(" ")[0] for line in err.splitlines() if "lost after" in line}
+    assert len(counts) == 1, err  # the reconnect's warning and the last line count the same frames
+
+
+def test_garbled_mpegts_frames_are_said_not_dropped_silently(ckpt, grass, tmp_path, monkeypatch, capsys):
+    from live_fixtures import write_ts
+
+    pytest.importorskip("av")
+    install_median(monkeypatch)
+    data = bytearray(write_ts(grass[0], tmp_path / "cam.ts").read_bytes())
+    rng = np.random.default_rng(0)
+    n = len(data) // 188
+    for pkt in range(n // 3, 2 * n // 3, 5):  # flip payload bytes (not the 4-byte TS headers) in the middle third
+        for k in rng.integers(8, 188, 6):
+            data[pkt * 188 + k] ^= 0xFF
+    garbled = tmp_path / "garbled.ts"
+    garbled.write_bytes(bytes(data))
+    assert main(["watch", str(ckpt), str(garbled), "--out", str(tmp_path / "ev.jsonl"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "warning" in line and str(garbled) in line]
+    assert 1 <= len(said) <= 3 and any("decoded with errors" in line for line in said), err

@@ -12,9 +12,11 @@ folder is expected...). Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import sys
+import warnings
 
 from .commands._types import positive_int
 from .errors import VideoAnomalyError
@@ -73,6 +75,21 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.filename}: {reason}"
 
 
+@contextlib.contextmanager
+def _plain_warnings(command: str):
+    """Within the block, a Python warning is one line ``video-anomaly CMD: warning: ...`` (not a ``UserWarning``
+    with its source line); PIL's notes on damaged EXIF blocks, which say nothing about the frame's pixels, are
+    dropped. Both are put back after (``main`` is called in-process by tests and notebooks)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?i).*corrupt EXIF", category=UserWarning)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            print(f"video-anomaly {command}: warning: {message}", file=sys.stderr, flush=True)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -84,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
         choose_threads(args.threads)
     try:
-        return int(args.func(args) or 0)
+        with _plain_warnings(args.command):
+            return int(args.func(args) or 0)
     except VideoAnomalyError as exc:
         print(f"video-anomaly {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def plural(n: int, noun: str) -> str:
+    """``"1 frame"``, ``"2 frames"``: counts in messages read as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class VideoAnomalyError(Exception):
     """Base class: a problem the user can fix (bad input, bad config)."""
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, plural
 from .outputs import atomic_output, cleanup_on_failure, safe_name
 
 
@@ -133,8 +133,8 @@ def score_recording(
         if not np.isfinite(s).any():
             raise DataError(
                 str(getattr(source, "name", name)),
-                f"{n_frames} frames: too short to score; the "
-                f"{session.score_name!r} score needs at least {session.clip_length} frames",
+                f"{plural(n_frames, 'frame')}: too short to score; the "
+                f"{session.score_name!r} score needs at least {plural(session.clip_length, 'frame')}",
             )
         lab = None if labels is None else np.asarray(labels, bool)[: len(s)]
         for k, ev in enumerate(tracker.events):

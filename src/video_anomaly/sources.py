@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, plural
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
 # Consecutive packets that fail to decode before a stream is given up as unreadable.
@@ -196,14 +196,24 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
     """``(frame (H, W) uint8, pts seconds or None)`` for the first video stream of ``container``.
 
     Packets that fail to decode are skipped until a frame decodes (a stream joined between keyframes; said
-    once); after that a live stream skips a damaged packet with a warning (at most one per 10 s), and a file ends
-    there with one warning (a truncated or damaged file: the frames before are kept). A live stream's read errors
-    and a live stream that stops raise ``SourceLost``; a file that yields no frame at all raises ``DataError``.
+    once); after that a damaged packet is skipped too, and so said: a live stream at most once per 10 s, a file
+    (damaged or truncated: what decodes is kept) on the first and in a total at its end. Frames the decoder
+    marks as corrupt (errors concealed, as garbled MPEG-TS gives) are kept and counted the same way. A live
+    stream's read errors and a live stream that stops raise ``SourceLost``; a file's read error ends it with a
+    warning once a frame has decoded, else raises ``DataError``; so do ``MAX_BAD_PACKETS`` bad packets in a row.
     """
     stream = container.streams.video[0]
     packets = container.demux(stream)
-    n_out = bad_run = bad_total = 0
+    n_out = bad_run = bad_total = corrupt = 0
     last_warn = -1e9
+
+    def say(msg: str) -> None:  # damage in a live stream: at most one line per 10 s; in a file, the first only
+        nonlocal last_warn
+        now = time.monotonic()
+        if (live and now - last_warn >= 10.0) or (not live and last_warn < 0):
+            last_warn = now
+            warn(f"warning: {name}: {msg}")
+
     while True:
         try:
             packet = next(packets)
@@ -213,11 +223,11 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
             problem = describe_av_error(exc, timeout_s)
             if live:
                 raise SourceLost(name, problem) from None
-            if n_out:  # a truncated or damaged file: what decoded is kept, the rest is said once
-                warn(f"warning: {name}: cannot read video after frame {n_out} ({problem}); truncated or damaged "
-                     f"file: keeping the {n_out} frames before")  # fmt: skip
-                return
-            raise DataError(None, f"{name}: cannot read video: {problem}") from None
+            if not n_out:
+                raise DataError(None, f"{name}: cannot read video: {problem}") from None
+            warn(f"warning: {name}: cannot read video after frame {n_out} ({problem}); truncated or damaged "
+                 f"file: keeping the {n_out} frames before")  # fmt: skip
+            return
         try:
             frames = packet.decode()
         except Exception as exc:  # noqa: BLE001 - a damaged or undecodable packet
@@ -231,19 +241,19 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                     warn(f"warning: {name}: skipping packets that do not decode until a keyframe arrives "
                          f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
                 continue
-            if not live:
-                warn(f"warning: {name}: cannot decode video after frame {n_out} ({describe_av_error(exc)}); "
-                     f"truncated or damaged file: keeping the {n_out} frames before")  # fmt: skip
-                return
-            now = time.monotonic()
-            if now - last_warn >= 10.0:
-                last_warn = now
-                warn(f"warning: {name}: skipped a damaged packet after frame {n_out} ({bad_total} so far)")
+            where = "" if live else "; a truncated or damaged file: what decodes is kept"
+            say(f"skipped a packet that does not decode after frame {n_out} ({describe_av_error(exc)}{where})")
             continue
         bad_run = 0
         for frame in frames:
             n_out += 1
+            if getattr(frame, "is_corrupt", False):  # PyAV >= 10; a fake or older frame has none
+                corrupt += 1
+                say(f"frame {n_out - 1} decoded with errors (damaged data, concealed by the decoder); kept")
             yield frame.to_ndarray(format="gray"), frame.time
+    if not live and (bad_total > 1 or corrupt > 1):
+        warn(f"warning: {name}: in all {plural(bad_total, 'packet')} skipped, {plural(corrupt, 'frame')} decoded "
+             f"with errors, {plural(n_out, 'frame')} read")  # fmt: skip
     if live:
         try:
             size = container.size  # bytes the transport announced (HTTP Content-Length); < 0 when unknown
@@ -251,7 +261,8 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
             size = -1
         if not (isinstance(size, int) and size > 0) and container.duration is None:
             # An unbounded stream (camera, UDP, RTSP/RTMP live, chunked HTTP) has no normal end.
-            raise SourceLost(name, f"the stream stopped after {n_out} frames (the sender closed it or went away)")
+            stopped = f"the stream stopped after {plural(n_out, 'frame')}"
+            raise SourceLost(name, f"{stopped} (the sender closed it or went away)")
 
 
 def _timed_frames(
@@ -266,7 +277,8 @@ def _timed_frames(
     warn: Callable[[str], None],
 ) -> Iterator[TimedFrame]:
     """``TimedFrame`` items of an opened container; reconnects a lost network source (see module docstring)."""
-    index = 0
+    index = 0  # frame numbers, which skip over a reconnection's gap
+    received = 0  # frames read: what "source lost after N frames" counts, here and in `watch`'s last line
     offset = 0.0  # seconds before this connection's first frame
     last_t: float | None = None
     last_wall = time.monotonic()
@@ -290,12 +302,13 @@ def _timed_frames(
                     last_t, last_wall = t, time.monotonic()
                     yield TimedFrame(index, t, image)
                     index += 1
+                    received += 1
                 return
             except SourceLost as lost:
                 if not reconnect_s or not is_stream_url(spec):
                     raise
                 container.close()
-                warn(f"warning: {spec}: source lost after {index} frames ({lost.problem}); "
+                warn(f"warning: {spec}: source lost after {plural(received, 'frame')} ({lost.problem}); "
                      f"reconnecting for up to {reconnect_s:g} s")  # fmt: skip
                 container = _reopen(spec, lost, timeout_s=timeout_s, reconnect_s=reconnect_s)
                 gap = time.monotonic() - last_wall
@@ -343,7 +356,16 @@ def open_live_source(
     warn = warn or _stderr
     is_device = spec.startswith("/dev/video")
     if is_stream_url(spec) or is_device:
-        container = _open_container(spec, device=is_device, timeout_s=timeout_s)
+        try:
+            container = _open_container(spec, device=is_device, timeout_s=timeout_s)
+        except DataError as exc:
+            if not reconnect_s or is_device:
+                raise
+            # A stream that is down when `watch` starts is retried like one lost later (--reconnect).
+            why = exc.problem.removeprefix(f"{spec}: ")
+            warn(f"warning: {spec}: cannot open the stream ({why}); retrying for up to {reconnect_s:g} s")
+            container = _reopen(spec, SourceLost(spec, why), timeout_s=timeout_s, reconnect_s=reconnect_s)
+            warn(f"warning: {spec}: opened")
         live = True
     else:
         path = Path(spec)

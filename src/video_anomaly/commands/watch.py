@@ -132,10 +132,12 @@ def _warn(msg: str) -> None:
 
 def exit_status(stats, name: str) -> int:
     """The exit status of a finished run (see ``EXIT_STATUS_HELP``); says on stderr why a run did not simply end."""
+    from ..errors import plural
     from ..runner import FAILED, INTERRUPTED, LOST
 
     if stats.end == LOST:
-        _warn(f"warning: {name}: source lost after {stats.frames} frames: {stats.error}")
+        read = plural(stats.frames + stats.dropped, "frame")  # as the source counts them (dropped ones too)
+        _warn(f"warning: {name}: source lost after {read}: {stats.error}")
         return EXIT_LOST
     if stats.end == INTERRUPTED:
         _warn(f"stopped by {stats.error}")
