@@ -367,3 +367,240 @@ def test_garbled_mpegts_frames_are_said_not_dropped_silently(ckpt, grass, tmp_pa
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if "warning" in line and str(garbled) in line]
     assert 1 <= len(said) <= 3 and any("decoded with errors" in line for line in said), err
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_says_what_to_do(synthetic_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_log.jsonl").write_text("")  # what a run killed in epoch 1 leaves
+    argv = ["train", str(synthetic_root), "--cues", "ae", "--size", "32", "--out", str(run), "--resume", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "without --resume" in err and "first checkpoint" in err
+
+
+# ------------------------------------------------------------------ 1. event logs and overlays append or refuse
+
+
+def test_watch_out_appends_to_an_existing_event_log_unless_overwrite(ckpt, grass, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    folder = write_folder(grass[0], tmp_path / "cam")
+    log = tmp_path / "events.jsonl"
+    argv = ["watch", str(ckpt), str(folder), "--out", str(log), "--device", "cpu"]
+    assert main(argv) == 0
+    first = log.read_text()
+    n = len(_lines(first))
+    assert n >= 1
+    assert main(argv) == 0
+    assert log.read_text().startswith(first) and len(_lines(log.read_text())) == 2 * n
+    assert main([*argv, "--overwrite"]) == 0
+    assert log.read_text() == first
+    capsys.readouterr()
+
+
+def test_watch_overlay_never_replaces_an_existing_file_without_overwrite(ckpt, grass, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    folder = write_folder(grass[0][:30], tmp_path / "cam")
+    overlay = tmp_path / "overlay.mp4"
+    overlay.write_bytes(b"an earlier recording")
+    argv = ["watch", str(ckpt), str(folder), "--overlay", str(overlay), "--device", "cpu"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(overlay) in err and "--overwrite" in err
+    assert overlay.read_bytes() == b"an earlier recording"
+    assert main([*argv, "--overwrite"]) == 0
+    assert overlay.stat().st_size > 1000 and not list(tmp_path.glob(".overlay*"))
+    capsys.readouterr()
+
+
+_WATCH_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+import pytest
+from live_fixtures import install_median
+install_median(pytest.MonkeyPatch())
+from video_anomaly.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_watch_killed_and_restarted_three_times_on_one_event_log_keeps_every_event(ckpt, grass, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    frames, _ = grass
+    folder = write_folder(np.concatenate([frames] * 4), tmp_path / "cam")  # four walks on the grass, 480 frames
+    script = tmp_path / "watch.py"
+    script.write_text(_WATCH_SCRIPT.format(tests=str(Path(__file__).parent)))
+    log = tmp_path / "events.jsonl"
+    argv = [sys.executable, str(script), "watch", str(ckpt), str(folder), "--out", str(log), "--device", "cpu"]
+    kept = ""
+    for run in range(4):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        if run < 3:  # killed (SIGKILL: no handler runs) once this run has written an event of its own
+            while time.monotonic() < deadline and proc.poll() is None:
+                text = log.read_text() if log.exists() else ""
+                if any(m["type"] == "event" for m in _lines(text[len(kept) :])):
+                    break
+                time.sleep(0.02)
+            proc.kill()
+        proc.wait(timeout=120)
+        text = log.read_text()
+        assert text.startswith(kept), f"run {run} lost earlier events"
+        assert len(_lines(text)) > len(_lines(kept)), f"run {run} added nothing"
+        kept = text
+    # The uninterrupted fourth run alone saw all four walks; the killed ones saw at least one each.
+    events = [m for m in _lines(kept) if m["type"] == "event"]
+    assert len(events) >= 3 + 4
+
+
+# ------------------------------------------------------------------ 2. --resume of a motion-only run
+
+
+def test_resume_of_a_motion_only_run_refuses_other_data(synthetic_root, tmp_path, capsys):
+    from video_anomaly.data.synthetic import make_synthetic_scene
+
+    run = tmp_path / "run"
+    assert main(["train", str(synthetic_root), "--out", str(run), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    other = make_synthetic_scene(tmp_path / "other", seed=5, height=40, width=56, n_train=2, n_test=1, frames=40)
+    capsys.readouterr()
+    assert main(["train", str(other), "--out", str(run), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "differ" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    assert main(["train", str(synthetic_root), "--out", str(run), "--resume", "--quiet"]) == 0
+
+
+# ------------------------------------------------------------------ 3, 8. a detector is one integrity unit
+
+
+def _copy_detector(ckpt, tmp_path) -> Path:
+    import shutil
+
+    copy = tmp_path / "det"
+    shutil.copytree(ckpt, copy)
+    return copy
+
+
+def _refused(det: Path, folder: Path, capsys, *words) -> str:
+    assert main(["watch", str(det), str(folder), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "video-anomaly calibrate" in err, err
+    assert all(w in err for w in words), err
+    return err
+
+
+def test_detector_json_is_covered_and_the_check_cannot_be_switched_off(ckpt, grass, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    folder = write_folder(grass[0][:20], tmp_path / "cam")
+    det = _copy_detector(ckpt, tmp_path)
+    doc = json.loads((det / "detector.json").read_text())
+    # A threshold raised by hand (no alarm would ever fire).
+    edited = dict(doc, thresholds={k: v + 40 for k, v in doc["thresholds"].items()})
+    (det / "detector.json").write_text(json.dumps(edited, indent=1) + "\n")
+    _refused(det, folder, capsys, "detector.json")
+    # The list of checksums removed, then the weights damaged: still refused.
+    det = _copy_detector(ckpt, tmp_path / "b")
+    doc.pop("files", None)
+    (det / "detector.json").write_text(json.dumps(doc, indent=1) + "\n")
+    blob = det / "detector.safetensors"
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    _refused(det, folder, capsys)
+    # Every manifest-like file removed: refused too, never taken for a whole detector.
+    det = _copy_detector(ckpt, tmp_path / "c")
+    for p in det.iterdir():
+        if p.is_file() and p.name not in ("detector.json", "detector.safetensors"):
+            p.unlink()
+    _refused(det, folder, capsys)
+
+
+def test_a_save_killed_half_way_leaves_a_detector_that_is_refused_with_the_remedy(
+    ckpt, grass, tmp_path, monkeypatch, capsys
+):
+    from video_anomaly.detector import Detector
+
+    install_median(monkeypatch)
+    folder = write_folder(grass[0][:20], tmp_path / "cam")
+    det_dir = _copy_detector(ckpt, tmp_path)
+    det = Detector.load(det_dir, device="cpu")
+    det.thresholds = {k: v * 2 for k, v in det.thresholds.items()}
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def killed_after_first_rename(src, dst):
+        real_replace(src, dst)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt  # the process dies between two renames
+
+    monkeypatch.setattr(os, "replace", killed_after_first_rename)
+    with pytest.raises(KeyboardInterrupt):
+        det.save(det_dir)
+    monkeypatch.setattr(os, "replace", real_replace)
+    _refused(det_dir, folder, capsys)
+    assert main(["calibrate", str(det_dir), "--device", "cpu"]) == 0  # the remedy the message names
+    assert main(["watch", str(det_dir), str(folder), "--device", "cpu"]) == 0
+    assert not [p.name for p in det_dir.iterdir() if ".tmp" in p.name]
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------------ 4. duplicated frames
+
+
+def test_duplicated_frames_score_like_the_original(ckpt, grass, monkeypatch):
+    from video_anomaly.detector import Detector
+
+    install_median(monkeypatch)
+    frames, _ = grass
+    det = Detector.load(ckpt, device="cpu")
+    for score in ("motion", "fused"):
+        s10 = det.session(score)
+        ref = [s10.push(f, i) for i, f in enumerate(frames)]
+        s30 = det.session(score)
+        tripled = [s30.push(f, i) for i, f in enumerate(np.repeat(frames, 3, axis=0))]
+        a = np.array([np.nan if r is None else r.score for r in ref])
+        b = np.array([np.nan if r is None else r.score for r in tripled[2::3]])  # the last copy of each frame
+        ok = np.isfinite(a)
+        assert ok.sum() > 100 and np.isfinite(b[ok]).all(), score
+        np.testing.assert_allclose(b[ok], a[ok], rtol=1e-5, err_msg=score)
+
+
+# ------------------------------------------------------------------ 10. one line, exit 2
+
+
+def test_watch_overlay_to_a_folder_or_an_unwritable_place_is_one_line(ckpt, grass, tmp_path, monkeypatch, capsys):
+    install_median(monkeypatch)
+    folder = write_folder(grass[0][:30], tmp_path / "cam")
+    a_dir = tmp_path / "a_dir"
+    a_dir.mkdir()
+    assert main(["watch", str(ckpt), str(folder), "--overlay", str(a_dir), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(a_dir) in err and "Traceback" not in err
+    # A place that cannot be written (root ignores modes: the file system's refusal is simulated): the events and
+    # the summary still come out, then the error line, exit 2.
+    import video_anomaly.overlay as overlay_mod
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(overlay_mod.OverlayWriter, "_open", refuse)
+    target = tmp_path / "ro" / "overlay.mp4"
+    rc = main(["watch", str(ckpt), str(folder), "--overlay", str(target), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert any(line.startswith("video-anomaly watch: error: ") and str(target) in line for line in err.splitlines())
+    assert any('"type": "summary"' in line for line in err.splitlines()), err
+
+
+def test_train_checks_out_before_fitting(synthetic_root, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main(["train", str(synthetic_root), "--out", str(a_file / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(a_file) in err
+    assert "fit:" not in err  # refused before any fitting

@@ -13,29 +13,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import importlib
 import sys
 import warnings
 
 from .commands._types import positive_int
-from .errors import VideoAnomalyError
+from .errors import VideoAnomalyError, describe_os_error
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
-
-_OS_REASONS = {
-    errno.EACCES: "permission denied (a read-only folder, or not yours?)",
-    errno.EPERM: "operation not permitted",
-    errno.EROFS: "read-only file system",
-    errno.ENOTDIR: "not a folder: a file is in the way where a folder is expected",
-    errno.EISDIR: "is a folder, a file was expected",
-    errno.EEXIST: "already exists (a file where a folder is expected?)",
-    errno.ENOENT: "no such file or folder",
-    errno.ENOSPC: "no space left on the device",
-    errno.ENAMETOOLONG: "name too long",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,12 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
-
-
-def describe_os_error(exc: OSError) -> str:
-    """``PATH: plain reason`` for a file-system error (the path as the program named it)."""
-    reason = _OS_REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
-    return f"{exc.filename}: {reason}"
 
 
 @contextlib.contextmanager

@@ -129,6 +129,8 @@ def score_recording(
         finally:
             if writer is not None:
                 writer.close()
+        if stats.overlay_error:  # `watch` goes on without its overlay; a recording's outputs are all or nothing
+            raise DataError(out_dir / f"{stem}.overlay.mp4", f"cannot be written ({stats.overlay_error})")
         s, r = np.asarray(scores, dtype=np.float64), np.asarray(raws, dtype=np.float64)
         if not np.isfinite(s).any():
             raise DataError(

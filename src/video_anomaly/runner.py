@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import VideoAnomalyError
+from .errors import VideoAnomalyError, describe_os_error
 from .sources import LiveSource, SourceLost, threaded_frames, to_gray
 
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ class RunStats:
 
     ``end``: ``"ended"`` (the source ended), ``"max_frames"``, ``"lost"`` (a camera or stream failed, timed
     out or stopped sending), ``"interrupted"`` (SIGINT/SIGTERM) or ``"failed"`` (a bad file); ``error`` says
-    why for the last three. ``last_time_s``: the time in the source of the last frame read."""
+    why for the last three. ``last_time_s``: the time in the source of the last frame read. ``overlay_error``: why
+    the overlay video stopped being written (the run went on without it), else None."""
 
     frames: int = 0
     scored: int = 0
@@ -83,6 +84,7 @@ class RunStats:
     last_time_s: float = float("nan")
     end: str = ENDED
     error: str | None = None
+    overlay_error: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -193,8 +195,14 @@ def run_source(
             if on_frame is not None:
                 on_frame(index, t, fs)
             if overlay is not None:
-                overlay.write(frame, None if fs is None else fs.map, None if fs is None else fs.score,
-                              tracker.in_event)  # fmt: skip
+                try:
+                    overlay.write(frame, None if fs is None else fs.map, None if fs is None else fs.score,
+                                  tracker.in_event)  # fmt: skip
+                except OSError as exc:  # a full disk or a read-only place: the overlay stops, the watch goes on
+                    if exc.filename is None:
+                        raise
+                    stats.overlay_error = describe_os_error(exc)
+                    overlay = None
             if max_frames is not None and stats.frames >= max_frames:
                 stats.end = MAX_FRAMES
                 break

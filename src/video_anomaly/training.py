@@ -307,6 +307,11 @@ def _restore_state(
     }
     log_rows: list[dict[str, Any]] = []
     if resume:
+        if not ckpt_path.exists() and not ckpt._backup_path(ckpt_path).exists():
+            raise TrainingError(
+                f"{ckpt_path}: nothing to resume: the run stopped before it wrote its first checkpoint (one is "
+                "written at the end of each epoch and at --max-steps); start it again without --resume"
+            )
         meta = ckpt.read_meta(ckpt_path)
         _check_resumable(meta, cfg, fingerprint, ckpt_path)
         saved_world = meta.get("world_size", 1)
