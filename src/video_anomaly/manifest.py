@@ -91,7 +91,7 @@ def verify(folder: Path, required: Iterable[str], remedy: str) -> None:
     if listed is None:
         raise CheckpointError(
             folder / MANIFEST,
-            f"missing: the detector is incomplete (a save was interrupted) or was not written by this version; {remedy}",
+            f"missing: the detector is incomplete (a save was interrupted) or older than this version; {remedy}",
         )
     for rel in required:
         if rel not in listed:
