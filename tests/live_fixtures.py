@@ -10,6 +10,7 @@ ConvLSTM inside a test is too slow on the shared 2-core CI machine.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -82,20 +83,61 @@ def write_folder(frames: np.ndarray, folder: Path) -> Path:
     return folder
 
 
+def json_lines(text: str) -> list[dict]:
+    """The JSON objects of a JSON-lines text (event logs, ``watch`` output)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def write_ts(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
     """MPEG-TS (H.264, near-lossless) of ``frames`` for network-stream tests."""
+    return write_video(frames, path, fps, format="mpegts", tune="zerolatency")
+
+
+def write_video(frames: np.ndarray, path: Path, fps: int = 10, *, format=None, tune=None, options=None) -> Path:
+    """H.264 (near-lossless) of ``frames`` in the container ``format`` (default: from the extension) with
+    container ``options`` (e.g. ``{"movflags": "faststart"}``: an MP4 whose index comes first)."""
     import av
 
-    with av.open(str(path), mode="w", format="mpegts") as c:
+    with av.open(str(path), mode="w", format=format, options=options or {}) as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        s.options = {"crf": "10", "preset": "ultrafast", "tune": "zerolatency"}
+        s.options = {"crf": "10", "preset": "ultrafast", **({"tune": tune} if tune else {})}
         for f in frames:
             for p in s.encode(av.VideoFrame.from_ndarray(np.repeat(f[..., None], 3, 2), format="rgb24")):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def main_with_sigterm_at(argv: list[str], index: int, monkeypatch, on_signal=lambda: None) -> int:
+    """``cli.main(argv)`` with SIGTERM sent to this process when the live session receives frame ``index``
+    (``on_signal()`` runs first). A handler that only raises KeyboardInterrupt stands in until the code under
+    test installs its own, so a test can never kill pytest."""
+    import os
+    import signal
+
+    from video_anomaly.cli import main
+    from video_anomaly.detector import LiveSession
+
+    real_push = LiveSession.push
+
+    def push(self, frame, i=None):
+        if i == index:
+            on_signal()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_push(self, frame, i)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LiveSession, "push", push)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        monkeypatch.setattr(LiveSession, "push", real_push)
 
 
 def free_udp_port() -> int:

@@ -11,7 +11,6 @@ import functools
 import http.server
 import json
 import os
-import signal
 import socket
 import threading
 import time
@@ -23,10 +22,11 @@ import numpy as np
 import pytest
 
 from live_fixtures import (
-    calibrated_checkpoint,
     free_udp_port,
     grass_videos,
     install_median,
+    json_lines,
+    main_with_sigterm_at,
     udp_sender,
     write_folder,
     write_ts,
@@ -35,24 +35,6 @@ from video_anomaly.cli import build_parser, main
 from video_anomaly.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path, _ = calibrated_checkpoint(tmp_path_factory.mktemp("reliability"), mp)
-    yield path
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def grass():
-    """``(frames (120, 48, 64) uint8, labels)`` with a person on the grass from frame ~43 to ~78."""
-    return grass_videos(1)[0]
-
-
-def _lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _summary(err: str) -> dict:
@@ -139,7 +121,7 @@ def test_watch_reports_presentation_times_of_a_variable_rate_video(ckpt, grass, 
     np.testing.assert_allclose(got, times, atol=1e-3)
     out = tmp_path / "events.jsonl"
     assert main(["watch", str(ckpt), str(video), "--out", str(out), "--device", "cpu"]) == 0
-    events = [m for m in _lines(out.read_text()) if m["type"] == "event"]
+    events = [m for m in json_lines(out.read_text()) if m["type"] == "event"]
     assert events and any(e["start_frame"] >= 30 for e in events)
     for e in events:
         assert e["start_time"] == pytest.approx(times[e["start_frame"]], abs=1e-3)
@@ -287,7 +269,7 @@ def test_watch_dying_http_sender_is_lost_not_ended(ckpt, grass, tmp_path, monkey
     assert "source lost" in err and "stopped" in err
     summary = _summary(err)
     assert summary["type"] == "summary" and summary["end"] == "lost" and 30 < summary["frames"] < len(frames)
-    msgs = _lines(out.read_text())
+    msgs = json_lines(out.read_text())
     # The person was still on the grass when the sender died: the open event is closed, not lost.
     assert msgs and msgs[-1]["type"] == "event" and msgs[-1]["end_frame"] >= summary["frames"] - 6
     assert sum(m["type"] == "event_start" for m in msgs) == sum(m["type"] == "event" for m in msgs)
@@ -311,38 +293,21 @@ def test_watch_reconnects_a_lost_stream(ckpt, grass, tmp_path, monkeypatch, caps
     assert server.requests == 2 and "reconnecting" in err and "reconnected" in err
     summary = _summary(err)
     assert summary["end"] == "ended" and summary["frames"] > len(frames)
-    assert all(m["type"] in ("event_start", "event") for m in _lines(out.read_text()))
+    assert all(m["type"] in ("event_start", "event") for m in json_lines(out.read_text()))
 
 
 def test_watch_closes_the_event_and_prints_the_summary_on_sigterm(ckpt, grass, tmp_path, monkeypatch, capsys):
-    from video_anomaly.detector import LiveSession
-
     install_median(monkeypatch)
     frames, _ = grass
     folder = write_folder(frames, tmp_path / "frames")
-    real_push = LiveSession.push
-
-    def push(self, frame, index=None):
-        if index == 60:  # the person is on the grass
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_push(self, frame, index)
-
-    monkeypatch.setattr(LiveSession, "push", push)
-
-    def interrupt(signum, frame):  # what the code under test must replace while it runs; never kill pytest
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
     out = tmp_path / "events.jsonl"
-    try:
-        rc = main(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # The person is on the grass at frame 60.
+    rc = main_with_sigterm_at(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"], 60, monkeypatch)
     err = capsys.readouterr().err
     assert rc == 143, err
     summary = _summary(err)
     assert summary["end"] == "interrupted" and summary["error"] == "SIGTERM" and summary["frames"] <= 62
-    msgs = _lines(out.read_text())
+    msgs = json_lines(out.read_text())
     assert msgs[-1]["type"] == "event" and msgs[-1]["start_frame"] < 60 <= msgs[-1]["end_frame"] + 1
 
 

@@ -18,42 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live_fixtures import calibrated_checkpoint, grass_videos, install_median, write_folder
+from live_fixtures import install_median, json_lines, main_with_sigterm_at, write_folder, write_video
 from video_anomaly.cli import main
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path, _ = calibrated_checkpoint(tmp_path_factory.mktemp("unattended"), mp)
-    yield path
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def grass():
-    """``(frames (120, 48, 64) uint8, labels)`` with a person on the grass from frame ~43 to ~78."""
-    return grass_videos(1)[0]
-
-
-def _lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _write_mp4(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
+def _write_mp4(frames: np.ndarray, path: Path) -> Path:
     """H.264 MP4 with its index first (``faststart``), as cameras and web exports write it: a truncated copy
     still decodes up to the cut."""
-    av = pytest.importorskip("av")
-    with av.open(str(path), mode="w", options={"movflags": "faststart"}) as c:
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        s.options = {"crf": "10", "preset": "ultrafast"}
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(np.repeat(f[..., None], 3, 2), format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+    pytest.importorskip("av")
+    return write_video(frames, path, options={"movflags": "faststart"})
 
 
 # ------------------------------------------------------------------ 6. score stopped by SIGTERM
@@ -62,7 +35,6 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
 def test_score_sigterm_removes_partial_outputs_and_never_shows_a_half_written_overlay(
     ckpt, grass, tmp_path, monkeypatch, capsys
 ):
-    from video_anomaly.detector import LiveSession
     from video_anomaly.outputs import output_stem
 
     install_median(monkeypatch)
@@ -70,33 +42,19 @@ def test_score_sigterm_removes_partial_outputs_and_never_shows_a_half_written_ov
     out = tmp_path / "run"
     stem = output_stem(folder)
     seen: dict[str, object] = {}
-    real_push = LiveSession.push
 
-    def push(self, frame, index=None):
-        if index == 60:
-            # What a SIGKILL here would leave: nothing under a final name (the overlay is being written elsewhere).
-            seen["final"] = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-            seen["hidden"] = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_push(self, frame, index)
+    def look():  # what a SIGKILL here would leave: nothing under a final name (the overlay is written elsewhere)
+        seen["final"] = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        seen["hidden"] = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
 
-    monkeypatch.setattr(LiveSession, "push", push)
-
-    def interrupt(signum, frame):  # what the code under test must replace while it runs; never kill pytest
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        rc = main(["score", str(ckpt), str(folder), "--out", str(out), "--overlay", "--device", "cpu"])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    argv = ["score", str(ckpt), str(folder), "--out", str(out), "--overlay", "--device", "cpu"]
+    rc = main_with_sigterm_at(argv, 60, monkeypatch, on_signal=look)
     err = capsys.readouterr().err
     assert rc == 143, err
     assert seen["final"] == [] and any(".overlay.mp4" in n for n in seen["hidden"]), seen
     end = json.loads(err.strip().splitlines()[-2])  # the summary, then "interrupted"
     assert end["end"] == "interrupted" and end["error"] == "SIGTERM" and end["inputs_done"] == 0
     assert not out.exists() or list(out.iterdir()) == []  # partial outputs (and the new --out) removed
-    monkeypatch.setattr(LiveSession, "push", real_push)
     assert main(["score", str(ckpt), str(folder), "--out", str(out), "--overlay", "--device", "cpu"]) == 0
     assert (out / f"{stem}.overlay.mp4").stat().st_size > 1000
 
@@ -247,7 +205,7 @@ def test_watch_resamples_a_slightly_different_frame_size_and_says_so_once(ckpt, 
     stated = [line for line in err.splitlines() if "resampled" in line]
     assert len(stated) == 1 and "65x49" in stated[0] and "64x48" in stated[0], err
     first, last = np.flatnonzero(labels)[[0, -1]]
-    events = [m for m in _lines(out.read_text()) if m["type"] == "event"]
+    events = [m for m in json_lines(out.read_text()) if m["type"] == "event"]
     assert any(e["start_frame"] <= last and e["end_frame"] >= first for e in events), events
 
 
@@ -389,10 +347,10 @@ def test_watch_out_appends_to_an_existing_event_log_unless_overwrite(ckpt, grass
     argv = ["watch", str(ckpt), str(folder), "--out", str(log), "--device", "cpu"]
     assert main(argv) == 0
     first = log.read_text()
-    n = len(_lines(first))
+    n = len(json_lines(first))
     assert n >= 1
     assert main(argv) == 0
-    assert log.read_text().startswith(first) and len(_lines(log.read_text())) == 2 * n
+    assert log.read_text().startswith(first) and len(json_lines(log.read_text())) == 2 * n
     assert main([*argv, "--overwrite"]) == 0
     assert log.read_text() == first
     capsys.readouterr()
@@ -442,17 +400,17 @@ def test_watch_killed_and_restarted_three_times_on_one_event_log_keeps_every_eve
         if run < 3:  # killed (SIGKILL: no handler runs) once this run has written an event of its own
             while time.monotonic() < deadline and proc.poll() is None:
                 text = log.read_text() if log.exists() else ""
-                if any(m["type"] == "event" for m in _lines(text[len(kept) :])):
+                if any(m["type"] == "event" for m in json_lines(text[len(kept) :])):
                     break
                 time.sleep(0.02)
             proc.kill()
         proc.wait(timeout=120)
         text = log.read_text()
         assert text.startswith(kept), f"run {run} lost earlier events"
-        assert len(_lines(text)) > len(_lines(kept)), f"run {run} added nothing"
+        assert len(json_lines(text)) > len(json_lines(kept)), f"run {run} added nothing"
         kept = text
     # The uninterrupted fourth run alone saw all four walks; the killed ones saw at least one each.
-    events = [m for m in _lines(kept) if m["type"] == "event"]
+    events = [m for m in json_lines(kept) if m["type"] == "event"]
     assert len(events) >= 3 + 4
 
 
