@@ -6,6 +6,8 @@
 * ``atomic_output(path)``: write to a temporary file beside ``path``, rename it over ``path`` on success,
   remove it on failure: a reader sees the old file or the new one, never a partial one.
 * ``umask_mode(path)``: the mode any other new file would have (``0o666`` less the umask).
+* ``check_writable_folder(path)``: create ``path`` and prove a file can be written there, before long work.
+* ``check_output_file(path, overwrite)``: a file path that is no folder and replaces nothing without ``--overwrite``.
 * ``cleanup_on_failure(paths)``: when the block fails, remove the outputs it created or changed, so that a
   failed run leaves no mix of new and old files.
 """
@@ -65,6 +67,31 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def check_writable_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) and write and remove a probe file in it: a read-only place or a
+    file in the way raises the ``OSError`` naming it now, not after a long fit."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f".write-probe-{secrets.token_hex(4)}"
+    try:
+        probe.open("x").close()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    probe.unlink()
+    return path
+
+
+def check_output_file(path: str | Path, overwrite: bool, flag: str) -> Path:
+    """``path`` as the target of a file output given by ``flag``: ``DataError`` when it is a folder, or exists and
+    ``overwrite`` is false."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, f"is a folder: {flag} takes a file name")
+    if path.exists() and not overwrite:
+        raise DataError(path, f"already exists: pass --overwrite to replace it, or choose another {flag}")
+    return path
 
 
 def _umask() -> int:

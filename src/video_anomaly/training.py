@@ -124,6 +124,18 @@ def data_fingerprint(videos: Sequence, size: int | None = None) -> str:
     return h.hexdigest()
 
 
+def footage_fingerprint(videos: Sequence) -> str:
+    """SHA-256 over video names, frame counts, native sizes and the first frame of each video: which footage a
+    detector was fitted on, without decoding (or caching) more than one frame per video."""
+    h = hashlib.sha256()
+    for video in videos:
+        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
+        first = next(iter(video.source.iter_frames(None)), None)
+        if first is not None:
+            h.update(np.ascontiguousarray(first).tobytes())
+    return h.hexdigest()
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
