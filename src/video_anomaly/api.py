@@ -85,14 +85,15 @@ class Detector(_det.Detector):
 
     # ----------------------------------------------------------------------------------- construction
     @classmethod
-    def load(cls, path_or_name: str | Path, *, device=None, verify: bool = True) -> Detector:
-        """Load a detector folder (the ``--out`` of ``train``) or a shipped detector by name (``ucsd-ped2``)."""
+    def load(cls, path_or_name: str | Path, *, device=None) -> Detector:
+        """Load a detector folder (the ``--out`` of ``train``) or a shipped detector by name (``ucsd-ped2``); its
+        checksums are always verified (``detector.sha256``)."""
         folder, hint = resolve(path_or_name)
         if not (folder / "detector.json").is_file() and (folder / "checkpoint.json").is_file():
             raise CheckpointError(
                 folder, f"an autoencoder checkpoint, not a detector: fit one with `video-anomaly calibrate {folder}`"
             )
-        return super().load(folder, device=device, verify=verify, rebuild_hint=hint)
+        return super().load(folder, device=device, rebuild_hint=hint)
 
     @classmethod
     def train(

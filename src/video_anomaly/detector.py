@@ -27,7 +27,7 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -239,7 +239,9 @@ class LiveSession:
     """Frames in one at a time, a ``FrameScore`` out once every cue of the score has a map (else None).
 
     ``push(frame, index)``: a gap in ``index`` (dropped frames) restarts the cues' streams, never a window across
-    it; the smoothed score survives the gap. ``clip_length``: frames needed before the first score.
+    it; the smoothed score survives the gap. A repeat of the previous frame (``sources.is_repeat``: 10 fps content
+    delivered at 30 fps) is skipped here, once for every cue, and keeps the previous verdict, so such a delivery
+    scores like the original. ``clip_length``: frames needed before the first score.
     """
 
     def __init__(self, detector: Detector, score: str, *, threshold: float | None = None, keep_maps: bool = False):
@@ -256,6 +258,8 @@ class LiveSession:
 
     def _start(self) -> None:
         self._feed = _CueFeed(self.det, self.cues)
+        self._previous: np.ndarray | None = None  # the last frame the cues saw
+        self._last: FrameScore | None = None
 
     def reset(self, keep_score: bool = True) -> None:
         self._start()
@@ -263,7 +267,7 @@ class LiveSession:
             self.ema.reset()
 
     def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
-        from .sources import to_gray
+        from .sources import is_repeat, to_gray
 
         gray = to_gray(frame)
         if index is None:
@@ -271,7 +275,11 @@ class LiveSession:
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
-        return self.from_maps(self._feed.step(gray), gray, index)
+        if is_repeat(self._previous, gray):
+            return None if self._last is None else replace(self._last, index=index)
+        self._previous = gray
+        self._last = self.from_maps(self._feed.step(gray), gray, index)
+        return self._last
 
     def from_maps(self, maps: dict[str, np.ndarray | None], gray: np.ndarray, index: int) -> FrameScore | None:
         """The verdict on one frame from its raw cue maps (None while a cue warms up)."""
@@ -444,6 +452,7 @@ class Detector:
         per video the ``[start, stop)`` frames held out from fitting (default: the last ``config.holdout``).
         """
         from .cues.motion import MotionCue
+        from .sources import skip_repeats
 
         cfg = (config or DetectorConfig()).check()
         sources = [getattr(v, "source", v) for v in videos]
@@ -461,7 +470,9 @@ class Detector:
         if "motion" in cfg.cues:
             motion = MotionCue(**cfg.motion)
             log(f"fit: motion cue on {sum(a for a, _ in ranges)} frames of {len(sources)} videos")
-            motion.fit([islice(s.iter_frames(None), 0, a) for s, (a, _) in zip(sources, ranges)], progress=progress)
+            # Repeated frames are skipped in fitting as in the live session (a 30 fps delivery of 10 fps content).
+            fit_frames = [skip_repeats(islice(s.iter_frames(None), 0, a)) for s, (a, _) in zip(sources, ranges)]
+            motion.fit(fit_frames, progress=progress)
             cues["motion"] = motion
         if "motion" in cues:
             frame_shape = tuple(cues["motion"].frame_shape)
@@ -474,7 +485,7 @@ class Detector:
                 continue
             for c, cue in cues.items():
                 start = max(0, a - cue.warmup)
-                ms = list(cue.stream(islice(s.iter_frames(None), start, b)))[a - start :]
+                ms = list(cue.stream(skip_repeats(islice(s.iter_frames(None), start, b))))[a - start :]
                 ms = [m for m in ms if m is not None]
                 if ms:
                     held[c].append(np.stack(ms).astype(np.float32))
@@ -533,8 +544,8 @@ class Detector:
 
     # ---------------------------------------------------------------------------------- storage
     def save(self, folder: str | Path) -> Path:
-        """Write ``detector.json`` and ``detector.safetensors`` into ``folder`` (atomically, with checksums)."""
-        from safetensors.numpy import save_file
+        """Write ``detector.json``, ``detector.safetensors`` and, last, the manifest ``detector.sha256`` of every
+        file of the detector (the autoencoder checkpoint's included) into ``folder``."""
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -550,14 +561,15 @@ class Detector:
         for c, (loc, scale) in self.stats.items():
             arrays[f"calibration.{c}.loc"] = np.ascontiguousarray(loc, np.float32)
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
-        from .checkpoint import _sha256
-        from .outputs import umask_mode
+        from safetensors.numpy import save
 
-        tmp = folder / ".detector.safetensors.tmp"
-        save_file(arrays, str(tmp))
-        umask_mode(tmp)  # safetensors writes 0o600: a service account must read what the umask allows
-        tmp.replace(folder / "detector.safetensors")
-        files = {"detector.safetensors": _sha256(folder / "detector.safetensors")}
+        from . import manifest
+
+        # One integrity unit: the manifest goes first and comes back last, over every file (the JSON included), so a
+        # save killed half-way leaves a folder that `load` refuses as incomplete, never a mix taken for a whole.
+        manifest.begin(folder)
+        manifest.write_file(folder / "detector.safetensors", save(arrays))
+        files = ["detector.json", "detector.safetensors"]
         ae_rel = None
         if self.ae_checkpoint is not None:
             ae_path = Path(self.ae_checkpoint)
@@ -565,9 +577,7 @@ class Detector:
                 ae_rel = str(ae_path.resolve().relative_to(folder.resolve()))
             except ValueError:
                 ae_rel = str(ae_path.resolve())
-            model_file = ae_path / "model.safetensors"
-            if model_file.exists():
-                files[str(Path(ae_rel) / "model.safetensors")] = _sha256(model_file)
+            files += [str(Path(ae_rel) / f) for f in ("checkpoint.json", "model.safetensors") if (ae_path / f).exists()]
         doc = {
             "format": FORMAT,
             "version": VERSION,
@@ -578,20 +588,20 @@ class Detector:
             "cues": cue_meta,
             "ae_checkpoint": ae_rel,
             "meta": self.meta,
-            "files": files,
         }
-        tmp = folder / ".detector.json.tmp"
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        tmp.replace(folder / "detector.json")
+        manifest.write_file(folder / "detector.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+        manifest.finish(folder, files)
         self.path = folder
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, *, device=None, verify: bool = True, rebuild_hint: str | None = None) -> Detector:
-        """Load a detector folder written by ``save`` (checksums verified)."""
+    def load(cls, folder: str | Path, *, device=None, rebuild_hint: str | None = None) -> Detector:
+        """Load a detector folder written by ``save``. Its manifest is always checked first: a file that changed,
+        is missing or is not covered, or no manifest at all (a save interrupted), is a ``CheckpointError`` that
+        names the remedy (``rebuild_hint`` for a shipped detector, else ``video-anomaly calibrate FOLDER``)."""
         from safetensors.numpy import load_file
 
-        from .checkpoint import _sha256
+        from . import manifest
         from .cues.ae import AECue
         from .cues.motion import MotionCue
 
@@ -601,20 +611,21 @@ class Detector:
             raise CheckpointError(
                 folder, "no detector.json: not a detector folder (train one with `video-anomaly train`)"
             )
-        hint = f"; rebuild it with: {rebuild_hint}" if rebuild_hint else ""
+        remedy = (
+            f"rebuild it with: {rebuild_hint}" if rebuild_hint else f"recover with: video-anomaly calibrate {folder}"
+        )
+        hint = f"; {remedy}"
+        listed = manifest.verify(folder, ("detector.json", "detector.safetensors"), remedy)
         try:
             doc = json.loads(jf.read_text())
         except (OSError, ValueError) as exc:
             raise CheckpointError(jf, f"unreadable detector file ({exc}){hint}") from None
         if doc.get("format") != FORMAT:
             raise CheckpointError(jf, f"not a video-anomaly detector (format {doc.get('format')!r}){hint}")
-        if verify:
-            for rel, digest in (doc.get("files") or {}).items():
-                p = folder / rel
-                if not p.is_file():
-                    raise CheckpointError(p, f"missing file of detector {folder}{hint}")
-                if _sha256(p) != digest:
-                    raise CheckpointError(p, f"checksum mismatch (corrupted or replaced){hint}")
+        if doc.get("ae_checkpoint"):
+            rel = str(Path(doc["ae_checkpoint"]) / "model.safetensors")
+            if rel not in listed:
+                raise CheckpointError(folder / rel, f"not covered by {manifest.MANIFEST} (altered?){hint}")
         try:
             arrays = load_file(str(folder / "detector.safetensors"))
         except Exception as exc:  # noqa: BLE001 - any safetensors failure: a damaged file

@@ -22,10 +22,14 @@ _OS_REASONS = {
 }
 
 
+def os_reason(exc: OSError) -> str:
+    """The plain reason of a file-system error (``permission denied (a read-only folder, or not yours?)``)."""
+    return _OS_REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
+
+
 def describe_os_error(exc: OSError) -> str:
     """``PATH: plain reason`` for a file-system error (the path as the program named it)."""
-    reason = _OS_REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
-    return f"{exc.filename}: {reason}"
+    return f"{exc.filename}: {os_reason(exc)}"
 
 
 def plural(n: int, noun: str) -> str:

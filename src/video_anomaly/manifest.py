@@ -85,8 +85,9 @@ def read(folder: Path) -> dict[str, str] | None:
     return out
 
 
-def verify(folder: Path, required: Iterable[str], remedy: str) -> None:
-    """Raise ``CheckpointError`` (ending with ``remedy``) unless ``folder`` is a whole detector as saved."""
+def verify(folder: Path, required: Iterable[str], remedy: str) -> dict[str, str]:
+    """Raise ``CheckpointError`` (ending with ``remedy``) unless ``folder`` is a whole detector as saved; return
+    the manifest ``{path: digest}``."""
     listed = read(folder)
     if listed is None:
         raise CheckpointError(
@@ -105,3 +106,4 @@ def verify(folder: Path, required: Iterable[str], remedy: str) -> None:
                 p,
                 f"checksum mismatch: changed since the detector was saved (altered, damaged or half-written); {remedy}",
             )
+    return listed

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import VideoAnomalyError, describe_os_error
+from .errors import VideoAnomalyError, os_reason
 from .sources import LiveSource, SourceLost, threaded_frames, to_gray
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def run_source(
                 except OSError as exc:  # a full disk or a read-only place: the overlay stops, the watch goes on
                     if exc.filename is None:
                         raise
-                    stats.overlay_error = describe_os_error(exc)
+                    stats.overlay_error = os_reason(exc)
                     overlay = None
             if max_frames is not None and stats.frames >= max_frames:
                 stats.end = MAX_FRAMES

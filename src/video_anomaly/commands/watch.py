@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 from ._detector import add_model_args
 from ._types import finite_float, positive_float, positive_int
@@ -13,9 +15,11 @@ EXIT_LOST = 3
 
 EXIT_STATUS_HELP = (
     "Exit status: 0 the source ended (a file or frame folder, or a stream of announced length) or --max-frames "
-    "was reached; 2 bad input or a file that failed to decode; 3 the source was lost: a camera or stream failed, "
+    "was reached; 2 bad input or a file of which no frame decodes; 3 the source was lost: a camera or stream failed, "
     "timed out or stopped sending (a warning line says why; see --reconnect); 130 interrupted (SIGINT), 143 "
-    "terminated (SIGTERM). In every case the open event is closed and the summary line printed first."
+    "terminated (SIGTERM); an overlay that could not be written turns 0 into 2. In every case the open event is "
+    "closed and the summary line printed first. --out appends to an existing event log (--overwrite starts it "
+    "afresh); --overlay never replaces an existing file without --overwrite."
 )
 
 
@@ -37,7 +41,12 @@ def register(subparsers) -> None:
         help="the source (after the detector when --model is not given)",
     )
     add_model_args(p, live_only=True)
-    p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
+    p.add_argument(
+        "--out", metavar="FILE", help="append JSON lines to this event log instead of stdout (see --overwrite)"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start --out afresh and let --overlay replace an existing file"
+    )
     p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
     p.add_argument(
         "--fps",
@@ -53,7 +62,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
     p.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
-    p.add_argument("--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video")
+    p.add_argument(
+        "--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video (renamed into place at the end)"
+    )
     p.add_argument(
         "--timeout", type=positive_float, default=10.0, help="seconds a camera or stream may send nothing (default 10)"
     )
@@ -67,8 +78,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
+    from ..errors import ConfigError, DataError, os_reason
     from ..events import EventTracker
+    from ..outputs import check_output_file
     from ..overlay import OverlayWriter
     from ..runner import run_source, stop_on_signals
     from ..sources import open_live_source
@@ -77,10 +89,13 @@ def run(args) -> int:
     spec, rest = split_detector(args, args.source, "SOURCE")
     if len(rest) != 1:
         raise ConfigError(f"watch takes one SOURCE, got {len(rest)}: {' '.join(rest) or '(none)'}")
+    final_overlay = check_output_file(args.overlay, args.overwrite, "--overlay") if args.overlay else None
+    if args.out and Path(args.out).is_dir():
+        raise DataError(args.out, "is a folder: --out takes a file name")
     det = load_detector(spec, device=args.device)
     detector = det.session(args.score, threshold=args.threshold, keep_maps=bool(args.overlay))
     source = open_live_source(rest[0], fps=args.fps, timeout_s=args.timeout, reconnect_s=args.reconnect, warn=_warn)
-    out = open(args.out, "w") if args.out else sys.stdout
+    out = _event_log(Path(args.out), args.overwrite) if args.out else sys.stdout
     tracker = EventTracker(
         detector.threshold, fps=source.fps, end_after=args.end_after, min_length=args.min_length, source=source.name
     )
@@ -89,11 +104,15 @@ def run(args) -> int:
         out.write(json.dumps(msg) + "\n")
         out.flush()
 
+    # The overlay is written under a temporary name and renamed into place when the run ends: a kill leaves no
+    # unplayable file under its name, and an earlier file is replaced only then (with --overwrite).
+    tmp_overlay = None if final_overlay is None else final_overlay.with_name(f".{final_overlay.name}.partial.mp4")
     overlay = (
-        OverlayWriter(args.overlay, source.fps, detector.threshold, scale=2.0 * max(detector.threshold, 1e-6))
-        if args.overlay
+        OverlayWriter(tmp_overlay, source.fps, detector.threshold, scale=2.0 * max(detector.threshold, 1e-6))
+        if tmp_overlay is not None
         else None
     )
+    stats = None
     try:
         with stop_on_signals():
             stats = run_source(
@@ -110,7 +129,16 @@ def run(args) -> int:
             )
     finally:
         if overlay is not None:
-            overlay.close()
+            try:
+                overlay.close()
+                if stats is not None and not stats.overlay_error and tmp_overlay.exists():
+                    os.replace(tmp_overlay, final_overlay)
+            except OSError as exc:
+                if stats is None:
+                    raise
+                stats.overlay_error = os_reason(exc)
+            finally:
+                tmp_overlay.unlink(missing_ok=True)
         if args.out:
             out.close()
     status = exit_status(stats, source.name)
@@ -123,7 +151,24 @@ def run(args) -> int:
         **stats.to_dict(),
     }
     print(json.dumps(summary), file=sys.stderr, flush=True)
+    if stats.overlay_error:
+        print(f"video-anomaly watch: error: {final_overlay}: cannot be written ({stats.overlay_error}); the run went "
+              "on without it", file=sys.stderr, flush=True)  # fmt: skip
+        return status or 2
     return status
+
+
+def _event_log(path: Path, overwrite: bool):
+    """The event log, opened to append (``overwrite``: emptied first). A line cut short by a kill is ended first,
+    so every later line stays one whole JSON object."""
+    if not overwrite and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            cut = fh.read(1) != b"\n"
+        if cut:
+            with open(path, "a") as fh:
+                fh.write("\n")
+    return open(path, "w" if overwrite else "a")
 
 
 def _warn(msg: str) -> None:
