@@ -562,3 +562,24 @@ def test_train_checks_out_before_fitting(synthetic_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(a_file) in err
     assert "fit:" not in err  # refused before any fitting
+
+
+def test_calibrate_on_a_read_only_run_is_one_line_before_any_fit(ckpt, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    install_median(monkeypatch)
+    run = tmp_path / "run"
+    shutil.copytree(ckpt, run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    real_open = Path.open
+
+    def read_only(self, mode="r", *args, **kwargs):  # root ignores modes: the file system's refusal is simulated
+        if self.parent == run and any(c in mode for c in "wxa"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", read_only)
+    assert main(["calibrate", str(run), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(run) in err and "permission denied" in err and "fit:" not in err, err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -184,6 +184,9 @@ class Detector(_det.Detector):
             ckpt = run / "checkpoint"
         elif ckpt is None and (run / "checkpoint.json").is_file():
             ckpt, run = run, run.parent
+        from .outputs import check_writable_folder
+
+        check_writable_folder(run)  # a read-only run is said before the fit, not after it
         old_cfg = _det.DetectorConfig.from_dict(old["config"]) if old else None
         root = data or ((old.get("meta") or {}).get("dataset_root") if old else None)
         if root is None and ckpt is not None:
@@ -206,6 +209,9 @@ class Detector(_det.Detector):
         det.ae_checkpoint = ckpt
         root_path = getattr(root, "root", root)
         det.meta["dataset_root"] = str(Path(root_path).resolve()) if isinstance(root_path, (str, Path)) else None
+        from .training import footage_fingerprint
+
+        det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
         det.save(run)
         return det
 

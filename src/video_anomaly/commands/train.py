@@ -7,6 +7,7 @@ run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 a
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -130,6 +131,23 @@ def refuse_to_replace(args) -> None:
             )
 
 
+def same_footage(detector_json: Path, videos) -> None:
+    """Refuse (``ConfigError``) to resume a run without an autoencoder on other footage than it was fitted on, as
+    the autoencoder's own resume refuses other data: ``--resume`` continues a run, it does not retarget it."""
+    from ..errors import ConfigError
+    from ..training import footage_fingerprint
+
+    try:
+        meta = json.loads(detector_json.read_text()).get("meta") or {}
+    except ValueError:
+        meta = {}
+    if meta.get("footage_fingerprint") != footage_fingerprint(videos):
+        raise ConfigError(
+            f"{detector_json}: the training data differ from those this detector was fitted on (or were not "
+            "recorded): --resume continues a run on its own data; pass --overwrite to fit it anew"
+        )
+
+
 def run(args) -> int:
     from ..data import load_dataset
     from ..errors import DataError
@@ -143,6 +161,11 @@ def run(args) -> int:
     dataset = load_dataset(args.dataset, args.kind, subset=args.subset)
     if not dataset.train:
         raise DataError(args.dataset, "has no training videos")
+    if args.resume and not resuming and (Path(args.out) / "detector.json").is_file():
+        same_footage(Path(args.out) / "detector.json", dataset.train)
+    from ..outputs import check_writable_folder
+
+    check_writable_folder(args.out)  # a read-only or wrong --out is said now, not after the fit
     rank, device = 0, None
     if "ae" in cues:
         device = init_distributed(args.device)
