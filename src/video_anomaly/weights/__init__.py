@@ -1,7 +1,7 @@
 """Detectors shipped with the package, by name (``Detector.load("ucsd-ped2")``, ``--model ucsd-ped2``).
 
 Each is a detector folder (``detector.json``, ``detector.safetensors``, ``checkpoint/``) under this package;
-``detector.json`` holds the SHA-256 of every file and loading verifies them. ``docs/models.md`` is the model
+``detector.sha256`` holds the SHA-256 of every file and loading verifies them. ``docs/models.md`` is the model
 card: how each was built (the command that rebuilds it), on what, and what it measures.
 """
 
