@@ -95,7 +95,9 @@ def main(argv=None) -> int:
             model = build_model(ModelConfig()).to(device).eval()
         cfg = RunConfig().replace(data={"size": args.size})
         cues = parse_cues(args.cues)
-        dcfg = DetectorConfig(cues=cues, score=live_score_for(cues), ae_patch=args.size // 8, motion={"cell": 8})
+        dcfg = DetectorConfig(
+            cues=cues, score=live_score_for(cues), cue_settings={"ae": {"patch": args.size // 8}, "motion": {"cell": 8}}
+        )
         ae = AECue(model, cfg, patch=args.size // 8, device=device)
         det = Detector.fit([ArraySource(v.frames) for v in train], dcfg, ae=ae).session()
     else:

@@ -44,7 +44,7 @@ def test_threshold_hits_the_target_on_fresh_normal_frames():
     ae = AECue(TemporalMedian(), run_config(), patch=PATCH, device="cpu")
     # The stand-in background model is judged per place (as in tests/live_fixtures.py): per-region z-scores,
     # smoothed; what is checked here is that the cross-fitted threshold holds on footage it never saw.
-    cfg = DetectorConfig(cues=("ae", "motion"), target_far=0.05, motion={"cell": 8}, holdout=0.5,
+    cfg = DetectorConfig(cues=("ae", "motion"), target_far=0.05, cue_settings={"motion": {"cell": 8}}, holdout=0.5,
                          calibration="region_z", topk=3, ema_alpha=0.5)  # fmt: skip
     det = Detector.fit(sources[:8], cfg, ae=ae)
     assert set(det.thresholds) == {"ae", "motion", "fused"}
@@ -56,7 +56,9 @@ def test_threshold_hits_the_target_on_fresh_normal_frames():
     with pytest.raises(ConfigError):
         Detector.fit(sources, DetectorConfig(target_far=1.5), ae=ae)
     with pytest.warns(UserWarning, match="only"):
-        Detector.fit(sources[:1], DetectorConfig(cues=("ae", "motion"), motion={"cell": 8}, holdout=0.2), ae=ae)
+        Detector.fit(
+            sources[:1], DetectorConfig(cues=("ae", "motion"), cue_settings={"motion": {"cell": 8}}, holdout=0.2), ae=ae
+        )
 
 
 def test_detector_is_stored_and_verified(tmp_path, monkeypatch):

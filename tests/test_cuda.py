@@ -66,7 +66,7 @@ def test_train_and_evaluate_on_cuda(synthetic_root, tmp_path):
 
     data = load_dataset(synthetic_root)
     cfg = RunConfig.from_dict({"data": {"size": 32}, "train": {"epochs": 1, "lr": 1e-3}})
-    dcfg = DetectorConfig(motion={"cell": 8})
+    dcfg = DetectorConfig(cue_settings={"motion": {"cell": 8}})
     det = Detector.train(data, tmp_path / "run", cfg, cues=("ae", "motion"), detector_config=dcfg, device="cuda",
                          progress=False)  # fmt: skip
     assert next(det.cues["ae"].model.parameters()).device.type == "cuda"

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
             "train": {"epochs": 4, "lr": 1e-3, "seed": 0, "holdout_fraction": 0.2},
         }
     )
-    dcfg = DetectorConfig(ae_patch=4, motion={"cell": 8})
+    dcfg = DetectorConfig(cue_settings={"ae": {"patch": 4}, "motion": {"cell": 8}})
     det = Detector.train(data, tmp_path_factory.mktemp("run"), cfg, cues=("ae", "motion"), detector_config=dcfg,
                          device="cpu",
                          progress=False)  # fmt: skip

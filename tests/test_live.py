@@ -74,14 +74,15 @@ def test_gap_restarts_the_clip(setup, monkeypatch):
 def test_api_and_cli_give_identical_scores_for_every_live_score(setup, monkeypatch, tmp_path):
     from video_anomaly.api import Detector
     from video_anomaly.cli import main
-    from video_anomaly.scores import LIVE_SCORES
+    from video_anomaly.scores import scores_for
 
     install_median(monkeypatch)
     run, _, _ = setup
     frames, _ = grass_videos(1)[0]
     folder = write_folder(frames[:40], tmp_path / "clip")
     det = Detector.load(run, device="cpu")
-    for name in LIVE_SCORES:
+    # every live score of this detector (ae, motion, fused); test_api's twin covers a detector with every cue
+    for name in scores_for(det.cues):
         out = tmp_path / f"cli-{name}"
         assert main(["score", "--model", str(run), str(folder), "--score", name, "--out", str(out),
                      "--device", "cpu"]) == 0  # fmt: skip

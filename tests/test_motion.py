@@ -9,8 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from video_anomaly.cues.motion import MotionCue, _CellReducer, kcenter_coreset
+from video_anomaly.cues.motion import MotionConfig, _CellReducer, kcenter_coreset
+from video_anomaly.cues.motion import MotionCue as _MotionCue
 from video_anomaly.errors import ConfigError, DataError
+
+
+class MotionCue(_MotionCue):
+    """The cue at native resolution with 16-pixel cells unless told otherwise (the geometry these tests draw)."""
+
+    def __init__(self, config=None, **settings):
+        if config is None:
+            config = MotionConfig(cell=16, max_side=None)
+        super().__init__(config, **settings)
+
 
 H, W = 64, 96
 
@@ -136,7 +147,7 @@ def test_kcenter_covers_every_cluster():
 
 def test_state_round_trip_gives_identical_maps():
     cue = MotionCue(cell=16, pool=2, preset="fast", k=8).fit([moving_square(10, x0=0, y0=8)])
-    meta, arrays = cue.to_state()
+    meta, arrays = cue.state_dict()
     meta = json.loads(json.dumps(meta))
     assert all(a.dtype in (np.float32, np.float16) for a in arrays.values())
     back = MotionCue.from_state(meta, arrays)
@@ -208,3 +219,52 @@ def test_moving_training_footage_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MotionCue().fit([moving_square(8, x0=0, y0=8)])
+
+
+def test_direction_histogram_of_a_square_moving_right():
+    frames = moving_square(2, x0=32, y0=16)
+    f = list(MotionCue(cell=16, pool=1, orient_bins=8).features(frames))[1]
+    assert f.shape == (4, 6, 12)
+    hist = f[1, 2, 4:]
+    # magnitude-weighted: the sectors sum to the cell's mean magnitude, and a square moving right puts almost
+    # all of it in the sectors next to angle 0 (sector 0, or sector 7 just below it)
+    np.testing.assert_allclose(hist.sum(), f[1, 2, 0], rtol=1e-4)
+    assert hist[0] + hist[7] > 0.8 * hist.sum()
+    # the first four features are the 4-feature cue's, unchanged
+    np.testing.assert_allclose(f[..., :4], list(MotionCue(cell=16, pool=1).features(frames))[1], atol=1e-5)
+    up = [np.ascontiguousarray(np.rot90(x)) for x in moving_square(2, x0=32, y0=16, bg=background(W, H))]
+    g = list(MotionCue(cell=16, pool=1, orient_bins=8).features(up))[1]
+    cell = np.unravel_index(np.argmax(g[..., 0]), g.shape[:2])
+    assert g[cell][4 + 6] > 0.8 * g[cell][4:].sum()  # rotated by 90 degrees: upwards, angle 3 pi / 2 (sector 6)
+
+
+def test_orient_bins_state_and_old_states_load():
+    cue = MotionCue(cell=16, pool=2, k=8, orient_bins=8).fit([moving_square(10, x0=0, y0=8)])
+    meta, arrays = cue.state_dict()
+    assert meta["orient_bins"] == 8 and arrays["refs"].shape[-1] == 12
+    back = MotionCue.from_state(json.loads(json.dumps(meta)), arrays)
+    test = moving_square(6, x0=20, y0=40)
+    for a, b in zip(cue.stream(test), back.stream(test)):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    old_meta, _ = MotionCue(cell=16, k=8).fit([moving_square(10, x0=0, y0=8)]).state_dict()
+    assert "orient_bins" not in old_meta and "cell_auto" not in old_meta  # 4-feature states as before
+    with pytest.raises(ConfigError, match="orient_bins"):
+        MotionCue(orient_bins=1)
+    with pytest.raises(ConfigError, match="cell_scale"):
+        MotionCue(cell="auto", cell_scale=0)
+
+
+def test_auto_cell_follows_the_size_of_what_moves():
+    bg = background(96, 128)
+    small = MotionCue(cell="auto", k=8).fit([moving_square(30, x0=0, y0=40, side=8, bg=bg)])
+    large = MotionCue(cell="auto", k=8).fit([moving_square(30, x0=0, y0=30, side=24, bg=bg)])
+    assert small.cell < large.cell
+    assert 6 <= small.object_size <= 16 and 18 <= large.object_size <= 40
+    meta, arrays = large.state_dict()
+    back = MotionCue.from_state(json.loads(json.dumps(meta)), arrays)
+    assert back.cell == large.cell and back.grid_shape((96, 128)) == large.grid_shape((96, 128))
+    with pytest.raises(ConfigError, match="call fit"):
+        MotionCue(cell="auto").grid_shape((96, 128))
+    with pytest.warns(UserWarning, match="almost no motion"):
+        still = MotionCue(cell="auto", k=8).fit([[bg] * 5])  # nothing moves: the fallback cell
+    assert still.cell == 16

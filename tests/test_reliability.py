@@ -69,7 +69,8 @@ def test_train_max_steps_still_fits_the_detector(synthetic_root, tmp_path, capsy
                  "--max-steps", "1", "--quiet", "--device", "cpu", "--motion-cell", "8"]) == 0  # fmt: skip
     doc = json.loads((run / "detector.json").read_text())
     assert doc["cues"].keys() == {"ae", "motion"} and "held-out" in capsys.readouterr().out
-    assert main(["train", str(synthetic_root), "--out", str(tmp_path / "m"), "--motion-cell", "8"]) == 0
+    motion_only = ["--cues", "motion", "--motion-cell", "8"]
+    assert main(["train", str(synthetic_root), "--out", str(tmp_path / "m"), *motion_only]) == 0
     assert json.loads((tmp_path / "m" / "detector.json").read_text())["cues"].keys() == {"motion"}
 
 

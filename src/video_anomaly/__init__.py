@@ -2,8 +2,10 @@
 
 Public API (imported lazily so that ``import video_anomaly`` stays fast):
 
-* ``Detector``: ``Detector.train(data, out_dir)``, ``Detector.load(path_or_name)``, ``.score(video)``,
-  ``.evaluate(test_videos, out_dir)``, ``.calibrate()``;
+* ``Detector``: ``Detector.train(data, out_dir)``, ``Detector.load(name_or_folder)``, ``.score(video)``,
+  ``.score_many(videos)``, ``.session()``, ``.watch(source)``, ``.evaluate(data, out_dir)``,
+  ``Detector.calibrate_run(run)`` (the runs live in ``api.py``);
+* ``Cue``, ``CUES``: the cue contract and the table of cues (``cues/``);
 * ``load_dataset(path)``: UCSD, Avenue, ShanghaiTech, frames-layout or custom footage;
 * ``RunConfig``, ``load_config(toml)``: the seed recipe and its settings;
 * ``make_synthetic_scene(root)``: the built-in synthetic walkway with planted anomalies.
@@ -12,7 +14,9 @@ Public API (imported lazily so that ``import video_anomaly`` stays fast):
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Detector": ("video_anomaly.api", "Detector"),
+    "Detector": ("video_anomaly.detector", "Detector"),
+    "Cue": ("video_anomaly.cues.base", "Cue"),
+    "CUES": ("video_anomaly.cues", "CUES"),
     "load_dataset": ("video_anomaly.data", "load_dataset"),
     "RunConfig": ("video_anomaly.config", "RunConfig"),
     "load_config": ("video_anomaly.config", "load_config"),

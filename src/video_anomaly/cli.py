@@ -53,7 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _state_defaults(parser)
     return parser
+
+
+# What an option left unset means, for the options whose help does not say it already.
+_UNSET = {"train": "(default: from --config, else the seed recipe of config.py)"}
+
+
+def _state_defaults(parser: argparse.ArgumentParser, unset: str = "(default: none)") -> None:
+    """Every option's help ends with its default: written once here rather than in each help text."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sp in action.choices.items():
+                _state_defaults(sp, _UNSET.get(name, unset))
+            continue
+        if not action.option_strings or isinstance(action, argparse._HelpAction) or action.required:
+            continue
+        text = action.help or ""
+        if "default" in text.lower() or "seed " in text:
+            continue
+        if action.nargs == 0:  # a flag
+            note = "(default: off)"
+        elif action.default is None:
+            note = unset
+        else:
+            note = "(default: %(default)s)"
+        action.help = f"{text} {note}".strip()
 
 
 @contextlib.contextmanager
@@ -78,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_heap_growth()  # long scoring runs: resident memory stays flat (see _memory.py)
     if args.command not in _NO_TORCH or args.threads is not None:
-        from .device import choose_threads
+        from .device import apply_thread_policy
 
-        choose_threads(args.threads)
+        apply_thread_policy(args.threads)
     try:
         with _plain_warnings(args.command):
             return int(args.func(args) or 0)

@@ -15,11 +15,11 @@ import torch
 def pick_device(name: str | None = None) -> torch.device:
     """Return the requested device, or CUDA when present, else CPU.
 
-    ``name`` is ``None``/``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    ``name`` is ``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
     """
-    if name is None or name == "auto":
+    if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    device = torch.device(str(name))
     if device.type == "cuda" and not torch.cuda.is_available():
         from .errors import ConfigError
 
@@ -88,6 +88,21 @@ def _running_others() -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return max(0, running - 1)
+
+
+_chosen: int | None = None  # the thread count this process settled on (by the CLI's --threads or a first API call)
+
+
+def apply_thread_policy(requested: int | None = None) -> int:
+    """The one thread policy of the package: ``choose_threads`` once per process. The CLI calls it with
+    ``--threads``; every API run (load, train, calibrate, score, evaluate, watch) calls it with None, which keeps
+    a count already chosen (by the CLI, or by the user through ``torch.set_num_threads`` before it: then that
+    count stays). Returns the count in force."""
+    global _chosen
+    if requested is None and _chosen is not None:
+        return _chosen
+    _chosen = choose_threads(requested)
+    return _chosen
 
 
 def choose_threads(requested: int | None = None) -> int:

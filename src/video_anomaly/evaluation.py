@@ -51,7 +51,7 @@ def _fmt(x: float | None) -> str:
 
 def evaluate_scores(detector, test_videos: list, out_dir: str | Path, score: str, *, figures: bool = True,
                     progress: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Score ``test_videos`` with the named ``score`` of ``detector`` (``api.Detector``) and write the evaluation.
+    """Score ``test_videos`` with the named ``score`` of ``detector`` (``detector.Detector``) and write the evaluation.
 
     Frame level: micro (all frames pooled) and macro (mean over videos) AUC/EER, each without and with the seed's
     per-video normalisation. Where masks exist and the score has region maps: pixel-level AUC/EER (UCSD 40% rule,

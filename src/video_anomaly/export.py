@@ -31,7 +31,7 @@ class ExportError(VideoAnomalyError):
     """An ONNX export failed or its graph does not reproduce the PyTorch model."""
 
 
-def _have(module: str) -> bool:
+def have_module(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
@@ -41,7 +41,7 @@ def stage_paths(path: str | Path) -> dict[str, Path]:
     return {name: path.with_name(f"{path.stem}.{name}{path.suffix or '.onnx'}") for name in STAGES}
 
 
-class _Method(nn.Module):
+class MethodModule(nn.Module):
     """Wraps one method of a model (``encode_frames``...) as a module the exporter can trace."""
 
     def __init__(self, model: nn.Module, method: str):
@@ -75,13 +75,13 @@ def _reshape_unflatten() -> Iterator[None]:
 
 
 def _export(module: nn.Module, example: torch.Tensor, path: Path, dynamic_batch: bool, opset: int) -> None:
-    if not _have("onnx"):
+    if not have_module("onnx"):
         raise ExportError("ONNX export needs the 'onnx' package: pip install 'video-anomaly[onnx]'")
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
     # The dynamo exporter needs onnxscript; the TorchScript one ("legacy") covers every op our models use
     # (the ConvLSTM loop is unrolled over the fixed T, which is what we want anyway).
-    use_dynamo = _have("onnxscript")
+    use_dynamo = have_module("onnxscript")
     with warnings.catch_warnings(), _reshape_unflatten():
         # Tracing warns about the Python-level shape checks in forward(); the shapes are fixed per export.
         warnings.simplefilter("ignore")
@@ -123,13 +123,13 @@ def verify_onnx(path: str | Path, module: nn.Module, example: torch.Tensor, atol
 
 def _should_verify(verify: bool | None) -> bool:
     if verify is None:
-        return _have("onnxruntime")
-    if verify and not _have("onnxruntime"):
+        return have_module("onnxruntime")
+    if verify and not have_module("onnxruntime"):
         raise ExportError("verifying an export needs 'onnxruntime': pip install onnxruntime, or pass verify=False")
     return verify
 
 
-def _example(shape: tuple[int, ...], device: torch.device, seed: int) -> torch.Tensor:
+def example_input(shape: tuple[int, ...], device: torch.device, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     # Clips in [0, 1), as the scorer feeds them (uint8 / 256).
     return torch.rand(shape, generator=g).to(device)
@@ -160,10 +160,10 @@ def export_onnx(
     was_training = model.training
     model.eval()
     try:
-        _export(model, _example((1, clip_length, 1, size, size), device, 0), path, dynamic_batch, opset)
+        _export(model, example_input((1, clip_length, 1, size, size), device, 0), path, dynamic_batch, opset)
         if _should_verify(verify):
             # Batch 2 checks that the batch axis really is dynamic.
-            example = _example((2 if dynamic_batch else 1, clip_length, 1, size, size), device, 1)
+            example = example_input((2 if dynamic_batch else 1, clip_length, 1, size, size), device, 1)
             verify_onnx(path, model, example, atol)
     finally:
         model.train(was_training)
@@ -200,12 +200,15 @@ def export_stages(
     model.eval()
     try:
         with torch.no_grad():
-            feats = model.encode_frames(_example((1, 1, size, size), device, 0))
+            feats = model.encode_frames(example_input((1, 1, size, size), device, 0))
         h = feats.shape[1:]  # (C, S/8, S/8)
         jobs = {
-            "encoder": (_Method(model, "encode_frames"), lambda n, s: _example((n, 1, size, size), device, s)),
-            "temporal": (_Method(model, "temporal"), lambda n, s: _example((n, clip_length, *h), device, s)),
-            "decoder": (_Method(model, "decode_frames"), lambda n, s: _example((n, *h), device, s)),
+            "encoder": (
+                MethodModule(model, "encode_frames"),
+                lambda n, s: example_input((n, 1, size, size), device, s),
+            ),
+            "temporal": (MethodModule(model, "temporal"), lambda n, s: example_input((n, clip_length, *h), device, s)),
+            "decoder": (MethodModule(model, "decode_frames"), lambda n, s: example_input((n, *h), device, s)),
         }
         for name, (module, make) in jobs.items():
             _export(module, make(1, 0), paths[name], True, opset)

@@ -62,7 +62,7 @@ def score_recording(
     end_after: int = 5,
     min_length: int = 3,
 ) -> dict[str, Any]:
-    """Score one recording as live with ``detector`` (``api.Detector``) and write its files. Returns a summary.
+    """Score one recording as live with ``detector`` (``detector.Detector``) and write its files. Returns a summary.
 
     ``what``: a path (video file, frame folder) or a ``Video`` record (its labels are used).
     """
@@ -200,8 +200,10 @@ def score_recording(
 
 def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """What the alarms did on labelled recordings (``*.scores.json`` records): the micro AUC of the alarm's score
-    over the scored frames of all labelled recordings, the labelled anomalies (runs of abnormal frames) that
+    over the frames of all labelled recordings (warm-up frames take the first score, as in ``evaluate``; frames
+    dropped mid-stream are left out), the labelled anomalies (runs of abnormal frames) that
     overlap an event, and the events that overlap no abnormal frame. None when no record has labels."""
+    from .detector import fill_warmup
     from .metrics import roc_auc
 
     ys, ss = [], []
@@ -212,6 +214,8 @@ def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
             continue
         y = np.asarray(lab, dtype=bool)
         s = np.asarray([_float(v) for v in rec.get("scores") or []], dtype=np.float64)[: len(y)]
+        if np.isfinite(s).any():  # the one warm-up convention (as evaluate): warm-up frames take the first score
+            s = np.asarray(fill_warmup(list(s), np.isfinite(s)), dtype=np.float64)
         ok = np.isfinite(s)
         ys.append(y[: len(s)][ok])
         ss.append(s[ok])

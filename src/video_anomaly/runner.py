@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .data.images import to_gray
 from .errors import VideoAnomalyError, os_reason
-from .sources import LiveSource, SourceLost, threaded_frames, to_gray
+from .sources import LiveSource, SourceLost, threaded_frames
 
 if TYPE_CHECKING:
     from .detector import FrameScore, LiveSession

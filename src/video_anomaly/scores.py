@@ -3,14 +3,15 @@
 A score turns a video into one number per frame, higher = more abnormal. Each entry says its protocol
 (``exact``: every 10-frame window, the whole video known, as the seed scores; ``live``: each frame once, from the
 past only, as a camera is watched), whether it needs a calibration fitted on normal footage, whether it is causal,
-and which cues it reads. Adding a score is one entry here plus, for a new cue, one module in ``cues/``.
+and which cues it reads. Every cue of ``cues.CUES`` is a live score of its own name: a new cue needs no edit here.
 
-This module imports nothing heavy: ``video-anomaly --help`` and the registry stay fast.
+This module imports nothing heavy (the cue modules import their libraries inside their methods):
+``video-anomaly --help`` and the registry stay fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,59 +19,63 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ScoreSpec:
-    """One named score. ``cues``: the cues it reads (``ae``: the autoencoder's reconstruction error; ``motion``:
-    per-region optical-flow statistics); ``calibrated``: needs per-region statistics and a threshold fitted on
-    normal frames; ``causal``: frame ``t``'s score uses frames ``<= t`` only."""
+    """One named score. ``cues``: the cues it reads (names in ``cues.CUES``; ``None``: every cue of the detector,
+    which must have two or more); ``calibrated``: needs per-region statistics and a threshold fitted on normal
+    frames; ``causal``: frame ``t``'s score uses frames ``<= t`` only."""
 
     name: str
     protocol: str
-    cues: tuple[str, ...]
+    cues: tuple[str, ...] | None
     calibrated: bool
     causal: bool
     help: str
 
 
-SCORES: dict[str, ScoreSpec] = {
-    s.name: s
-    for s in (
-        ScoreSpec(
-            "seed",
-            "exact",
-            ("ae",),
-            False,
-            False,
-            "the seed's protocol: every 10-frame window, each frame's own L1 reconstruction error, normalised per "
-            "video by (c - min) / max; needs the whole video",
-        ),
-        ScoreSpec(
-            "ae",
-            "live",
-            ("ae",),
-            True,
-            True,
-            "autoencoder alone: each region's live reconstruction error, calibrated per region on normal frames",
-        ),
-        ScoreSpec(
-            "motion",
-            "live",
-            ("motion",),
-            True,
-            True,
-            "motion alone: each region's distance to normal optical-flow statistics, calibrated per region",
-        ),
-        ScoreSpec(
-            "fused",
-            "live",
-            ("ae", "motion"),
-            True,
-            True,
-            "both cues, each calibrated per region, fused into one map",
-        ),
-    )
-}
+SEED = ScoreSpec(
+    "seed",
+    "exact",
+    ("ae",),
+    False,
+    False,
+    "the seed's protocol: every 10-frame window, each frame's own L1 reconstruction error, normalised per "
+    "video by (c - min) / max; needs the whole video (evaluate and the API; score and watch are live)",
+)
+FUSED = ScoreSpec("fused", "live", None, True, True, "every cue of the detector, each calibrated per region, fused")
 
-LIVE_SCORES = tuple(n for n, s in SCORES.items() if s.protocol == "live")
-CUES = ("ae", "motion")
+
+def _cue_table() -> dict:
+    from .cues import CUES
+
+    return CUES
+
+
+class _Scores(Mapping):
+    """The table of named scores, read from ``cues.CUES`` at each use: every cue is a live score of its own name,
+    ``fused`` reads all of a detector's cues, ``seed`` is the seed's exact protocol."""
+
+    def _table(self) -> dict[str, ScoreSpec]:
+        table = {SEED.name: SEED}
+        for name, cls in _cue_table().items():
+            table[name] = ScoreSpec(name, "live", (name,), True, True, cls.summary)
+        table[FUSED.name] = FUSED
+        return table
+
+    def __getitem__(self, name: str) -> ScoreSpec:
+        return self._table()[name]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+SCORES: Mapping[str, ScoreSpec] = _Scores()
+
+
+def live_scores() -> tuple[str, ...]:
+    """The names of the live scores (every cue's, and ``fused``)."""
+    return tuple(n for n, s in SCORES.items() if s.protocol == "live")
 
 
 def spec(name: str) -> ScoreSpec:
@@ -83,32 +88,50 @@ def spec(name: str) -> ScoreSpec:
         raise ConfigError(f"unknown score {name!r}; known scores: {', '.join(SCORES)}") from None
 
 
+def cues_of(name: str, detector_cues: Iterable[str]) -> tuple[str, ...]:
+    """The cues score ``name`` reads on a detector with ``detector_cues``."""
+    s = spec(name)
+    return tuple(detector_cues) if s.cues is None else s.cues
+
+
+def scores_for(detector_cues: Iterable[str]) -> tuple[str, ...]:
+    """The live scores a detector with ``detector_cues`` can give (each cue's; ``fused`` with two or more)."""
+    have = tuple(detector_cues)
+    return have + ((FUSED.name,) if len(have) > 1 else ())
+
+
 def live_score_for(cues: Iterable[str]) -> str:
-    """The live score that reads exactly ``cues`` (``("ae", "motion")`` -> ``"fused"``)."""
-    want = tuple(sorted(set(cues)))
-    for name in LIVE_SCORES:
-        if tuple(sorted(SCORES[name].cues)) == want:
-            return name
+    """The live score that reads exactly ``cues`` (one cue -> its own score; several -> ``"fused"``)."""
+    cues = tuple(dict.fromkeys(cues))
+    if len(cues) == 1 and cues[0] in _cue_table():
+        return cues[0]
+    if len(cues) > 1 and all(c in _cue_table() for c in cues):
+        return FUSED.name
     from .errors import ConfigError
 
-    raise ConfigError(f"no score reads the cues {', '.join(want)}; known cues: {', '.join(CUES)}")
+    raise ConfigError(f"no score reads the cues {', '.join(cues)}; known cues: {', '.join(_cue_table())}")
 
 
 def default_score(cues: Iterable[str]) -> str:
-    """The live score a detector with ``cues`` uses unless told otherwise: the motion cue alone whenever it is
-    fitted (it ranked first on the synthetic scene and UCSD Ped2, fused or not: ``scripts/cue_study.py``), else
-    the autoencoder's."""
-    return "motion" if "motion" in set(cues) else live_score_for(cues)
+    """The live score a detector with ``cues`` uses unless told otherwise: a cue marked ``preferred`` alone when it
+    is the only preferred one fitted (the motion cue beside the autoencoder: ``scripts/cue_study.py``), else the
+    score that reads all of them (motion and appearance fused: ``docs/detection_study.md``)."""
+    cues = tuple(cues)
+    table = _cue_table()
+    preferred = [c for c in cues if c in table and table[c].preferred]
+    if len(preferred) == 1:
+        return preferred[0]
+    return live_score_for(cues)
 
 
 def parse_cues(text: str) -> tuple[str, ...]:
-    """``"ae,motion"`` -> ``("ae", "motion")``, checked against ``CUES``."""
+    """``"ae,motion"`` -> ``("ae", "motion")``, checked against ``cues.CUES``."""
     cues = tuple(dict.fromkeys(c.strip() for c in str(text).split(",") if c.strip()))
-    bad = [c for c in cues if c not in CUES]
+    bad = [c for c in cues if c not in _cue_table()]
     if not cues or bad:
         from .errors import ConfigError
 
-        raise ConfigError(f"--cues: expected a comma list of {', '.join(CUES)}, got {text!r}")
+        raise ConfigError(f"--cues: expected a comma list of {', '.join(_cue_table())}, got {text!r}")
     return cues
 
 

@@ -22,7 +22,6 @@ reopened for up to that many seconds; frame numbers then skip over the gap, so n
 from __future__ import annotations
 
 import collections
-import errno
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .data.images import describe_av_error, to_gray
 from .errors import DataError, plural
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
@@ -56,15 +56,6 @@ class TimedFrame(NamedTuple):
     index: int
     t: float
     frame: np.ndarray
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """``(H, W)`` or ``(H, W, 3)`` uint8 -> ``(H, W)`` uint8 (ITU-R 601 luma, as Pillow's mode L)."""
-    frame = np.asarray(frame)
-    if frame.ndim == 2:
-        return frame
-    rgb = frame[..., :3].astype(np.float32)
-    return (rgb @ np.array([0.299, 0.587, 0.114], np.float32) + 0.5).astype(np.uint8)
 
 
 @dataclass
@@ -95,56 +86,6 @@ class LiveSource:
 
 def is_stream_url(spec: str) -> bool:
     return spec.lower().startswith(URL_SCHEMES)
-
-
-_ERRNO_WORDS = {
-    errno.ECONNREFUSED: "connection refused: nothing is listening at that address",
-    errno.ECONNRESET: "the sender closed the connection",
-    errno.ECONNABORTED: "the connection was aborted",
-    errno.EPIPE: "the connection was closed",
-    errno.ETIMEDOUT: "timed out",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ENETUNREACH: "network unreachable",
-    errno.ENOENT: "not found",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EIO: "the connection broke (input/output error)",
-    errno.EBUSY: "the device is busy (another program is using it?)",
-    errno.ENODEV: "no such device",
-    errno.ENXIO: "no such device",
-}
-
-
-def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str:
-    """A PyAV/FFmpeg error in plain words, without errno numbers or the file name (the caller names it)."""
-    try:
-        import av.error as ave
-    except ImportError:  # pragma: no cover - only called where PyAV raised
-        ave = None
-    if ave is not None:
-        if isinstance(exc, (ave.ExitError, ave.TimeoutError)):
-            return f"timed out: no data for {timeout_s:g} s" if timeout_s else "timed out: no data arrived"
-        if isinstance(exc, ave.InvalidDataError):
-            return "the data received is not a video FFmpeg can read (invalid data)"
-        if isinstance(exc, ave.HTTPNotFoundError):
-            return "not found on the server (HTTP 404)"
-        if isinstance(exc, (ave.HTTPUnauthorizedError, ave.HTTPForbiddenError)):
-            return "access denied by the server (HTTP 401/403)"
-        if isinstance(exc, ave.HTTPClientError):
-            return "the server refused the request (HTTP 4xx)"
-        if isinstance(exc, ave.HTTPServerError):
-            return "the server failed (HTTP 5xx)"
-        if isinstance(exc, ave.ProtocolNotFoundError):
-            return "this FFmpeg build does not support that protocol"
-        if isinstance(exc, (ave.DemuxerNotFoundError, ave.DecoderNotFoundError)):
-            return "this FFmpeg build has no reader for that format or codec"
-        if isinstance(exc, ave.EOFError):
-            return "the data ended early"
-    code = getattr(exc, "errno", None)
-    if code in _ERRNO_WORDS:
-        return _ERRNO_WORDS[code]
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return text[:1].lower() + text[1:]
 
 
 def _interruptible(call: Callable[[], Any]) -> Any:

@@ -398,7 +398,7 @@ def train(
         )
     rank, world = dist_info()
     is_main = rank == 0
-    device = pick_device(None if device is None else str(device))
+    device = pick_device(device)
     autocast_dtype(device, tcfg.precision)  # reject e.g. fp16 on CPU before any work
     configure_backend(device)
     out_dir = Path(out_dir)

@@ -7,7 +7,7 @@ from ..scores import SCORES
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
 
 
-def add_model_args(p, *, score: bool = True, live_only: bool = False) -> None:
+def add_model_args(p, *, score: bool = True) -> None:
     """``--model``, ``--score``, ``--device`` (the detector may also be the first positional argument)."""
     p.add_argument(
         "--model",
@@ -16,9 +16,12 @@ def add_model_args(p, *, score: bool = True, live_only: bool = False) -> None:
         "without it the first positional argument is the detector",
     )
     if score:
-        names = tuple(n for n, s in SCORES.items() if s.protocol == "live") if live_only else tuple(SCORES)
+        # Every score is a choice: a live command given ``seed`` says in one line where it works.
         p.add_argument(
-            "--score", choices=names, default=None, help=f"named score (default: the detector's own). {SCORE_HELP}"
+            "--score",
+            choices=tuple(SCORES),
+            default=None,
+            help=f"named score (default: the detector's own). {SCORE_HELP}",
         )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
 
@@ -35,6 +38,6 @@ def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[s
 
 
 def load_detector(spec: str, device=None):
-    from ..api import Detector
+    from ..detector import Detector
 
     return Detector.load(spec, device=device)

@@ -27,13 +27,14 @@ def register(subparsers) -> None:
 
 def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
+    from ..cues import AECue, MotionCue
     from ..detector import CALIBRATIONS, DetectorConfig
-    from ..scores import LIVE_SCORES
+    from ..scores import live_scores
 
     d = DetectorConfig()
     p.add_argument(
         "--score",
-        choices=LIVE_SCORES,
+        choices=live_scores(),
         default=None,
         help="the detector's default live score (default: motion when the motion cue is fitted, else ae)",
     )
@@ -62,13 +63,13 @@ def add_detector_flags(p) -> None:
         "--ae-patch",
         type=positive_int,
         default=None,
-        help=f"region side of the ae cue in model-input pixels (default {d.ae_patch})",
+        help=f"region side of the ae cue in model-input pixels (default {AECue.Config().patch})",
     )
     p.add_argument(
         "--motion-cell",
         type=positive_int,
         default=None,
-        help=f"motion cell side in working pixels (default {d.motion['cell']})",
+        help=f"motion cell side in working pixels (default {MotionCue.Config().cell})",
     )
 
 
@@ -89,10 +90,12 @@ def detector_config(args, base=None):
         }.items()
         if v is not None
     }
-    if getattr(args, "ae_patch", None):
-        over["ae_patch"] = args.ae_patch
-    if getattr(args, "motion_cell", None):
-        over["motion"] = {**cfg.motion, "cell": args.motion_cell}
+    settings = {c: dict(v) for c, v in cfg.cue_settings.items()}
+    for cue, field, value in (("ae", "patch", getattr(args, "ae_patch", None)),
+                              ("motion", "cell", getattr(args, "motion_cell", None))):  # fmt: skip
+        if value:
+            settings.setdefault(cue, {})[field] = value
+    over["cue_settings"] = settings
     return replace(cfg, **over)
 
 

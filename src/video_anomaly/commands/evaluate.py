@@ -45,23 +45,19 @@ def run(args: argparse.Namespace) -> int:
     spec, rest = split_detector(args, args.positionals, "DATASET")
     if len(rest) != 1:
         raise ConfigError(f"evaluate takes one DATASET, got {len(rest)}: {' '.join(rest) or '(none)'}")
-    from ..scores import SCORES
-    from ..scores import spec as score_spec
-
     det = load_detector(spec, device=args.device)
-    text = args.score or det.config.score
-    names = [n for n in SCORES if n in det.thresholds or n == "seed"] if text == "all" else text.split(",")
-    names = [score_spec(n.strip()).name for n in names if n.strip()]
+    text = det.score_name(args.score)
+    names = "all" if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
     videos = [n.strip() for n in args.videos.split(",") if n.strip()] if args.videos else None
     base = args.out if args.out is not None else Path(det.path or ".") / "evaluation"
     kw = {"figures": not args.no_figures, "progress": not args.quiet, "videos": videos}
-    if len(names) == 1:
+    if names != "all" and len(names) == 1:
         out = base if args.out is not None else base / names[0]
         results = {names[0]: det.evaluate(rest[0], out, names[0], **kw)}
         outs = {names[0]: out}
     else:
         results = det.evaluate(rest[0], base, names, **kw)
-        outs = {n: base / n for n in names}
+        outs = {n: base / n for n in results}
     for n, res in results.items():
         print(scores_table_markdown(res))
         print(f"wrote {outs[n] / 'evaluation.json'} and {outs[n] / 'evaluation.md'}\n")

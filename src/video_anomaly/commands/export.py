@@ -31,13 +31,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..checkpoint import load_checkpoint
-    from ..export import _have, export_onnx, export_stages
+    from ..export import export_onnx, export_stages, have_module
 
     model, run_config, _extras = load_checkpoint(args.checkpoint, torch.device("cpu"))
     size = args.size if args.size is not None else run_config.data.size
     clip_length = run_config.data.clip_length
     # Exported unchecked, then checked here, so that the measured difference can be printed.
-    check = not args.no_verify and _have("onnxruntime")
+    check = not args.no_verify and have_module("onnxruntime")
     path = export_onnx(model, args.output, size=size, clip_length=clip_length, opset=args.opset, verify=False)
     print(
         f"wrote {path} (input (B, {clip_length}, 1, {size}, {size})){_checked(check, path, model, size, clip_length)}"
@@ -59,17 +59,17 @@ def _checked(check: bool, path, model, size: int, clip_length: int, stage: str |
         return ""
     import torch
 
-    from ..export import _example, _Method, verify_onnx
+    from ..export import MethodModule, example_input, verify_onnx
 
     device = next(model.parameters()).device
     model.eval()
     if stage is None:
-        module, example = model, _example((2, clip_length, 1, size, size), device, 1)
+        module, example = model, example_input((2, clip_length, 1, size, size), device, 1)
     else:
         with torch.no_grad():
-            h = model.encode_frames(_example((1, 1, size, size), device, 0)).shape[1:]
+            h = model.encode_frames(example_input((1, 1, size, size), device, 0)).shape[1:]
         shapes = {"encoder": (2, 1, size, size), "temporal": (2, clip_length, *h), "decoder": (2, *h)}
         method = {"encoder": "encode_frames", "temporal": "temporal", "decoder": "decode_frames"}[stage]
-        module, example = _Method(model, method), _example(shapes[stage], device, 1)
+        module, example = MethodModule(model, method), example_input(shapes[stage], device, 1)
     diff = verify_onnx(path, module, example)
     return f"; ONNX Runtime matches PyTorch: max abs difference {diff:.2g} (limit 1e-4)"

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "after each input (distinct inputs never share a name) and are never replaced without --overwrite.",
     )
     p.add_argument("inputs", metavar="INPUT", nargs="*", help="[DETECTOR] video files or frame folders")
-    add_model_args(p, live_only=True)
+    add_model_args(p)
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run in DIR")

@@ -7,8 +7,7 @@ run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 a
 
 from __future__ import annotations
 
-import json
-import sys
+import os
 from pathlib import Path
 
 from ._types import fraction, frame_side, nonneg_int, positive_float, positive_int, positive_ints
@@ -27,14 +26,19 @@ def register(subparsers) -> None:
     p.add_argument(
         "--cues",
         default=None,
-        help="comma list of ae (the seed's autoencoder, trained here) and motion (optical flow, fitted in minutes, "
-        "no training loop); default motion, which ranked first in the study (README), or ae,motion with --resume",
+        help="comma list of ae (the seed's autoencoder, trained here), motion (optical flow) and appearance (the "
+        "shape of what moves), both fitted in minutes with no training loop; default motion,appearance, which "
+        "ranked first in the study (docs/detection_study.md), or ae,motion with --resume",
     )
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (UCSD, Avenue, ShanghaiTech, frames, videos)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder to write (or resume)")
-    p.add_argument("--config", metavar="TOML", help="config file with [data] [model] [train] [score] sections")
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="config file with [data] [model] [train] sections (default: none, the seed recipe)",
+    )
     p.add_argument("--kind", default="auto", help="dataset layout (default: detect)")
-    p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder")
+    p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder (default: none)")
     g = p.add_argument_group("data and model")
     g.add_argument("--size", type=frame_side, help="frame side after resizing (multiple of 8 up to 1024; seed 256)")
     g.add_argument(
@@ -59,7 +63,11 @@ def register(subparsers) -> None:
     )
     g.add_argument("--resume", action="store_true", help="continue RUN/checkpoint to the same weights")
     g.add_argument("--overwrite", action="store_true", help="replace a checkpoint already in RUN (a new run)")
-    g.add_argument("--max-steps", type=positive_int, help="stop after this many optimiser steps in total")
+    g.add_argument(
+        "--max-steps",
+        type=positive_int,
+        help="stop after this many optimiser steps in total (default: none, every epoch)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument(
         "--no-calibrate",
@@ -131,89 +139,46 @@ def refuse_to_replace(args) -> None:
             )
 
 
-def same_footage(detector_json: Path, videos) -> None:
-    """Refuse (``ConfigError``) to resume a run without an autoencoder on other footage than it was fitted on, as
-    the autoencoder's own resume refuses other data: ``--resume`` continues a run, it does not retarget it."""
-    from ..errors import ConfigError
-    from ..training import footage_fingerprint
-
-    try:
-        meta = json.loads(detector_json.read_text()).get("meta") or {}
-    except ValueError:
-        meta = {}
-    if meta.get("footage_fingerprint") != footage_fingerprint(videos):
-        raise ConfigError(
-            f"{detector_json}: the training data differ from those this detector was fitted on (or were not "
-            "recorded): --resume continues a run on its own data; pass --overwrite to fit it anew"
-        )
-
-
 def run(args) -> int:
+    from ..api import train
     from ..data import load_dataset
     from ..errors import DataError
     from ..scores import parse_cues
-    from ..training import dist_info, init_distributed, train
+    from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
-    cues = parse_cues(args.cues or ("ae,motion" if resuming else "motion"))
+    from ..cues import DEFAULT_CUES
+
+    cues = parse_cues(args.cues or ("ae,motion" if resuming else ",".join(DEFAULT_CUES)))
     refuse_to_replace(args)
     cfg = resolve_config(args)
     dataset = load_dataset(args.dataset, args.kind, subset=args.subset)
     if not dataset.train:
         raise DataError(args.dataset, "has no training videos")
-    if args.resume and not resuming and (Path(args.out) / "detector.json").is_file():
-        same_footage(Path(args.out) / "detector.json", dataset.train)
-    from ..outputs import check_writable_folder
-
-    check_writable_folder(args.out)  # a read-only or wrong --out is said now, not after the fit
-    rank, device = 0, None
-    if "ae" in cues:
-        device = init_distributed(args.device)
-        try:
-            result = train(
-                cfg,
-                dataset.train,
-                args.out,
-                device=device,
-                resume=args.resume,
-                max_steps=args.max_steps,
-                progress=not args.quiet,
-                use_fast=args.fast_model,
-                extras={"dataset_root": str(Path(dataset.root).resolve()), "dataset_kind": args.kind},
-            )
-            rank, world = dist_info()
-        finally:
-            import torch.distributed as dist
-
-            if dist.is_available() and dist.is_initialized():
-                dist.destroy_process_group()
-        if rank == 0:
-            loss = f"{result.losses[-1]:.6f}" if result.losses else "n/a"
-            where = f" on {world} processes" if world > 1 else ""
-            stop = " (stopped at --max-steps)" if result.stopped_at_max_steps else ""
-            print(
-                f"trained {result.epochs} full epochs, {result.steps} steps{where} in {result.seconds:.1f} s "
-                f"({result.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {result.checkpoint}"
-            )
-    if rank == 0 and args.calibrate:
-        from ..api import Detector
-        from .calibrate import detector_config
-
-        det = Detector.calibrate_run(
-            args.out,
-            detector_config=detector_config(args),
-            score=args.score,
-            data=dataset,
-            cues=cues,
-            device=device,
-            log=lambda m: print(m, file=sys.stderr),
-        )
+    dcfg = detector_config(args)
+    det = train(
+        dataset,
+        args.out,
+        cfg,
+        cues=cues,
+        detector_config=dcfg,
+        score=args.score,
+        device=args.device,
+        calibrate=args.calibrate,
+        resume=args.resume,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
+        use_fast=args.fast_model,
+        extras={"dataset_kind": args.kind},
+        log=print,
+    )
+    if det is not None:
         frames = det.meta.get("calibration_frames", {})
         print(
             f"detector ({', '.join(det.cues)}) calibrated on {min(frames.values(), default=0)} held-out normal "
             f"frames; {det.config.score} threshold {det.threshold():.4g} for a target false-alarm rate of "
             f"{det.config.target_far:.2%}; written to {det.path}"
         )
-    elif rank == 0:
+    elif int(os.environ.get("RANK", "0")) == 0 and not args.calibrate:
         print(f"no detector fitted (--no-calibrate): run `video-anomaly calibrate {args.out}` before scoring")
     return 0

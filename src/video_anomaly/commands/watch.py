@@ -40,7 +40,7 @@ def register(subparsers) -> None:
         nargs="+",
         help="the source (after the detector when --model is not given)",
     )
-    add_model_args(p, live_only=True)
+    add_model_args(p)
     p.add_argument(
         "--out", metavar="FILE", help="append JSON lines to this event log instead of stdout (see --overwrite)"
     )
@@ -78,12 +78,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError, DataError, os_reason
-    from ..events import EventTracker
+    from ..errors import ConfigError, DataError
     from ..outputs import check_output_file
-    from ..overlay import OverlayWriter
-    from ..runner import run_source, stop_on_signals
-    from ..sources import open_live_source
+    from ..runner import stop_on_signals
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.source, "SOURCE")
@@ -93,60 +90,47 @@ def run(args) -> int:
     if args.out and Path(args.out).is_dir():
         raise DataError(args.out, "is a folder: --out takes a file name")
     det = load_detector(spec, device=args.device)
-    detector = det.session(args.score, threshold=args.threshold, keep_maps=bool(args.overlay))
-    source = open_live_source(rest[0], fps=args.fps, timeout_s=args.timeout, reconnect_s=args.reconnect, warn=_warn)
-    out = _event_log(Path(args.out), args.overwrite) if args.out else sys.stdout
-    tracker = EventTracker(
-        detector.threshold, fps=source.fps, end_after=args.end_after, min_length=args.min_length, source=source.name
-    )
+    # The event log is opened once the source is (a source that cannot be opened leaves no --out behind).
+    log: list = [] if args.out else [sys.stdout]
+
+    def out():
+        if not log:
+            log.append(_event_log(Path(args.out), args.overwrite))
+        return log[0]
 
     def emit(msg: dict) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
+        out().write(json.dumps(msg) + "\n")
+        out().flush()
 
-    # The overlay is written under a temporary name and renamed into place when the run ends: a kill leaves no
-    # unplayable file under its name, and an earlier file is replaced only then (with --overwrite).
-    tmp_overlay = None if final_overlay is None else final_overlay.with_name(f".{final_overlay.name}.partial.mp4")
-    overlay = (
-        OverlayWriter(tmp_overlay, source.fps, detector.threshold, scale=2.0 * max(detector.threshold, 1e-6))
-        if tmp_overlay is not None
-        else None
-    )
-    stats = None
     try:
         with stop_on_signals():
-            stats = run_source(
-                detector,
-                source,
-                tracker=tracker,
+            session, source, tracker, stats = det.watch(
+                rest[0],
+                score=args.score,
+                threshold=args.threshold,
                 emit=emit,
-                overlay=overlay,
+                overlay=final_overlay,
+                overwrite=args.overwrite,
+                end_after=args.end_after,
+                min_length=args.min_length,
+                source_kw={"fps": args.fps, "timeout_s": args.timeout, "reconnect_s": args.reconnect, "warn": _warn},
                 queue=args.queue,
                 drop=False if args.no_drop else None,
                 max_frames=args.max_frames,
                 warn=_warn,
                 end_on_error=True,
             )
-    finally:
-        if overlay is not None:
-            try:
-                overlay.close()
-                if stats is not None and not stats.overlay_error and tmp_overlay.exists():
-                    os.replace(tmp_overlay, final_overlay)
-            except OSError as exc:
-                if stats is None:
-                    raise
-                stats.overlay_error = os_reason(exc)
-            finally:
-                tmp_overlay.unlink(missing_ok=True)
         if args.out:
-            out.close()
+            out()
+    finally:
+        if args.out and log:
+            log[0].close()
     status = exit_status(stats, source.name)
     summary = {
         "type": "summary",
         "source": source.name,
-        "score": detector.score_name,
-        "threshold": detector.threshold,
+        "score": session.score_name,
+        "threshold": session.threshold,
         "events": len(tracker.events),
         **stats.to_dict(),
     }

@@ -4,39 +4,45 @@ Each frame is resized to the model's input (``S x S``), the window of the last `
 (``inference.stream_live``: the fast path encodes each frame once and decodes only the newest one) and the
 newest frame's absolute pixel errors are averaged over ``patch x patch`` regions: a ``(S/p, S/p)`` map per frame,
 in units of mean absolute grey level / 256. The first ``T - 1`` frames only fill the window: ``None``.
+
+The autoencoder is trained by ``training.train`` before the detector is fitted (``trained_first``): the API
+runs ``AECue.train`` and the cue's ``fit`` has nothing left to learn. Its state on disk is the checkpoint
+folder it names (``checkpoint/`` inside the detector).
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-
-class _Feed:
-    """An iterator the engine pulls frames from; runs dry -> StopIteration (the engine then restarts)."""
-
-    def __init__(self):
-        self.pending: collections.deque = collections.deque()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if not self.pending:
-            raise StopIteration
-        return self.pending.popleft()
+from .base import Cue, OneFrameFeed
 
 
-class AECue:
+@dataclass(frozen=True)
+class AEConfig:
+    """``patch``: region side in pixels of the model's input (it must divide the input size)."""
+
+    patch: int = 8
+
+
+class AECue(Cue):
     """Per-region live reconstruction error of a trained autoencoder (``model`` with its ``run_config``)."""
 
     name = "ae"
+    Config = AEConfig
+    trained_first = True
+    summary = "autoencoder alone: each region's live reconstruction error, calibrated per region on normal frames"
 
-    def __init__(self, model, run_config, *, patch: int = 8, device=None):
+    def __init__(self, model, run_config, *, patch: int = 8, device=None, checkpoint: Path | None = None,
+                 holdout_ranges=None):  # fmt: skip
         from ..errors import ConfigError
 
+        super().__init__(AEConfig(patch=int(patch)))
         self.model = model
         self.size = int(run_config.data.size)
         self.clip_length = int(run_config.data.clip_length)
@@ -48,7 +54,78 @@ class AECue:
 
             device = torch.device(device)
         self.device = device
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.holdout_ranges = holdout_ranges  # {video name: [start, stop)} held out by training, or None
+        self.dataset_root: str | None = None  # the training data its checkpoint recorded
 
+    # -- training (before the detector's fit) ---------------------------------------------------------
+    @classmethod
+    def train(cls, videos: Sequence, out_dir: Path, config: Any = None, *, settings=None, device=None,
+              log=lambda *_: None, **train_kw) -> AECue:  # fmt: skip
+        """Train the autoencoder (``training.train``; ``config``: a ``RunConfig``, the seed recipe by default)
+        on ``videos`` into ``out_dir/checkpoint`` and return the cue reading it; ``log`` gets one summary line."""
+        from ..config import RunConfig
+        from ..training import dist_info, train
+
+        r = train(config or RunConfig(), videos, out_dir, device=device, **train_kw)
+        rank, world = dist_info()
+        if rank == 0:
+            loss = f"{r.losses[-1]:.6f}" if r.losses else "n/a"
+            where = f" on {world} processes" if world > 1 else ""
+            stop = " (stopped at --max-steps)" if r.stopped_at_max_steps else ""
+            log(
+                f"trained {r.epochs} full epochs, {r.steps} steps{where} in {r.seconds:.1f} s "
+                f"({r.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {r.checkpoint}"
+            )
+        return cls.from_checkpoint(r.checkpoint, settings=settings, device=device)
+
+    @classmethod
+    def find_trained(cls, run: Path, doc: dict | None, *, settings=None, device=None) -> AECue | None:
+        """The cue of the checkpoint a run folder holds (named by its ``detector.json`` ``doc``, else
+        ``run/checkpoint``), or None when it has none."""
+        meta = ((doc or {}).get("cues") or {}).get(cls.name) or {}
+        path = meta.get("checkpoint") or (doc or {}).get(f"{cls.name}_checkpoint")  # version 1: at the top
+        path = Path(run) / "checkpoint" if path is None else Path(path)
+        path = path if path.is_absolute() else Path(run) / path
+        if not (path / "checkpoint.json").is_file():
+            return None
+        if settings is None and doc is not None:
+            from ..detector import DetectorConfig
+
+            settings = DetectorConfig.from_dict(doc["config"]).settings(cls.name)
+        return cls.from_checkpoint(path, settings=settings, device=device)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Path, *, settings=None, device=None) -> AECue:
+        """The cue of an autoencoder checkpoint folder (the hold-out ranges its training recorded included)."""
+        from ..checkpoint import load_checkpoint
+        from ..device import pick_device
+
+        dev = pick_device(device)
+        model, run_config, extras = load_checkpoint(checkpoint, device=dev)
+        cfg = cls.config_from(settings)
+        cue = cls(model, run_config, patch=cfg.patch, device=dev, checkpoint=Path(checkpoint),
+                  holdout_ranges=extras.get("holdout_ranges"))  # fmt: skip
+        cue.dataset_root = extras.get("dataset_root")
+        return cue
+
+    def held_out(self, videos: Sequence) -> list[tuple[int, int]] | None:
+        """The ``[start, stop)`` frames per video that training held out, or None when it recorded none."""
+        holdout = self.holdout_ranges
+        if not holdout:
+            return None
+        names = [getattr(v, "name", str(i)) for i, v in enumerate(videos)]
+        if isinstance(holdout, dict):
+            return [tuple(int(x) for x in holdout.get(n, (len(v), len(v)))) for n, v in zip(names, videos)]
+        if len(holdout) != len(videos):
+            return None
+        return [(int(a), int(b)) for a, b in holdout]
+
+    def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> AECue:
+        """Nothing to fit: the autoencoder was trained by ``training.train`` (see ``train``)."""
+        return self
+
+    # -- geometry and stream ----------------------------------------------------------------------------
     @property
     def warmup(self) -> int:
         """Frames that yield no map at the start of a stream."""
@@ -61,18 +138,18 @@ class AECue:
     def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
         """Per ``(H, W)`` uint8 frame one ``(S/p, S/p)`` float32 map (``None`` for the first ``T - 1``); one
         frame is read per item yielded, so the stream can be fed live one frame at a time."""
-        from ..data.frames import resize_frame
+        from ..data.images import resize_frame
         from ..inference import stream_live
         from ..scoring import patch_errors
 
         window: collections.deque = collections.deque(maxlen=self.clip_length)
-        feed = _Feed()
+        feed = OneFrameFeed()
         results = None
         for frame in frames:
             small = resize_frame(np.asarray(frame), self.size)
             window.append(small)
             if results is not None:
-                feed.pending.append(small)
+                feed.put(small)
             if len(window) < self.clip_length:
                 yield None
                 continue
@@ -87,3 +164,25 @@ class AECue:
                 )
                 r = next(results)
             yield patch_errors(r.map, self.patch).astype(np.float32)
+
+    # -- state ------------------------------------------------------------------------------------------
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The checkpoint folder it reads (the weights live there, not in the detector's arrays)."""
+        meta = {"patch": self.patch, "size": self.size, "clip_length": self.clip_length, "checkpoint": self.checkpoint}
+        return meta, {}
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], *, folder: Path, device=None) -> AECue:
+        from ..errors import CheckpointError
+
+        if not meta.get("checkpoint"):
+            raise CheckpointError(folder, "the ae cue names no autoencoder checkpoint folder")
+        path = Path(meta["checkpoint"])
+        path = path if path.is_absolute() else Path(folder) / path
+        return cls.from_checkpoint(path, settings={"patch": int(meta["patch"])}, device=device)
+
+    def files(self) -> list[Path]:
+        """The checkpoint's files: the detector's manifest covers them (its config and its weights)."""
+        if self.checkpoint is None:
+            return []
+        return [self.checkpoint / f for f in ("checkpoint.json", "model.safetensors") if (self.checkpoint / f).exists()]

@@ -13,7 +13,22 @@ Per frame ``t >= 1`` (frame 0 has no flow yet and gets ``None``):
    1     95th percentile of the flow magnitude           working pixels per frame
    2     fraction of pixels moving more than 0.5 px      in [0, 1]
    3     mean absolute frame difference ``|f_t-f_t-1|``  grey levels / 255, [0, 1]
+   4..   with ``orient_bins=B > 0``: per direction sector   working pixels per frame
+         ``b`` of ``B`` (sector 0 starts at +x, angles
+         counter-clockwise in image coordinates), the
+         flow magnitude of the cell's pixels whose flow
+         points into ``b``, summed, divided by the cell's
+         pixels (still pixels add almost nothing; the B
+         values sum to feature 0)
    ====  ==============================================  ===========================
+
+   The cell side is ``cell`` working pixels, or with ``cell="auto"`` ``cell_scale`` times the typical size of
+   the moving regions of the training footage (``moving_region_size``: the median side of the boxes of
+   connected moving pixels, measured on its first ``AUTO_FRAMES`` frames), so that one object covers about as
+   many cells on a camera whose people are small as on one whose people are large. The flow's spatial smoothing
+   widens small regions (22-27 px on the synthetic scene whose people are 6-7 px wide), so the measure follows
+   the size of people only loosely; ``docs/detection_study.md`` found a fixed 21 px at least as good on Ped2
+   and the synthetic scene, and that is the detector's default;
 
 3. causal pooling: each cell's features averaged over the last ``pool`` frames that have them (over
    fewer at the start of a stream);
@@ -72,11 +87,15 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from itertools import chain, islice
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from .base import Cue
 
 PRESETS = ("ultrafast", "fast", "medium")
 FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
@@ -86,7 +105,15 @@ PERCENTILE = 95.0
 # Floor of each feature's scale, in the feature's own units: below about a tenth of what one slow walker
 # gives, a std is noise, and a camera where nothing ever moves would otherwise divide by zero.
 SCALE_FLOOR = np.array([0.01, 0.01, 0.001, 0.5 / 255], dtype=np.float32)
-STATE_VERSION = 1
+ORIENT_FLOOR = 0.01  # the same floor for each direction sector (flow magnitude per pixel, like feature 0)
+STATE_VERSION = 1  # version-1 files without orient_bins are the 4-feature cue and load unchanged
+# cell="auto": the moving regions are measured on this many training frames (a few seconds of flow), regions
+# smaller than MIN_REGION_PX working pixels are noise, and the cell stays within [MIN_AUTO_CELL, a quarter of
+# the working frame's shorter side].
+AUTO_FRAMES = 200
+MIN_REGION_PX = 16
+MIN_AUTO_CELL = 6
+FALLBACK_CELL = 16  # cell="auto" on footage where nothing moves: the 4-feature cue's historical default
 
 
 def _dis_preset(name: str) -> int:
@@ -136,6 +163,9 @@ class _CellReducer:
         self.k_lo = (k_lo - self.k_tail)[..., None]
         self.k_hi = (first + np.minimum(lo + 1, n - 1) - self.k_tail)[..., None]
         self.padded = (self.gh * cell, self.gw * cell) != (self.h, self.w)
+        # Each pixel's cell number, for the direction histogram's bincount.
+        rows, cols = np.arange(self.h) // cell, np.arange(self.w) // cell
+        self.index = (rows[:, None] * self.gw + cols[None, :]).ravel()
 
     def cells(self, x: np.ndarray, fill: float) -> np.ndarray:
         """``(h, w)`` -> ``(Gh, Gw, cell*cell)``, padded with ``fill``; a copy (callers partition it in place)."""
@@ -147,10 +177,16 @@ class _CellReducer:
         out = x.reshape(self.gh, c, self.gw, c).transpose(0, 2, 1, 3).reshape(self.gh, self.gw, c * c)
         return out.copy() if np.may_share_memory(out, x) else out  # one column of cells reshapes to a view
 
-    def features(self, mag: np.ndarray, diff: np.ndarray) -> np.ndarray:
-        """Flow magnitude ``(h, w)`` px and frame difference ``(h, w)`` in [0, 1] -> ``(Gh, Gw, 4)`` float32."""
+    def features(self, mag: np.ndarray, diff: np.ndarray, ang: np.ndarray | None = None, bins: int = 0) -> np.ndarray:
+        """Flow magnitude ``(h, w)`` px, frame difference ``(h, w)`` in [0, 1] and, with ``bins > 0``, flow angle
+        ``(h, w)`` radians in [0, 2 pi) -> ``(Gh, Gw, 4 + bins)`` float32 (the module docstring's table)."""
         m = self.cells(mag, -1.0)
-        out = np.empty((self.gh, self.gw, N_FEATURES), dtype=np.float32)
+        out = np.empty((self.gh, self.gw, N_FEATURES + bins), dtype=np.float32)
+        if bins:
+            sector = (ang.ravel() * (bins / (2 * np.pi))).astype(np.int64)
+            np.minimum(sector, bins - 1, out=sector)  # an angle of exactly 2 pi
+            hist = np.bincount(self.index * bins + sector, weights=mag.ravel(), minlength=self.gh * self.gw * bins)
+            out[..., N_FEATURES:] = hist.reshape(self.gh, self.gw, bins) / self.count[..., None]
         out[..., 2] = (m > MOVING_PX).sum(axis=-1) / self.count
         # The padding (-1) lowers a padded cell's sum by one per padding pixel: add it back.
         out[..., 0] = (m.sum(axis=-1) + (self.cell * self.cell - self.count)) / self.count
@@ -161,6 +197,42 @@ class _CellReducer:
         out[..., 1] = lo + (hi - lo) * self.frac
         out[..., 3] = self.cells(diff, 0.0).sum(axis=-1) / self.count
         return out
+
+
+def flow_features(reducer: _CellReducer, flow: np.ndarray, diff: np.ndarray, orient_bins: int = 0) -> np.ndarray:
+    """One frame's cell features from its flow ``(h, w, 2)`` px and frame difference ``(h, w)`` in [0, 1]:
+    ``(Gh, Gw, 4 + orient_bins)`` float32 (what ``MotionCue.features`` computes before pooling)."""
+    import cv2
+
+    fx, fy = np.ascontiguousarray(flow[..., 0], np.float32), np.ascontiguousarray(flow[..., 1], np.float32)
+    if orient_bins:
+        mag, ang = cv2.cartToPolar(fx, fy)
+        return reducer.features(mag, diff, ang, orient_bins)
+    return reducer.features(cv2.magnitude(fx, fy), diff)
+
+
+def moving_region_size(mags: Iterable[np.ndarray]) -> float | None:
+    """Typical size of what moves, in working pixels: over flow-magnitude maps ``(h, w)``, the median of
+    ``sqrt(width * height)`` of the boxes of connected pixels moving more than ``MOVING_PX`` (after a 3x3
+    opening, regions under ``MIN_REGION_PX`` pixels left out); None when nothing moves."""
+    import cv2
+
+    kernel = np.ones((3, 3), np.uint8)
+    sides = []
+    for mag in mags:
+        mask = cv2.morphologyEx((np.asarray(mag) > MOVING_PX).astype(np.uint8), cv2.MORPH_OPEN, kernel)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        st = stats[1:n]
+        keep = st[:, cv2.CC_STAT_AREA] >= MIN_REGION_PX
+        sides.extend(np.sqrt(st[keep, cv2.CC_STAT_WIDTH] * st[keep, cv2.CC_STAT_HEIGHT].astype(np.float64)))
+    return float(np.median(sides)) if sides else None
+
+
+def auto_cell(size: float | None, scale: float, work_shape: tuple[int, int]) -> int:
+    """The cell side for ``cell="auto"``: ``scale * size`` rounded, within [MIN_AUTO_CELL, min(h, w) // 4]."""
+    if size is None:
+        return FALLBACK_CELL
+    return int(np.clip(round(scale * size), MIN_AUTO_CELL, max(MIN_AUTO_CELL, min(work_shape) // 4)))
 
 
 def kcenter_coreset(x: np.ndarray, k: int | None) -> np.ndarray:
@@ -216,29 +288,69 @@ def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int]) -> Iterato
         yield frame
 
 
-class MotionCue:
+@dataclass(frozen=True)
+class MotionConfig:
+    """``cell``: cell side in working pixels, or ``"auto"`` (``cell_scale`` times the typical size of the moving
+    regions of the training footage, fixed at ``fit``); ``pool``: frames of causal feature averaging; ``preset``:
+    DIS preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``: longest side of
+    the working resolution (``None``: native); ``orient_bins``: direction sectors of the magnitude-weighted flow
+    histogram added to the four features (0: none, the 4-feature cue); ``cell_scale``: see ``cell``."""
+
+    # cell 21 at a working size of at most 240 px, 4 features: the settings scripts/cue_study.py and
+    # scripts/detection_study.py (docs/detection_study.md) chose for the detector.
+    cell: int | str = 21
+    pool: int = 5
+    preset: str = "medium"
+    k: int | None = 128
+    max_side: int | None = 240
+    orient_bins: int = 0
+    cell_scale: float = 1.0
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        auto = self.cell == "auto"
+        for label in ("cell", "pool", "k", "max_side"):
+            v = getattr(self, label)
+            if label == "cell" and auto:
+                continue
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1):
+                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
+        if self.cell is None or self.pool is None:
+            raise ConfigError("motion cue: cell (a positive integer or 'auto') and pool must be given, got None")
+        b = self.orient_bins
+        if not isinstance(b, (int, np.integer)) or isinstance(b, bool) or b < 0 or b == 1:
+            raise ConfigError(f"motion cue: orient_bins must be 0 (none) or an integer >= 2, got {b!r}")
+        c = self.cell_scale
+        if not (isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) and c > 0):
+            raise ConfigError(f"motion cue: cell_scale must be a positive number, got {c!r}")
+
+
+class MotionCue(Cue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
 
-    ``cell``: cell side in working pixels; ``pool``: frames of causal feature averaging; ``preset``: DIS
-    preset; ``k``: coreset size per cell (``None``: keep every training sample); ``max_side``: longest
-    side of the working resolution (``None``: native).
+    ``MotionCue(config)`` or ``MotionCue(cell=..., pool=..., ...)`` (keywords override the config's fields; see
+    ``MotionConfig``).
     """
 
     name = "motion"
+    Config = MotionConfig
+    summary = "motion alone: each region's distance to normal optical-flow statistics, calibrated per region"
+    # The motion cue alone ranked above its fusion with the autoencoder on the synthetic scene and UCSD Ped2
+    # (scripts/cue_study.py); fused with the appearance cue it ranked first (docs/detection_study.md).
+    preferred = True
 
-    def __init__(
-        self, cell: int = 16, pool: int = 5, preset: str = "medium", k: int | None = 128, max_side: int | None = None
-    ):
-        if preset not in PRESETS:
-            raise ConfigError(f"motion cue: preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-        for label, v in (("cell", cell), ("pool", pool), ("k", k), ("max_side", max_side)):
-            if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
-                raise ConfigError(f"motion cue: {label} must be a positive integer, got {v!r}")
-        if cell is None or pool is None:
-            raise ConfigError("motion cue: cell and pool must be positive integers, got None")
-        self.cell, self.pool, self.preset = int(cell), int(pool), preset
-        self.k = None if k is None else int(k)
-        self.max_side = None if max_side is None else int(max_side)
+    def __init__(self, config: MotionConfig | None = None, **settings):
+        super().__init__(replace(config or MotionConfig(), **settings))
+        c = self.config
+        self.auto_cell = c.cell == "auto"
+        self.cell: int | None = None if self.auto_cell else int(c.cell)
+        self.cell_scale = float(c.cell_scale)
+        self.object_size: float | None = None  # measured moving-region size (working px), with cell="auto"
+        self.pool, self.preset = int(c.pool), c.preset
+        self.orient_bins = int(c.orient_bins)
+        self.k = None if c.k is None else int(c.k)
+        self.max_side = None if c.max_side is None else int(c.max_side)
         self.frame_shape: tuple[int, int] | None = None
         self.scale: np.ndarray | None = None  # (4,) float32, feature units
         self.refs: np.ndarray | None = None  # (Gh, Gw, K, 4) float32, scaled features
@@ -254,18 +366,29 @@ class MotionCue:
     def fitted(self) -> bool:
         return self.refs is not None
 
+    @property
+    def n_features(self) -> int:
+        return N_FEATURES + self.orient_bins
+
+    def _need_cell(self) -> int:
+        if self.cell is None:
+            raise ConfigError("motion cue: cell='auto' is measured on the training footage; call fit() first")
+        return self.cell
+
     def grid_shape(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
         """``(Gh, Gw)`` cells for frames of ``frame_shape`` ``(H, W)`` (edge cells may be partial)."""
         h, w = working_shape(frame_shape, self.max_side)
-        return -(-h // self.cell), -(-w // self.cell)
+        cell = self._need_cell()
+        return -(-h // cell), -(-w // cell)
 
     def region_box(self, r: int, c: int, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
         """Cell ``(r, c)`` as ``(x0, y0, x1, y1)`` in the pixels of frames of ``frame_shape`` (x1, y1 exclusive)."""
         h, w = int(frame_shape[0]), int(frame_shape[1])
         wh, ww = working_shape(frame_shape, self.max_side)
         sy, sx = h / wh, w / ww
-        y0, x0 = r * self.cell, c * self.cell
-        y1, x1 = min(y0 + self.cell, wh), min(x0 + self.cell, ww)
+        cell = self._need_cell()
+        y0, x0 = r * cell, c * cell
+        y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
         return (
             min(w, round(x0 * sx)),
             min(h, round(y0 * sy)),
@@ -283,7 +406,8 @@ class MotionCue:
     # -- features ---------------------------------------------------------------------------------------
 
     def features(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
-        """Pooled features of a stream: per ``(H, W)`` uint8 frame, ``(Gh, Gw, 4)`` float32, ``None`` for frame 0.
+        """Pooled features of a stream: per ``(H, W)`` uint8 frame, ``(Gh, Gw, n_features)`` float32, ``None`` for
+        frame 0.
 
         Causal: the features of frame ``t`` depend on frames ``<= t`` only. All frames must share one shape.
         """
@@ -300,7 +424,7 @@ class MotionCue:
             if shape is None:
                 shape = frame.shape
                 work = working_shape(shape, self.max_side)
-                reducer = _CellReducer(work, self.cell)
+                reducer = _CellReducer(work, self._need_cell())
             elif frame.shape != shape:
                 raise DataError(
                     None,
@@ -315,22 +439,23 @@ class MotionCue:
                 yield None
                 continue
             flow = dis.calc(prev, frame, None)
-            mag = cv2.magnitude(flow[..., 0], flow[..., 1])
             diff = cv2.absdiff(cur_f, prev_f)
             diff *= 1.0 / 255.0
-            recent.append(reducer.features(mag, diff))
+            recent.append(flow_features(reducer, flow, diff, self.orient_bins))
             prev, prev_f = frame, cur_f
             yield np.mean(recent, axis=0, dtype=np.float32) if len(recent) > 1 else recent[0].copy()
 
     # -- fit and score ------------------------------------------------------------------------------------
 
-    def fit(self, videos: Sequence[Iterable[np.ndarray]], progress: bool = False) -> MotionCue:
+    def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> MotionCue:
         """Fit on normal footage: each item of ``videos`` is the frames of one normal video of this camera.
 
         Keeps every pooled training sample in memory until the coreset is built: ``Gh*Gw*4`` float32 per
         frame (5.5 KB at 360x240 with 16-px cells, so 100 000 frames take about 550 MB).
         """
         videos = list(videos)
+        if self.auto_cell:
+            videos = self._measure_cell(videos)
         sizes: list[tuple[int, int]] = []  # the frame size of video 0, once read
         samples: list[np.ndarray] = []
         bar = None
@@ -346,6 +471,32 @@ class MotionCue:
             bar.close()
         return self.fit_features(samples, sizes[0] if sizes else None)
 
+    def _measure_cell(self, videos: list[Iterable[np.ndarray]]) -> list[Iterable[np.ndarray]]:
+        """``cell="auto"``: measure the moving regions on the first ``AUTO_FRAMES`` training frames and fix the
+        cell; returns the videos with those frames put back in front (each video is read once)."""
+        import cv2
+
+        dis = cv2.DISOpticalFlow_create(_dis_preset(self.preset))
+        out, mags, need, work = [], [], AUTO_FRAMES, None
+        for video in videos:
+            it = iter(video)
+            head = [np.asarray(f) for f in islice(it, need)] if need > 0 else []
+            need -= len(head)
+            prev = None
+            for f in head:
+                if f.ndim != 2 or f.dtype != np.uint8:
+                    break  # features() names the bad frame
+                work = working_shape(f.shape, self.max_side)
+                f = cv2.resize(f, (work[1], work[0]), interpolation=cv2.INTER_AREA) if work != f.shape else f
+                if prev is not None and prev.shape == f.shape:
+                    flow = dis.calc(prev, f, None)
+                    mags.append(cv2.magnitude(flow[..., 0], flow[..., 1]))
+                prev = f
+            out.append(chain(head, it))
+        self.object_size = moving_region_size(mags)
+        self.cell = auto_cell(self.object_size, self.cell_scale, work or (FALLBACK_CELL * 4,) * 2)
+        return out
+
     def fit_features(self, samples: Sequence[np.ndarray], frame_shape: tuple[int, int] | None) -> MotionCue:
         """Fit from pooled training features (items of ``features``, ``None`` left out): each ``(Gh, Gw, 4)``.
 
@@ -355,13 +506,16 @@ class MotionCue:
         if not len(samples):
             raise DataError(None, "motion cue: need at least 2 frames of training footage to measure any motion")
         frame_shape = tuple(int(s) for s in frame_shape)
-        want = (*self.grid_shape(frame_shape), N_FEATURES)
+        want = (*self.grid_shape(frame_shape), self.n_features)
         x = np.stack(samples).astype(np.float32, copy=False)  # (N, Gh, Gw, 4)
         if x.shape[1:] != want:
             raise DataError(None, f"motion cue: features of shape {x.shape[1:]}; {frame_shape} frames give {want}")
         n, gh, gw, f = x.shape
         std = x.reshape(-1, f).std(axis=0).astype(np.float32)
-        low = std < SCALE_FLOOR
+        floor = np.concatenate([SCALE_FLOOR, np.full(self.orient_bins, ORIENT_FLOOR, np.float32)])
+        # The warning reads the four base features only: a camera whose people all walk one way leaves some
+        # direction sectors still, and that is normal, not a still camera.
+        low = std[:N_FEATURES] < SCALE_FLOOR
         if low.any():
             names = ", ".join(FEATURES[i] for i in np.flatnonzero(low))
             warnings.warn(
@@ -369,7 +523,11 @@ class MotionCue:
                 "their scale is floored, so any motion at test time will score high",
                 stacklevel=3,
             )
-        self.scale = np.maximum(std, SCALE_FLOOR).astype(np.float32)
+        if self.orient_bins:
+            # One scale for all direction sectors (the std of all their values): a sector that normal footage
+            # rarely uses keeps the common unit, so its noise is not magnified into alarms.
+            std[N_FEATURES:] = x[..., N_FEATURES:].std()
+        self.scale = np.maximum(std, floor).astype(np.float32)
         scaled = np.ascontiguousarray((x / self.scale).transpose(1, 2, 0, 3).reshape(gh * gw, n, f), dtype=np.float32)
         del x
         refs = kcenter_coreset(scaled, self.k)
@@ -378,7 +536,7 @@ class MotionCue:
         return self
 
     def score_features(self, feats: np.ndarray) -> np.ndarray:
-        """Pooled features ``(Gh, Gw, 4)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""
+        """Pooled features ``(Gh, Gw, F)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""
         d = self.refs - (feats / self.scale)[:, :, None, :]
         return np.sqrt(np.einsum("hwkf,hwkf->hwk", d, d).min(axis=-1))
 
@@ -394,8 +552,8 @@ class MotionCue:
 
     # -- state ----------------------------------------------------------------------------------------------
 
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """JSON-able meta and named float32 arrays (``scale`` (4,), ``refs`` (Gh, Gw, K, 4)) for safetensors."""
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able meta and named float32 arrays (``scale`` (F,), ``refs`` (Gh, Gw, K, F)) for safetensors."""
         if not self.fitted:
             raise ConfigError("motion cue: not fitted; nothing to save")
         meta = {
@@ -407,13 +565,19 @@ class MotionCue:
             "k": self.k,
             "max_side": self.max_side,
             "frame_shape": list(self.frame_shape),
-            "features": list(FEATURES),
+            "features": list(FEATURES) + [f"flow_dir{b}" for b in range(self.orient_bins)],
         }
+        if self.orient_bins:  # absent in 4-feature states, so that those stay byte-identical to earlier versions
+            meta["orient_bins"] = self.orient_bins
+        if self.auto_cell:
+            meta["cell_auto"] = {"cell_scale": self.cell_scale, "object_size": self.object_size}
         return meta, {"scale": self.scale.copy(), "refs": self.refs.copy()}
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> MotionCue:
-        """Rebuild a fitted cue from ``to_state``'s output."""
+    def from_state(
+        cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], *, folder: Path | None = None, device=None
+    ) -> MotionCue:
+        """Rebuild a fitted cue from ``state_dict``'s output (``folder``, ``device``: unused, the cue is numpy)."""
         where = "<motion cue state>"
         if meta.get("cue") != cls.name:
             raise CheckpointError(where, f"holds cue {meta.get('cue')!r}, not {cls.name!r}")
@@ -422,12 +586,16 @@ class MotionCue:
         missing = {"scale", "refs"} - set(arrays)
         if missing:
             raise CheckpointError(where, f"missing arrays {', '.join(sorted(missing))}")
-        cue = cls(meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"])
+        settings = [meta["cell"], meta["pool"], meta["preset"], meta["k"], meta["max_side"], meta.get("orient_bins", 0)]
+        cue = cls(MotionConfig(*settings))
+        auto = meta.get("cell_auto")
+        if auto:
+            cue.auto_cell, cue.cell_scale, cue.object_size = True, float(auto["cell_scale"]), auto["object_size"]
         cue.frame_shape = tuple(int(s) for s in meta["frame_shape"])
         scale = np.asarray(arrays["scale"], dtype=np.float32)
         refs = np.asarray(arrays["refs"], dtype=np.float32)
-        want = (*cue.grid_shape(cue.frame_shape), N_FEATURES)
-        if scale.shape != (N_FEATURES,) or refs.ndim != 4 or (refs.shape[:2] + refs.shape[3:]) != want:
+        want = (*cue.grid_shape(cue.frame_shape), cue.n_features)
+        if scale.shape != (cue.n_features,) or refs.ndim != 4 or (refs.shape[:2] + refs.shape[3:]) != want:
             raise CheckpointError(
                 where, f"arrays of shapes scale {scale.shape}, refs {refs.shape} do not fit a {want[:2]} grid"
             )

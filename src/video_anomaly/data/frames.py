@@ -14,6 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .images import (  # noqa: F401 - re-exported: image reading and resizing live in images.py
+    describe_av_error,
+    image_size,
+    read_image,
+    read_masks,
+    resize_frame,
+    resize_masks,
+    resize_stack,
+    to_gray,
+)
 from .records import FrameSource
 
 IMAGE_EXTENSIONS = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp")
@@ -64,7 +74,6 @@ def probe_video(path: str | Path) -> str | None:
 
         if isinstance(exc, av.error.InvalidDataError):
             return "FFmpeg finds no video format it knows in it"
-        from ..sources import describe_av_error
 
         return describe_av_error(exc)
     return None
@@ -100,108 +109,6 @@ def list_images(folder: str | Path, *, required: bool = True) -> list[Path]:
 def list_subfolders(folder: Path) -> list[Path]:
     """Non-hidden sub-folders in natural order."""
     return sorted((p for p in folder.iterdir() if p.is_dir() and not is_hidden(p)), key=natural_key)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """One image as grayscale ``(H, W)`` uint8 (Pillow mode ``L``). DataError names an unreadable file."""
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()  # decode now so that a truncated file fails here, not later
-            return np.asarray(im.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(path, "image file not found") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(path, f"cannot read image: {exc}") from None
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """``(height, width)`` from the image header, without decoding the pixels."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(path, f"cannot read image: {exc}") from None
-    return h, w
-
-
-def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
-    """``(H, W)`` uint8 -> ``(size, size)`` uint8, Pillow bilinear; the aspect ratio is not kept (seed recipe)."""
-    from PIL import Image
-
-    if frame.shape == (size, size):
-        return frame
-    return np.asarray(Image.fromarray(frame).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
-
-
-def resize_stack(frames: np.ndarray, size: int, path: str | Path | None = None) -> np.ndarray:
-    """``(N, H, W)`` uint8 -> ``(N, size, size)`` uint8 (bilinear, aspect ignored as in the seed's 256x256)."""
-    frames = np.asarray(frames)
-    if frames.ndim != 3 or frames.dtype != np.uint8:
-        raise DataError(path, f"expected (N, H, W) uint8 frames, got {frames.dtype} {frames.shape}")
-    if frames.shape[1:] == (size, size):
-        return frames
-    out = np.empty((len(frames), size, size), dtype=np.uint8)
-    for i, frame in enumerate(frames):
-        out[i] = resize_frame(frame, size)
-    return out
-
-
-def resize_masks(masks: np.ndarray, size: int) -> np.ndarray:
-    """``(N, H, W)`` bool -> ``(N, size, size)`` bool with nearest-neighbour sampling (no grey edges)."""
-    from PIL import Image
-
-    masks = np.asarray(masks, dtype=bool)
-    if masks.shape[1:] == (size, size):
-        return masks
-    out = np.empty((len(masks), size, size), dtype=bool)
-    for i, m in enumerate(masks):
-        img = Image.fromarray(m.astype(np.uint8) * 255)
-        out[i] = np.asarray(img.resize((size, size), Image.Resampling.NEAREST)) > 127
-    return out
-
-
-def read_masks(
-    paths: Sequence[str | Path | None],
-    size: int | None = None,
-    *,
-    native_size: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """Pixel masks from image files as ``(N, size, size)`` bool (pixel > 127 = abnormal).
-
-    A ``None`` path is an all-False frame. With ``size=None`` masks keep their stored size
-    (``native_size`` gives it when every path is None).
-    """
-    from PIL import Image
-
-    out: np.ndarray | None = None
-    shape = None if size is None else (size, size)
-    for i, p in enumerate(paths):
-        if p is None:
-            continue
-        gray = read_image(p)
-        if size is None:
-            if shape is None:
-                shape = gray.shape
-            elif gray.shape != shape:
-                raise DataError(p, f"mask size {gray.shape[1]}x{gray.shape[0]} differs from {shape[1]}x{shape[0]}")
-            m = gray > 127
-        else:
-            m = np.asarray(Image.fromarray(gray).resize((size, size), Image.Resampling.NEAREST)) > 127
-        if out is None:
-            out = np.zeros((len(paths), *shape), dtype=bool)
-        out[i] = m
-    if out is None:
-        if shape is None:
-            if native_size is None:
-                raise DataError(None, "read_masks: every path is None and no size was given")
-            shape = tuple(native_size)
-        out = np.zeros((len(paths), *shape), dtype=bool)
-    return out
 
 
 class ImageFolderSource(FrameSource):
@@ -282,8 +189,6 @@ class VideoFileSource(FrameSource):
         try:
             container = av.open(str(self.path))
         except Exception as exc:  # PyAV raises many FFmpeg error types; all mean "unreadable"
-            from ..sources import describe_av_error
-
             raise DataError(self.path, f"cannot open video: {describe_av_error(exc)}") from None
         if not container.streams.video:
             container.close()
@@ -298,8 +203,6 @@ class VideoFileSource(FrameSource):
                 self._native = (stream.codec_context.height, stream.codec_context.width)
                 self._n = sum(1 for pkt in container.demux(stream) if pkt.size > 0)
             except Exception as exc:
-                from ..sources import describe_av_error
-
                 raise DataError(self.path, f"cannot read video: {describe_av_error(exc)}") from None
             finally:
                 container.close()
@@ -328,8 +231,6 @@ class VideoFileSource(FrameSource):
                 except StopIteration:
                     break
                 except Exception as exc:
-                    from ..sources import describe_av_error
-
                     raise DataError(
                         self.path, f"cannot decode video after frame {i + 1}: {describe_av_error(exc)}"
                     ) from None

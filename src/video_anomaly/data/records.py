@@ -48,7 +48,7 @@ class FrameSource:
         Decoded once per size and cached on the source.
         """
         if size not in self._cache:
-            from .frames import resize_stack
+            from .images import resize_stack
 
             native = self._cache.get(None)
             if native is None:
@@ -110,7 +110,7 @@ class Video:
 
     def read_masks(self, size: int | None = None) -> np.ndarray | None:
         """Pixel masks as ``(N, size, size)`` bool (native size when ``size`` is None); None without masks."""
-        from .frames import read_masks, resize_masks
+        from .images import read_masks, resize_masks
 
         if self.masks is not None:
             return np.asarray(self.masks, dtype=bool) if size is None else resize_masks(self.masks, size)
