@@ -8,7 +8,8 @@ Public API (imported lazily so that ``import video_anomaly`` stays fast):
 * ``Cue``, ``CUES``: the cue contract and the table of cues (``cues/``);
 * ``load_dataset(path)``: UCSD, Avenue, ShanghaiTech, frames-layout or custom footage;
 * ``RunConfig``, ``load_config(toml)``: the seed recipe and its settings;
-* ``make_synthetic_scene(root)``: the built-in synthetic walkway with planted anomalies.
+* ``make_synthetic_scene(root)``: the built-in synthetic walkway with planted anomalies;
+* ``score_archive(detector, inputs, out)``: many recordings in segments on Ray or a process pool (``archive``).
 """
 
 __version__ = "0.1.0"
@@ -21,6 +22,7 @@ _LAZY = {
     "RunConfig": ("video_anomaly.config", "RunConfig"),
     "load_config": ("video_anomaly.config", "load_config"),
     "make_synthetic_scene": ("video_anomaly.data.synthetic", "make_synthetic_scene"),
+    "score_archive": ("video_anomaly.archive", "score_archive"),
 }
 
 __all__ = sorted(_LAZY)

@@ -21,6 +21,7 @@ from .commands._types import positive_int
 from .errors import VideoAnomalyError, describe_os_error
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "models", "report", "bench", "export", "demo")
+COMMANDS += ("archive",)  # many recordings in segments on Ray or a process pool (archive.py)
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 

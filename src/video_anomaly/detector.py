@@ -586,6 +586,12 @@ class Detector:
 
         return watch(self, source, **kw)
 
+    def score_archive(self, inputs, out: str | Path, **kw):
+        """``archive.score_archive``: many recordings in segments on Ray or a process pool, Parquet out, resumable."""
+        from .archive import score_archive
+
+        return score_archive(self, inputs, out, **kw)
+
 
 def holdout_ranges_of(videos: Sequence[Any], cfg: DetectorConfig, trained: dict[str, Cue], given=None) -> list:
     """Per video the ``[start, stop)`` frames held out for calibration: ``given``, else those a trained cue held

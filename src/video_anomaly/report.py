@@ -85,6 +85,12 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
         raise DataError(run_dir, "run folder not found")
     out = Path(out) if out else run_dir / "report.html"
     records = sorted(run_dir.rglob("*.scores.json"))
+    loaded = [(p, _read_record(p)) for p in records]
+    if not records and (run_dir / "archive.json").is_file():  # an `archive` output: its recordings' records
+        from .archive import report_records
+
+        loaded = [(run_dir / "archive.json", r) for r in report_records(run_dir)]
+        records = [p for p, _ in loaded]
     if not records:
         raise DataError(run_dir, "no *.scores.json here: run `video-anomaly score ... --out RUN` first")
     title = title or f"video-anomaly report: {run_dir.name}"
@@ -98,7 +104,6 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
         "(live protocol: causal, calibrated on normal footage), with the threshold as a dashed line, alarm frames "
         "shaded red and ground-truth abnormal frames grey where labels exist.</p>",
     ]
-    loaded = [(p, _read_record(p)) for p in records]
     from .recordings import labelled_summary, summary_lines
 
     names = {str(r.get("score_name")) for _, r in loaded}
