@@ -50,3 +50,22 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip("../shared/datasets not found: real-data test skipped")
     return SHARED_DATASETS
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    """A calibrated detector over the temporal-median stand-in of ``live_fixtures`` (one per test module)."""
+    from live_fixtures import calibrated_checkpoint
+
+    mp = pytest.MonkeyPatch()
+    path, _ = calibrated_checkpoint(tmp_path_factory.mktemp("detector"), mp)
+    yield path
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def grass():
+    """``(frames (120, 48, 64) uint8, labels)`` with a person on the grass from frame ~43 to ~78."""
+    from live_fixtures import grass_videos
+
+    return grass_videos(1)[0]

@@ -10,6 +10,10 @@ ConvLSTM inside a test is too slow on the shared 2-core CI machine.
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,20 +83,86 @@ def write_folder(frames: np.ndarray, folder: Path) -> Path:
     return folder
 
 
+def json_lines(text: str) -> list[dict]:
+    """The JSON objects of a JSON-lines text (event logs, ``watch`` output)."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def write_ts(frames: np.ndarray, path: Path, fps: int = 10) -> Path:
     """MPEG-TS (H.264, near-lossless) of ``frames`` for network-stream tests."""
+    return write_video(frames, path, fps, format="mpegts", tune="zerolatency")
+
+
+def write_video(frames: np.ndarray, path: Path, fps: int = 10, *, format=None, tune=None, options=None) -> Path:
+    """H.264 (near-lossless) of ``frames`` in the container ``format`` (default: from the extension) with
+    container ``options`` (e.g. ``{"movflags": "faststart"}``: an MP4 whose index comes first)."""
     import av
 
-    with av.open(str(path), mode="w", format="mpegts") as c:
+    with av.open(str(path), mode="w", format=format, options=options or {}) as c:
         s = c.add_stream("libx264", rate=fps)
         s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        s.options = {"crf": "10", "preset": "ultrafast", "tune": "zerolatency"}
+        s.options = {"crf": "10", "preset": "ultrafast", **({"tune": tune} if tune else {})}
         for f in frames:
             for p in s.encode(av.VideoFrame.from_ndarray(np.repeat(f[..., None], 3, 2), format="rgb24")):
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
     return path
+
+
+def main_with_sigterm_at(argv: list[str], index: int, monkeypatch, on_signal=lambda: None) -> int:
+    """``cli.main(argv)`` with SIGTERM sent to this process when the live session receives frame ``index``
+    (``on_signal()`` runs first). A handler that only raises KeyboardInterrupt stands in until the code under
+    test installs its own, so a test can never kill pytest."""
+    import os
+    import signal
+
+    from video_anomaly.cli import main
+    from video_anomaly.detector import LiveSession
+
+    real_push = LiveSession.push
+
+    def push(self, frame, i=None):
+        if i == index:
+            on_signal()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_push(self, frame, i)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LiveSession, "push", push)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        monkeypatch.setattr(LiveSession, "push", real_push)
+
+
+def free_udp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def udp_sender(data: bytes, port: int, delay: float = 0.3, pace: float = 0.002) -> threading.Thread:
+    """Send ``data`` (MPEG-TS) to ``127.0.0.1:port`` over UDP after ``delay`` seconds, ``pace`` seconds between
+    datagrams, on a thread (started)."""
+
+    def send():
+        time.sleep(delay)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(0, len(data), 1316):  # 7 TS packets per datagram, paced so that none is lost
+            sock.sendto(data[i : i + 1316], ("127.0.0.1", port))
+            time.sleep(pace)
+        sock.close()
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
 
 
 def calibrated_checkpoint(tmp: Path, monkeypatch, cues: str = "ae,motion") -> tuple[Path, Path]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from video_anomaly.bench import format_table, model_flops, run_bench
 from video_anomaly.cli import main
 from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
@@ -30,4 +32,6 @@ def test_cli_bench_writes_json(tmp_path, capsys):
                "--json", str(out)])  # fmt: skip
     assert rc == 0 and out.exists()
     assert "windows/s" in capsys.readouterr().out
-    assert main(["bench", "--size", "12"]) == 2
+    with pytest.raises(SystemExit) as exc:  # refused when parsed: a frame side is a multiple of 8
+        main(["bench", "--size", "12"])
+    assert exc.value.code == 2 and "multiple of 8" in capsys.readouterr().err

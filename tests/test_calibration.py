@@ -75,7 +75,9 @@ def test_detector_is_stored_and_verified(tmp_path, monkeypatch):
     doc = json.loads((run / "detector.json").read_text())
     assert doc["config"]["target_far"] == 0.01 and det.cues["ae"].patch == PATCH
     assert det.meta["calibration_frames"]["ae"] == N_TRAIN * 60
-    assert set(doc["files"]) == {"detector.safetensors", "checkpoint/model.safetensors"}
+    listed = (run / "detector.sha256").read_text()
+    for rel in ("detector.json", "detector.safetensors", "checkpoint/checkpoint.json", "checkpoint/model.safetensors"):
+        assert f"  {rel}\n" in listed, rel
     # A changed file is refused, naming it.
     blob = run / "detector.safetensors"
     data = bytearray(blob.read_bytes())

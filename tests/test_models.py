@@ -18,9 +18,10 @@ from video_anomaly.errors import CheckpointError, ConfigError
 def test_shipped_detector_checksums_load_and_score(name, tmp_path):
     folder = weights.folder(name)
     assert (folder / "detector.json").is_file(), f"{name} is not installed"
-    doc = json.loads((folder / "detector.json").read_text())
-    assert set(doc["files"]) == {"detector.safetensors", "checkpoint/model.safetensors"}
-    for rel, digest in doc["files"].items():
+    listed = dict(reversed(line.split("  ", 1)) for line in (folder / "detector.sha256").read_text().splitlines())
+    files = {"detector.json", "detector.safetensors", "checkpoint/checkpoint.json", "checkpoint/model.safetensors"}
+    assert set(listed) == files
+    for rel, digest in listed.items():
         assert _sha256(folder / rel) == digest, rel
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size < 12 * 2**20, size  # the autoencoder (7.5 MB) and, for ucsd-ped2, the appearance exemplars (2.8 MB)

@@ -11,7 +11,6 @@ import functools
 import http.server
 import json
 import os
-import signal
 import socket
 import threading
 import time
@@ -22,29 +21,20 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from live_fixtures import calibrated_checkpoint, grass_videos, install_median, write_folder, write_ts
+from live_fixtures import (
+    free_udp_port,
+    grass_videos,
+    install_median,
+    json_lines,
+    main_with_sigterm_at,
+    udp_sender,
+    write_folder,
+    write_ts,
+)
 from video_anomaly.cli import build_parser, main
 from video_anomaly.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    path, _ = calibrated_checkpoint(tmp_path_factory.mktemp("reliability"), mp)
-    yield path
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def grass():
-    """``(frames (120, 48, 64) uint8, labels)`` with a person on the grass from frame ~43 to ~78."""
-    return grass_videos(1)[0]
-
-
-def _lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _summary(err: str) -> dict:
@@ -55,14 +45,6 @@ def _serve(handler_cls):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-
-
-def _free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ------------------------------------------------------------------ 2. train never silently replaces a run
@@ -140,7 +122,7 @@ def test_watch_reports_presentation_times_of_a_variable_rate_video(ckpt, grass, 
     np.testing.assert_allclose(got, times, atol=1e-3)
     out = tmp_path / "events.jsonl"
     assert main(["watch", str(ckpt), str(video), "--out", str(out), "--device", "cpu"]) == 0
-    events = [m for m in _lines(out.read_text()) if m["type"] == "event"]
+    events = [m for m in json_lines(out.read_text()) if m["type"] == "event"]
     assert events and any(e["start_frame"] >= 30 for e in events)
     for e in events:
         assert e["start_time"] == pytest.approx(times[e["start_frame"]], abs=1e-3)
@@ -288,7 +270,7 @@ def test_watch_dying_http_sender_is_lost_not_ended(ckpt, grass, tmp_path, monkey
     assert "source lost" in err and "stopped" in err
     summary = _summary(err)
     assert summary["type"] == "summary" and summary["end"] == "lost" and 30 < summary["frames"] < len(frames)
-    msgs = _lines(out.read_text())
+    msgs = json_lines(out.read_text())
     # The person was still on the grass when the sender died: the open event is closed, not lost.
     assert msgs and msgs[-1]["type"] == "event" and msgs[-1]["end_frame"] >= summary["frames"] - 6
     assert sum(m["type"] == "event_start" for m in msgs) == sum(m["type"] == "event" for m in msgs)
@@ -312,61 +294,30 @@ def test_watch_reconnects_a_lost_stream(ckpt, grass, tmp_path, monkeypatch, caps
     assert server.requests == 2 and "reconnecting" in err and "reconnected" in err
     summary = _summary(err)
     assert summary["end"] == "ended" and summary["frames"] > len(frames)
-    assert all(m["type"] in ("event_start", "event") for m in _lines(out.read_text()))
+    assert all(m["type"] in ("event_start", "event") for m in json_lines(out.read_text()))
 
 
 def test_watch_closes_the_event_and_prints_the_summary_on_sigterm(ckpt, grass, tmp_path, monkeypatch, capsys):
-    from video_anomaly.detector import LiveSession
-
     install_median(monkeypatch)
     frames, _ = grass
     folder = write_folder(frames, tmp_path / "frames")
-    real_push = LiveSession.push
-
-    def push(self, frame, index=None):
-        if index == 60:  # the person is on the grass
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_push(self, frame, index)
-
-    monkeypatch.setattr(LiveSession, "push", push)
-
-    def interrupt(signum, frame):  # what the code under test must replace while it runs; never kill pytest
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
     out = tmp_path / "events.jsonl"
-    try:
-        rc = main(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"])
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # The person is on the grass at frame 60.
+    rc = main_with_sigterm_at(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"], 60, monkeypatch)
     err = capsys.readouterr().err
     assert rc == 143, err
     summary = _summary(err)
     assert summary["end"] == "interrupted" and summary["error"] == "SIGTERM" and summary["frames"] <= 62
-    msgs = _lines(out.read_text())
+    msgs = json_lines(out.read_text())
     assert msgs[-1]["type"] == "event" and msgs[-1]["start_frame"] < 60 <= msgs[-1]["end_frame"] + 1
-
-
-def _udp_sender(data: bytes, port: int, delay: float = 0.3):
-    def send():
-        time.sleep(delay)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for i in range(0, len(data), 1316):  # 7 TS packets per datagram, paced so that none is lost
-            sock.sendto(data[i : i + 1316], ("127.0.0.1", port))
-            time.sleep(0.002)
-        sock.close()
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_watch_udp_stream_that_goes_silent_is_lost_with_a_plain_message(ckpt, grass, tmp_path, monkeypatch, capsys):
     pytest.importorskip("av")
     install_median(monkeypatch)
     frames, _ = grass
-    port = _free_udp_port()
-    sender = _udp_sender(write_ts(frames, tmp_path / "cam.ts").read_bytes(), port)
+    port = free_udp_port()
+    sender = udp_sender(write_ts(frames, tmp_path / "cam.ts").read_bytes(), port)
     url = f"udp://127.0.0.1:{port}"
     rc = main(["watch", str(ckpt), url, "--timeout", "1", "--queue", "512", "--device", "cpu"])
     sender.join()
@@ -407,7 +358,7 @@ def test_ts_files_are_read_by_watch_score_and_the_data_layer(ckpt, grass, tmp_pa
 def test_unreachable_udp_stream_message_keeps_the_url_and_says_timed_out(ckpt, monkeypatch, capsys):
     pytest.importorskip("av")
     install_median(monkeypatch)
-    url = f"udp://127.0.0.1:{_free_udp_port()}"
+    url = f"udp://127.0.0.1:{free_udp_port()}"
     assert main(["watch", str(ckpt), url, "--timeout", "1", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and url in err and "timed out" in err
@@ -700,19 +651,15 @@ def test_docs_links_to_readme_sections_exist():
 # ------------------------------------------------------------------ outputs: names, overwrite, atomic writes
 
 
-def test_unique_stems_never_collide():
-    from video_anomaly.outputs import unique_stems
+def test_output_stems_never_collide():
+    from video_anomaly.outputs import output_stem
 
-    assert unique_stems(["cam1/video.avi", "cam2/video.avi", "other.avi"]) == [
-        "cam1_video.avi", "cam2_video.avi", "other.avi"]  # fmt: skip
-    assert unique_stems(["/data/a/x/v.mp4", "/data/b/x/v.mp4"]) == ["a_x_v.mp4", "b_x_v.mp4"]
-    assert unique_stems(["v.mp4", "cam/v.mp4"]) == ["v.mp4", "cam_v.mp4"]
-    # Equal after sanitising, or equal but for case (one file on macOS), or the same input twice: suffixes.
-    assert unique_stems(["a b.mp4", "a_b.mp4"]) == ["a_b.mp4", "a_b.mp4-2"]
-    assert unique_stems(["Video.avi", "video.avi"]) == ["Video.avi", "video.avi-2"]
-    assert unique_stems(["x/v.avi", "x/v.avi", "x/v.avi"]) == ["x_v.avi", "x_v.avi-2", "x_v.avi-3"]
-    stems = unique_stems([f"cam{i % 3}/sub{i % 2}/clip.avi" for i in range(6)])
-    assert len({s.casefold() for s in stems}) == 6
+    paths = ["cam1/video.avi", "cam2/video.avi", "/data/a/x/v.mp4", "/data/b/x/v.mp4", "a b.mp4", "a_b.mp4",
+             "Video.avi", "video.avi"] + [f"cam{i % 3}/sub{i % 2}/clip.avi" for i in range(6)]  # fmt: skip
+    stems = [output_stem(p) for p in paths]
+    # Distinct even on a case-insensitive file system; each keeps the input's (sanitised) file name.
+    assert len({s.casefold() for s in set(stems)}) == len(set(paths))
+    assert stems[0].startswith("video.avi-") and stems[4].startswith("a_b.mp4-")
 
 
 def test_check_no_overwrite_names_the_flag(tmp_path):

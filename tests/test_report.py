@@ -36,18 +36,25 @@ def run_dir(tmp_path_factory):
     mp.undo()
 
 
+def _stem(run_dir, name: str) -> str:
+    """The output name of the input whose file name is ``name`` (a hash of its path follows the name)."""
+    (path,) = run_dir.glob(f"{name}-*.scores.json")
+    return path.name.removesuffix(".scores.json")
+
+
 def test_score_writes_csv_json_plot_events(run_dir):
-    rec = json.loads((run_dir / "grass0.scores.json").read_text())
+    grass0 = _stem(run_dir, "grass0")
+    rec = json.loads((run_dir / f"{grass0}.scores.json").read_text())
     assert rec["n_frames"] == 120 and len(rec["scores"]) == 120 and rec["scores"][8] is None
     assert rec["events"] and all(ev["thumbnail"] for ev in rec["events"])
-    with open(run_dir / "grass0.scores.csv") as fh:
+    with open(run_dir / f"{grass0}.scores.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 120 and float(rows[50]["score"]) == pytest.approx(rec["scores"][50], rel=1e-5)
-    lines = (run_dir / "grass0.events.jsonl").read_text().splitlines()
+    lines = (run_dir / f"{grass0}.events.jsonl").read_text().splitlines()
     assert [json.loads(x)["start_frame"] for x in lines] == [e["start_frame"] for e in rec["events"]]
-    assert (run_dir / "grass0.score.png").stat().st_size > 1000
-    assert (run_dir / "grass0.overlay.mp4").stat().st_size > 1000
-    labelled = json.loads((run_dir / "Test001.scores.json").read_text())
+    assert (run_dir / f"{grass0}.score.png").stat().st_size > 1000
+    assert (run_dir / f"{grass0}.overlay.mp4").stat().st_size > 1000
+    labelled = json.loads((run_dir / f"{_stem(run_dir, 'Test001')}.scores.json").read_text())
     assert labelled["labels"] is not None and any(labelled["labels"])
 
 
@@ -56,7 +63,7 @@ def test_report_is_self_contained(run_dir):
 
     html = (run_dir / "report.html").read_text()
     assert html.count('class="video"') == 2 and 'class="regularity"' in html and 'class="events"' in html
-    assert 'href="grass0.overlay.mp4"' in html
+    assert f'href="{_stem(run_dir, "grass0")}.overlay.mp4"' in html
     assert not re.search(r'src="(?!data:)', html)  # every image embedded
     for uri in re.findall(r'src="data:image/png;base64,([^"]+)"', html)[:3]:
         Image.open(io.BytesIO(base64.b64decode(uri))).verify()
@@ -83,5 +90,5 @@ def test_report_loads_in_headless_chromium_without_console_errors(run_dir, tmp_p
     assert dom.count('<section class="video"') == 2
     assert len(re.findall(r'<img class="regularity"', dom)) == 2
     assert len(re.findall(r'<tr class="event"', dom)) >= 1 and '<img class="thumb"' in dom
-    assert '<a class="overlay" href="grass0.overlay.mp4"' in dom
+    assert f'<a class="overlay" href="{_stem(run_dir, "grass0")}.overlay.mp4"' in dom
     assert np.all([t in dom for t in ("Test001", "grass0")])

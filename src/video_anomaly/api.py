@@ -23,6 +23,7 @@ import numpy as np
 
 from .detector import Detector, DetectorConfig, VideoScores
 from .errors import CheckpointError, ConfigError, DataError
+from .outputs import check_writable_folder
 from .scores import spec
 
 
@@ -68,14 +69,15 @@ def resolve(path_or_name: str | Path) -> tuple[Path, str | None]:
     raise CheckpointError(path, "does not exist")
 
 
-def read_detector_doc(name_or_folder: str | Path, *, verify: bool = True) -> tuple[Path, dict, dict]:
+def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
     """``(folder, detector.json as a dict, arrays of detector.safetensors)`` of a detector folder or shipped name,
-    every checksum verified; a ``CheckpointError`` naming the file and the problem otherwise."""
+    its manifest ``detector.sha256`` always checked; a ``CheckpointError`` naming the file, the problem and the
+    remedy (the rebuild command of a shipped detector, else ``video-anomaly calibrate FOLDER``) otherwise."""
     import json
 
     from safetensors.numpy import load_file
 
-    from .checkpoint import _sha256
+    from . import manifest
     from .detector import FORMAT
 
     folder, rebuild = resolve(name_or_folder)
@@ -86,19 +88,21 @@ def read_detector_doc(name_or_folder: str | Path, *, verify: bool = True) -> tup
                 folder, f"an autoencoder checkpoint, not a detector: fit one with `video-anomaly calibrate {folder}`"
             )
         raise CheckpointError(folder, "no detector.json: not a detector folder (train one with `video-anomaly train`)")
-    hint = f"; rebuild it with: {rebuild}" if rebuild else ""
+    remedy = f"rebuild it with: {rebuild}" if rebuild else f"recover with: video-anomaly calibrate {folder}"
+    hint = f"; {remedy}"
+    # One integrity unit (manifest.py): a file changed, missing or not listed, or no manifest (a save interrupted).
+    listed = manifest.verify(folder, ("detector.json", "detector.safetensors"), remedy)
     try:
         doc = json.loads(jf.read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(jf, f"unreadable detector file ({exc}){hint}") from None
     if doc.get("format") != FORMAT:
         raise CheckpointError(jf, f"not a video-anomaly detector (format {doc.get('format')!r}){hint}")
-    for rel, digest in (doc.get("files") or {}).items() if verify else ():
-        p = folder / rel
-        if not p.is_file():
-            raise CheckpointError(p, f"missing file of detector {folder}{hint}")
-        if _sha256(p) != digest:
-            raise CheckpointError(p, f"checksum mismatch (corrupted or replaced){hint}")
+    for c, meta in (doc.get("cues") or {}).items():  # a cue's checkpoint folder (version 1: named at the top)
+        where = (meta or {}).get("checkpoint") or doc.get(f"{c}_checkpoint")
+        rel = str(Path(where) / "model.safetensors") if where else None
+        if rel is not None and rel not in listed and str((folder / rel).resolve()) not in listed:
+            raise CheckpointError(folder / rel, f"not covered by {manifest.MANIFEST} (altered?){hint}")
     try:
         arrays = load_file(str(folder / "detector.safetensors"))
     except Exception as exc:  # noqa: BLE001 - any safetensors failure: a damaged file
@@ -132,12 +136,16 @@ def train(
     """
     from .cues import CUES, DEFAULT_CUES
     from .device import apply_thread_policy
+    from .training import footage_fingerprint
 
     apply_thread_policy()
     videos = _videos(data, "train")
     if not videos:
         raise DataError(data if isinstance(data, (str, Path)) else None, "has no training videos")
     cues = tuple(cues or DEFAULT_CUES)
+    if train_kw.get("resume") and not (Path(out_dir) / "checkpoint").exists():
+        _same_footage(Path(out_dir) / "detector.json", videos)  # a run of no trained-first cue: its fit's footage
+    check_writable_folder(out_dir)  # a read-only or wrong out_dir is said now, not after the fit
     root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
     extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
     base = detector_config or DetectorConfig()
@@ -151,8 +159,29 @@ def train(
         return None
     det = Detector.fit(videos, dcfg, log=log, **trained)
     det.meta["dataset_root"] = extras.get("dataset_root")
+    det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
     det.save(out_dir)
     return det
+
+
+def _same_footage(detector_json: Path, videos) -> None:
+    """Refuse (``ConfigError``) to resume a run without an autoencoder on other footage than it was fitted on, as
+    the autoencoder's own resume refuses other data: ``--resume`` continues a run, it does not retarget it."""
+    import json
+
+    from .training import footage_fingerprint
+
+    if not detector_json.is_file():
+        return
+    try:
+        meta = json.loads(detector_json.read_text()).get("meta") or {}
+    except ValueError:
+        meta = {}
+    if meta.get("footage_fingerprint") != footage_fingerprint(videos):
+        raise ConfigError(
+            f"{detector_json}: the training data differ from those this detector was fitted on (or were not "
+            "recorded): --resume continues a run on its own data; pass --overwrite to fit it anew"
+        )
 
 
 def _train_first(cls, videos, out_dir: Path, config, settings, device, extras, log, train_kw):
@@ -190,6 +219,7 @@ def calibrate(
 
     from .cues import CUES, DEFAULT_CUES
     from .device import apply_thread_policy
+    from .training import footage_fingerprint
 
     apply_thread_policy()
     run = Path(run)
@@ -201,6 +231,7 @@ def calibrate(
             old = None
     if old is None and (run / "checkpoint.json").is_file():
         run = run.parent
+    check_writable_folder(run)  # a read-only run is said before the fit, not after it
     old_cfg = DetectorConfig.from_dict(old["config"]) if old else None
     found = {c: cls.find_trained(run, old, device=device) for c, cls in CUES.items() if cls.trained_first}
     found = {c: cue for c, cue in found.items() if cue is not None}
@@ -220,9 +251,11 @@ def calibrate(
     trained = {
         c: CUES[c].find_trained(run, old, settings=dcfg.settings(c), device=device) for c in found if c in dcfg.cues
     }
-    det = Detector.fit(_videos(root, "train"), dcfg, log=log, **trained)
+    videos = _videos(root, "train")
+    det = Detector.fit(videos, dcfg, log=log, **trained)
     root_path = getattr(root, "root", root)
     det.meta["dataset_root"] = str(Path(root_path).resolve()) if isinstance(root_path, (str, Path)) else None
+    det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
     det.save(run)
     return det
 
@@ -333,20 +366,27 @@ def evaluate(det: Detector, data, out_dir: str | Path, score=None, *, figures: b
 
 
 def watch(det: Detector, source, *, score: str | None = None, threshold: float | None = None, emit=None,
-          overlay=None, end_after: int = 5, min_length: int = 3, source_kw=None, on_warning=None,
-          **run_kw):  # fmt: skip
+          overlay=None, overwrite: bool = False, end_after: int = 5, min_length: int = 3, source_kw=None,
+          on_warning=None, **run_kw):  # fmt: skip
     """Score a live source (``sources.open_live_source``: a camera index, a stream URL, a file; or a source
     already open) until it ends, as ``video-anomaly watch`` does. ``emit(msg)`` receives every event message
-    (dict); ``overlay``: an MP4 path for the annotated video; ``run_kw``: ``runner.run_source``'s options.
+    (dict); ``overlay``: an MP4 path for the annotated video, written under a temporary name and renamed into place
+    when the run ends (an existing file is replaced only with ``overwrite``; a write failure of the overlay lets
+    the run go on and is said in ``stats.overlay_error``); ``run_kw``: ``runner.run_source``'s options.
     ``on_warning(line)`` hears the guard (footage that does not fit the detector); events are per object (the
     session keeps its region maps for the tracker). Returns ``(session, source, tracker, stats)``."""
+    import os
+
     from .device import apply_thread_policy
+    from .errors import os_reason
     from .events import EventTracker
+    from .outputs import check_output_file
     from .overlay import OverlayWriter
     from .runner import run_source
     from .sources import open_live_source
 
     apply_thread_policy()
+    final = None if not overlay else check_output_file(overlay, overwrite, "--overlay")
     session = det.session(score, threshold=threshold, keep_maps=True, on_warning=on_warning)
     if isinstance(source, (str, int, Path)):
         source = open_live_source(str(source), **(source_kw or {}))
@@ -354,14 +394,26 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
     tracker = EventTracker(
         session.threshold, fps=source.fps, end_after=end_after, min_length=min_length, source=source.name
     )
+    # A kill leaves no unplayable file under the overlay's name, and an earlier file is replaced only at the end.
+    tmp = None if final is None else final.with_name(f".{final.name}.partial.mp4")
     writer = None
-    if overlay:
-        writer = OverlayWriter(overlay, source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6))
+    if tmp is not None:
+        writer = OverlayWriter(tmp, source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6))
+    stats = None
     try:
         stats = run_source(session, source, tracker=tracker, emit=emit or (lambda _m: None), overlay=writer, **run_kw)
     finally:
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+                if stats is not None and not stats.overlay_error and tmp.exists():
+                    os.replace(tmp, final)
+            except OSError as exc:
+                if stats is None:
+                    raise
+                stats.overlay_error = os_reason(exc)
+            finally:
+                tmp.unlink(missing_ok=True)
     return session, source, tracker, stats
 
 

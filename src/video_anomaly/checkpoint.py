@@ -31,6 +31,7 @@ from torch import nn
 
 from .config import RunConfig
 from .errors import CheckpointError, ConfigError
+from .outputs import umask_mode
 
 FORMAT = "video-anomaly-checkpoint"
 VERSION = 1
@@ -96,6 +97,7 @@ def _write_dir_atomically(directory: Path, fill: Callable[[Path], None]) -> None
     try:
         fill(tmp)
         for f in tmp.iterdir():
+            umask_mode(f)  # safetensors writes 0o600: other accounts (a service) must read what the umask allows
             _fsync(f)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

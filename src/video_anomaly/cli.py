@@ -12,12 +12,13 @@ folder is expected...). Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import errno
+import contextlib
 import importlib
 import sys
+import warnings
 
 from .commands._types import positive_int
-from .errors import VideoAnomalyError
+from .errors import VideoAnomalyError, describe_os_error
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "feedback", "models", "report", "bench",
             "export", "demo")  # fmt: skip
@@ -26,21 +27,17 @@ COMMANDS += ("serve",)  # many cameras as a service: event store, pages, MQTT, w
 # Commands that never run a model: no need to import torch to set its threads.
 _NO_TORCH = ("data", "report")
 
-_OS_REASONS = {
-    errno.EACCES: "permission denied (a read-only folder, or not yours?)",
-    errno.EPERM: "operation not permitted",
-    errno.EROFS: "read-only file system",
-    errno.ENOTDIR: "not a folder: a file is in the way where a folder is expected",
-    errno.EISDIR: "is a folder, a file was expected",
-    errno.EEXIST: "already exists (a file where a folder is expected?)",
-    errno.ENOENT: "no such file or folder",
-    errno.ENOSPC: "no space left on the device",
-    errno.ENAMETOOLONG: "name too long",
-}
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line too (``video-anomaly train: error: argument --size: ...``), not 20 lines of usage
+    first; ``--help`` still prints the usage. Sub-command parsers are of this class as well."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="video-anomaly",
         description="Find abnormal events in surveillance video with a spatiotemporal autoencoder.",
     )
@@ -88,10 +85,19 @@ def _state_defaults(parser: argparse.ArgumentParser, unset: str = "(default: non
         action.help = f"{text} {note}".strip()
 
 
-def describe_os_error(exc: OSError) -> str:
-    """``PATH: plain reason`` for a file-system error (the path as the program named it)."""
-    reason = _OS_REASONS.get(exc.errno) or (exc.strerror or type(exc).__name__).lower()
-    return f"{exc.filename}: {reason}"
+@contextlib.contextmanager
+def _plain_warnings(command: str):
+    """Within the block, a Python warning is one line ``video-anomaly CMD: warning: ...`` (not a ``UserWarning``
+    with its source line); PIL's notes on damaged EXIF blocks, which say nothing about the frame's pixels, are
+    dropped. Both are put back after (``main`` is called in-process by tests and notebooks)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?i).*corrupt EXIF", category=UserWarning)
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            print(f"video-anomaly {command}: warning: {message}", file=sys.stderr, flush=True)
+
+        warnings.showwarning = show
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
         apply_thread_policy(args.threads)
     try:
-        return int(args.func(args) or 0)
+        with _plain_warnings(args.command):
+            return int(args.func(args) or 0)
     except VideoAnomalyError as exc:
         print(f"video-anomaly {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from .cues import CUES
 from .cues.base import Cue, OneFrameFeed, uniform_box
 from .errors import CheckpointError, ConfigError, DataError
 from .scores import EMA, cues_of, scores_for, spec
+from .sources import is_repeat, skip_repeats
 from .thresholds import out_of_fold_maps, video_folds
 
 FORMAT = "video-anomaly-detector"
@@ -234,6 +235,9 @@ class LiveSession:
     ``guard`` (``guard.Guard``) compares the stream with what calibration saw (frame size, ``fps``, the alarm
     rate over a window) and says once when the footage does not fit; its lines go to ``on_warning`` as they come
     and stay in ``guard.messages``.
+
+    A repeat of the previous frame (``sources.is_repeat``: 10 fps content delivered at 30 fps) is skipped here,
+    once for every cue, and keeps the previous verdict, so such a delivery scores like the original.
     """
 
     def __init__(
@@ -252,6 +256,7 @@ class LiveSession:
         self.guard = Guard(Fitted.of(detector), on_message=on_warning)
         self._guard_started = False
         self.det = detector
+        self.frame_shape = detector.frame_shape  # the fitted (H, W): runner.FrameFitter brings frames to it
         self.score_name = score
         self.cues = cues_of(score, detector.cues)
         self.threshold = detector.threshold(score) if threshold is None else float(threshold)
@@ -263,6 +268,8 @@ class LiveSession:
 
     def _start(self) -> None:
         self._feed = CueFeed({c: self.det.cues[c] for c in self.cues})
+        self._previous: np.ndarray | None = None  # the last frame the cues saw
+        self._last: FrameScore | None = None
 
     def reset(self, keep_score: bool = True) -> None:
         self._start()
@@ -279,7 +286,11 @@ class LiveSession:
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
-        return self.from_maps(self._feed.step(gray), gray, index)
+        if is_repeat(self._previous, gray):
+            return None if self._last is None else replace(self._last, index=index)
+        self._previous = gray
+        self._last = self.from_maps(self._feed.step(gray), gray, index)
+        return self._last
 
     def see(self, gray: np.ndarray) -> None:
         """Show the guard the stream's first frame (its size, with the session's ``fps``)."""
@@ -518,10 +529,8 @@ class Detector:
 
     # ---------------------------------------------------------------------------------- storage
     def save(self, folder: str | Path) -> Path:
-        """Write ``detector.json`` and ``detector.safetensors`` into ``folder`` (atomically, with checksums)."""
-        from safetensors.numpy import save_file
-
-        from .checkpoint import _sha256
+        """Write ``detector.json``, ``detector.safetensors`` and, last, the manifest ``detector.sha256`` of every
+        file of the detector (the autoencoder checkpoint's included) into ``folder``."""
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -538,11 +547,15 @@ class Detector:
             arrays[f"calibration.{c}.scale"] = np.ascontiguousarray(scale, np.float32)
         for n, sc in self.calibration_scores.items():
             arrays[f"calibration_scores.{n}"] = np.ascontiguousarray(sc, np.float32)
-        tmp = folder / ".detector.safetensors.tmp"
-        save_file(arrays, str(tmp))
-        tmp.replace(folder / "detector.safetensors")
-        files = {"detector.safetensors": _sha256(folder / "detector.safetensors")}
-        files |= {_relative(p, folder): _sha256(p) for p in extra_files}
+        from safetensors.numpy import save
+
+        from . import manifest
+
+        # One integrity unit: the manifest goes first and comes back last, over every file (the JSON included), so a
+        # save killed half-way leaves a folder that `load` refuses as incomplete, never a mix taken for a whole.
+        manifest.begin(folder)
+        manifest.write_file(folder / "detector.safetensors", save(arrays))
+        files = ["detector.json", "detector.safetensors", *(_relative(p, folder) for p in extra_files)]
         doc = {
             "format": FORMAT,
             "version": VERSION,
@@ -552,23 +565,22 @@ class Detector:
             "thresholds": self.thresholds,
             "cues": cue_meta,
             "meta": self.meta,
-            "files": files,
         }
-        tmp = folder / ".detector.json.tmp"
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        tmp.replace(folder / "detector.json")
+        manifest.write_file(folder / "detector.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+        manifest.finish(folder, files)
         self.path = folder
         return folder
 
     @classmethod
-    def load(cls, name_or_folder: str | Path, *, device=None, verify: bool = True) -> Detector:
+    def load(cls, name_or_folder: str | Path, *, device=None) -> Detector:
         """Load a detector folder written by ``save`` (the ``--out`` of ``train``) or a shipped detector by name
-        (``ucsd-ped2``), checksums verified; version-1 files load unchanged."""
+        (``ucsd-ped2``); version-1 files load unchanged. Its manifest ``detector.sha256`` is always checked first
+        (``api.read_detector_doc``)."""
         from .api import read_detector_doc
         from .device import apply_thread_policy
 
         apply_thread_policy()
-        folder, doc, arrays = read_detector_doc(name_or_folder, verify=verify)
+        folder, doc, arrays = read_detector_doc(name_or_folder)
         cfg = DetectorConfig.from_dict(doc["config"])
         cues: dict[str, Cue] = {}
         for c, meta in doc["cues"].items():
@@ -687,7 +699,8 @@ def held_out_maps(cues: dict[str, Cue], sources: list, ranges: list[tuple[int, i
             continue
         for c, cue in cues.items():
             start = max(0, a - cue.warmup)
-            ms = [m for m in list(cue.stream(islice(s.iter_frames(None), start, b)))[a - start :] if m is not None]
+            ms = list(cue.stream(skip_repeats(islice(s.iter_frames(None), start, b))))[a - start :]
+            ms = [m for m in ms if m is not None]
             if ms:
                 held[c].append(np.stack(ms).astype(np.float32))
     return held

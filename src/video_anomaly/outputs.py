@@ -1,11 +1,13 @@
 """Output files that never collide, never silently replace, and never stay half-written.
 
-* ``unique_stems(inputs)``: one output name per input; ``cam1/video.avi`` and ``cam2/video.avi`` become
-  ``cam1_video.avi`` and ``cam2_video.avi`` (the shortest tail of each path that tells them apart), and names
-  that still agree after sanitising (or on a case-insensitive file system) get ``-2``, ``-3``...
+* ``output_stem(path)``: one output name per input path, the same in every call: ``cam1/video.avi`` and
+  ``cam2/video.avi`` become ``video.avi-<8 hex digits of the path's hash>``, never the same name.
 * ``check_no_overwrite(out_dir, names, overwrite)``: refuse, naming ``--overwrite``, when an output exists.
 * ``atomic_output(path)``: write to a temporary file beside ``path``, rename it over ``path`` on success,
   remove it on failure: a reader sees the old file or the new one, never a partial one.
+* ``umask_mode(path)``: the mode any other new file would have (``0o666`` less the umask).
+* ``check_writable_folder(path)``: create ``path`` and prove a file can be written there, before long work.
+* ``check_output_file(path, overwrite)``: a file path that is no folder and replaces nothing without ``--overwrite``.
 * ``cleanup_on_failure(paths)``: when the block fails, remove the outputs it created or changed, so that a
   failed run leaves no mix of new and old files.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -27,49 +30,17 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "video"
 
 
-def _parts(item) -> tuple[str, ...]:
-    """Path components of ``item`` without the root, ``.`` and ``..``: what can tell two inputs apart."""
-    parts = Path(str(item)).parts
-    anchor = Path(str(item)).anchor
-    return tuple(p for p in parts if p not in (anchor, "", ".", "..")) or (str(item),)
-
-
-def unique_stems(paths: Iterable) -> list[str]:
-    """Output stems for ``paths`` (paths or names), distinct even on case-insensitive file systems.
-
-    Each stem is the sanitised last path component; inputs whose stems collide take one more parent folder at a
-    time (joined with ``_``) until they differ or run out of folders; any still equal get ``-2``, ``-3``... in
-    input order. The extension is kept (``video.avi``), so ``a.avi`` and ``a.mp4`` never collide.
-    """
-    parts = [_parts(p) for p in paths]
-    depth = [1] * len(parts)
-
-    def stem(i: int) -> str:
-        return safe_name("_".join(parts[i][-depth[i] :]))
-
-    while True:
-        groups: dict[str, list[int]] = {}
-        for i in range(len(parts)):
-            groups.setdefault(stem(i).casefold(), []).append(i)
-        grew = False
-        for group in groups.values():
-            if len(group) > 1:
-                for i in group:
-                    if depth[i] < len(parts[i]):
-                        depth[i] += 1
-                        grew = True
-        if not grew:
-            break
-    out: list[str] = []
-    taken: set[str] = set()
-    for i in range(len(parts)):
-        name, k = stem(i), 1
-        while (name if k == 1 else f"{name}-{k}").casefold() in taken:
-            k += 1
-        name = name if k == 1 else f"{name}-{k}"
-        taken.add(name.casefold())
-        out.append(name)
-    return out
+def output_stem(path: str | Path) -> str:
+    """The output name of the input at ``path``: its sanitised file name and 8 hex digits of the SHA-256 of its
+    absolute path, e.g. ``video.mp4-1f3a9c0b``. A function of the input alone, so ``cam1/video.mp4`` and
+    ``cam2/video.mp4`` never share a name and a later call (with ``--overwrite`` or not) never replaces the results
+    of another recording; the extension is kept, so ``a.avi`` and ``a.mp4`` differ too. Stream URLs are taken as
+    given."""
+    text = str(path)
+    if "://" not in text:
+        text = str(Path(text).expanduser().absolute())
+    digest = hashlib.sha256(os.path.normpath(text).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe_name(Path(str(path)).name or text)}-{digest}"
 
 
 def check_no_overwrite(out_dir: str | Path, names: Iterable[str], overwrite: bool) -> None:
@@ -96,6 +67,49 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def check_writable_folder(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) and write and remove a probe file in it: a read-only place or a
+    file in the way raises the ``OSError`` naming it now, not after a long fit."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f".write-probe-{secrets.token_hex(4)}"
+    try:
+        probe.open("x").close()
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    probe.unlink()
+    return path
+
+
+def check_output_file(path: str | Path, overwrite: bool, flag: str) -> Path:
+    """``path`` as the target of a file output given by ``flag``: ``DataError`` when it is a folder, or exists and
+    ``overwrite`` is false."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, f"is a folder: {flag} takes a file name")
+    if path.exists() and not overwrite:
+        raise DataError(path, f"already exists: pass --overwrite to replace it, or choose another {flag}")
+    return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else by setting it back."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(path: str | Path) -> None:
+    """Give ``path`` the mode a plain ``open(path, "w")`` would: ``0o666`` less the umask. Writers that create
+    files through a private temporary file (safetensors) leave ``0o600``, which other accounts cannot read."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

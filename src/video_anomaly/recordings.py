@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError
-from .outputs import cleanup_on_failure, safe_name
+from .errors import DataError, plural
+from .outputs import atomic_output, cleanup_on_failure, safe_name
 
 
 def save_thumbnail(frame: np.ndarray, bbox, path: Path, width: int = 240) -> Path:
@@ -80,10 +81,14 @@ def score_recording(
         labels = what.labels if labels is None else labels
         source = LiveSource(name, what.source.iter_frames(None), float(fps or 10.0), False)
         recording = getattr(what.source, "path", None)
+        path = str(getattr(what.source, "path", name))
     else:
         source = open_live_source(str(what), fps=fps)
         name = name or Path(str(what)).name
         recording = what
+        path = str(what)
+    if "://" not in path:  # the report names recordings by their paths relative to their common folder
+        path = str(Path(path).absolute())
     # The region maps give events per object (``events.EventTracker``) as well as the overlay; the guard hears
     # the source's own frame rate only where it has one (files and streams, not frame folders).
     session = detector.session(
@@ -108,12 +113,13 @@ def score_recording(
         times.append(t)
 
     events: list[dict] = []
-    with cleanup_on_failure([out_dir / f for f in output_files(stem, overlay)]) as written:
+    # Every file is written under a temporary name and renamed when complete (``atomic_output``): a run killed
+    # even by SIGKILL leaves no half-written file under a final name (an overlay without its index is unplayable).
+    with cleanup_on_failure([out_dir / f for f in output_files(stem, overlay)]) as written, ExitStack() as files:
         writer = None
         if overlay:
-            writer = OverlayWriter(
-                out_dir / f"{stem}.overlay.mp4", source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6)
-            )
+            tmp_overlay = files.enter_context(atomic_output(out_dir / f"{stem}.overlay.mp4"))
+            writer = OverlayWriter(tmp_overlay, source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6))
         try:
             stats = run_source(
                 session,
@@ -125,29 +131,33 @@ def score_recording(
                 emit=lambda m: events.append(m) if m["type"] == "event" else None,
             )
         except DataError as exc:  # a problem of this input: name it
-            if exc.path is not None:
+            if exc.path is not None or exc.problem.startswith(f"{source.name}: "):
                 raise
             raise DataError(str(source.name), exc.problem) from None
         finally:
             if writer is not None:
                 writer.close()
+        if stats.overlay_error:  # `watch` goes on without its overlay; a recording's outputs are all or nothing
+            raise DataError(out_dir / f"{stem}.overlay.mp4", f"cannot be written ({stats.overlay_error})")
         s, r = np.asarray(scores, dtype=np.float64), np.asarray(raws, dtype=np.float64)
         if not np.isfinite(s).any():
             raise DataError(
                 str(getattr(source, "name", name)),
-                f"{n_frames} frames: too short to score; the "
-                f"{session.score_name!r} score needs at least {session.clip_length} frames",
+                f"{plural(n_frames, 'frame')}: too short to score; the "
+                f"{session.score_name!r} score needs at least {plural(session.clip_length, 'frame')}",
             )
         lab = None if labels is None else np.asarray(labels, bool)[: len(s)]
         for k, ev in enumerate(tracker.events):
             if ev.peak_image is not None and k < len(events):
-                thumb = save_thumbnail(ev.peak_image, ev.bbox, out_dir / f"{stem}.event-{k}.png")
+                thumb = out_dir / f"{stem}.event-{k}.png"
                 written.append(thumb)
+                with atomic_output(thumb) as tmp:
+                    save_thumbnail(ev.peak_image, ev.bbox, tmp)
                 events[k]["thumbnail"] = thumb.name
-        with open(out_dir / f"{stem}.events.jsonl", "w") as fh:
+        with atomic_output(out_dir / f"{stem}.events.jsonl") as tmp, open(tmp, "w") as fh:
             for ev in events:
                 fh.write(json.dumps(ev) + "\n")
-        with open(out_dir / f"{stem}.scores.csv", "w", newline="") as fh:
+        with atomic_output(out_dir / f"{stem}.scores.csv") as tmp, open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["frame", "time_s", "score", "raw", "alarm"] + (["label"] if lab is not None else []))
             for i in range(len(s)):
@@ -162,14 +172,15 @@ def score_recording(
                 ]
                 w.writerow(row + ([int(lab[i])] if lab is not None else []))
         alarms = np.isfinite(s) & (s > session.threshold)
-        plot_score(
-            np.where(np.isfinite(s), s, np.nan),
-            out_dir / f"{stem}.score.png",
-            threshold=session.threshold,
-            alarms=alarms,
-            labels=lab,
-            title=f"{name}: {session.score_name} score",
-        )
+        with atomic_output(out_dir / f"{stem}.score.png") as tmp:
+            plot_score(
+                np.where(np.isfinite(s), s, np.nan),
+                tmp,
+                threshold=session.threshold,
+                alarms=alarms,
+                labels=lab,
+                title=f"{name}: {session.score_name} score",
+            )
         summary = {
             "video": name,
             "source": source.name,
@@ -177,6 +188,7 @@ def score_recording(
             "recording": None if recording is None else str(Path(str(recording)).resolve()),
             "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
             "guard": list(session.guard.messages),
+            "path": path,
             "fps": source.fps,
             "score_name": session.score_name,
             "threshold": session.threshold,
@@ -193,7 +205,7 @@ def score_recording(
             "raw": [None if not np.isfinite(v) else float(v) for v in r],
             "labels": None if lab is None else lab.astype(int).tolist(),
         }
-        with open(out_dir / f"{stem}.scores.json", "w") as fh:
+        with atomic_output(out_dir / f"{stem}.scores.json") as tmp, open(tmp, "w") as fh:
             json.dump(record, fh)
     return {k: v for k, v in summary.items() if k != "events"} | {"n_events": len(events)}
 

@@ -36,6 +36,38 @@ def _inside(folder: Path, name) -> Path | None:
     return folder / name
 
 
+def _read_record(path: Path) -> dict:
+    """One ``*.scores.json`` as a dict; a truncated, hand-edited or foreign file is one error naming it."""
+    from .errors import DataError
+
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(path, f"not a readable scores file ({exc}): score the recording again") from None
+    if not isinstance(rec, dict):
+        raise DataError(path, f"not a scores file (a JSON {type(rec).__name__}, not an object)")
+    return rec
+
+
+def _titles(run_dir: Path, loaded: list[tuple[Path, dict]]) -> list[str]:
+    """Each recording's title: its path relative to the folder common to all recorded paths (``cam1/video.mp4``
+    and ``cam2/video.mp4``, not ``video.mp4`` twice); records without a path (older files) keep their name."""
+    paths = [r.get("path") if isinstance(r.get("path"), str) and "://" not in r["path"] else None for _, r in loaded]
+    absolute = [p for p in paths if p and os.path.isabs(p)]
+    root = None
+    if absolute:
+        root = os.path.commonpath(absolute)
+        if len(absolute) == 1 or root in absolute:  # one file (or one file in the list is the root): its folder
+            root = os.path.dirname(root)
+    out = []
+    for (rec_path, rec), p in zip(loaded, paths):
+        if p and root is not None and os.path.isabs(p):
+            out.append(Path(os.path.relpath(p, root)).as_posix())
+        else:
+            out.append(str(rec.get("video", rec_path.name.removesuffix(".scores.json"))))
+    return out
+
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1100px}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
@@ -54,7 +86,7 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
         raise DataError(run_dir, "run folder not found")
     out = Path(out) if out else run_dir / "report.html"
     records = sorted(run_dir.rglob("*.scores.json"))
-    loaded = [(p, json.loads(p.read_text())) for p in records]
+    loaded = [(p, _read_record(p)) for p in records]
     if not records and (run_dir / "archive.json").is_file():  # an `archive` output: its recordings' records
         from .archive import report_records
 
@@ -79,10 +111,12 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
     lines = summary_lines(labelled_summary([r for _, r in loaded]), ", ".join(sorted(names)))
     if lines:
         parts.append('<ul class="summary">' + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>")
-    for rec_path, rec in loaded:
+    titles = _titles(run_dir, loaded)
+    for (rec_path, rec), name in zip(loaded, titles):
         folder = rec_path.parent
-        name = str(rec.get("video", rec_path.stem))
-        parts.append(f'<section class="video" id="{e(_safe(name))}"><h2>{e(name)}</h2>')
+        # The id comes from the record's own file name, unique in the run folder (titles may repeat a name).
+        anchor = _safe(rec_path.relative_to(run_dir).as_posix().removesuffix(".scores.json"))
+        parts.append(f'<section class="video" id="{e(anchor)}"><h2>{e(name)}</h2>')
         events = rec.get("events", [])
         events = events if isinstance(events, list) else []
         parts.append(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data.images import to_gray
-from .errors import VideoAnomalyError
+from .errors import VideoAnomalyError, os_reason
 from .sources import LiveSource, SourceLost, threaded_frames
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ class RunStats:
 
     ``end``: ``"ended"`` (the source ended), ``"max_frames"``, ``"lost"`` (a camera or stream failed, timed
     out or stopped sending), ``"interrupted"`` (SIGINT/SIGTERM) or ``"failed"`` (a bad file); ``error`` says
-    why for the last three. ``last_time_s``: the time in the source of the last frame read."""
+    why for the last three. ``last_time_s``: the time in the source of the last frame read. ``overlay_error``: why
+    the overlay video stopped being written (the run went on without it), else None."""
 
     frames: int = 0
     scored: int = 0
@@ -84,9 +85,57 @@ class RunStats:
     last_time_s: float = float("nan")
     end: str = ENDED
     error: str | None = None
+    overlay_error: str | None = None
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+class FrameFitter:
+    """Brings every frame to the size the detector was fitted on (``want`` ``(H, W)``; None: any size goes).
+
+    A frame of another size is cut to the fitted aspect ratio (centred, so nothing is stretched) and resampled
+    (OpenCV, area interpolation when shrinking); the first frame of each new size is stated once through
+    ``warn``. ``__call__(frame) -> (gray (H, W) uint8, changed)``: ``changed`` when the source's size differs
+    from the previous frame's (a stream that changed resolution), so that the caller restarts its clip.
+    """
+
+    def __init__(self, want: tuple[int, int] | None, name: str, warn: Callable[[str], None]):
+        self.want = None if want is None else (int(want[0]), int(want[1]))
+        self.name, self.warn = name, warn
+        self._last: tuple[int, int] | None = None
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        gray = to_gray(frame)
+        size = (int(gray.shape[0]), int(gray.shape[1]))
+        changed = self._last is not None and size != self._last
+        first = self._last is None or changed
+        self._last = size
+        if self.want is None or size == self.want:
+            if changed and self.want is not None:
+                self.warn(f"warning: {self.name}: frames are {size[1]}x{size[0]} again, the detector's size")
+            return gray, changed
+        h, w = size
+        wh, ww = self.want
+        # The largest centred window of the fitted aspect ratio, then one resampling to the fitted size.
+        ch, cw = (h, min(w, round(h * ww / wh))) if w * wh >= h * ww else (min(h, round(w * wh / ww)), w)
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
+        if first:
+            crop = f", centre {cw}x{ch} kept to keep the aspect ratio" if (ch, cw) != (h, w) else ""
+            self.warn(
+                f"warning: {self.name}: frames are {w}x{h} but the detector was fitted on {ww}x{wh}: resampled to "
+                f"{ww}x{wh}{crop}; boxes and the overlay are in those pixels"
+            )
+        import cv2
+
+        interp = cv2.INTER_AREA if ch * cw > wh * ww else cv2.INTER_LINEAR
+        return cv2.resize(gray[y0 : y0 + ch, x0 : x0 + cw], (ww, wh), interpolation=interp), changed
 
 
 def _ending(exc: BaseException) -> tuple[str, str]:
@@ -127,9 +176,13 @@ def run_source(
     latencies: collections.deque = collections.deque(maxlen=10_000)
     t0 = time.monotonic()
     items, fq = threaded_frames(source, queue=queue, keep=detector.clip_length - 1, drop=drop, warn=warn)
+    fit = FrameFitter(getattr(detector, "frame_shape", None), source.name, warn or _stderr)
     failure: BaseException | None = None
     try:
         for index, arrived, frame, t in items:
+            frame, changed = fit(frame)
+            if changed and stats.frames:  # a new resolution mid-stream: no clip spans the change
+                detector.reset()
             fs = detector.push(frame, index)
             stats.frames += 1
             stats.last_time_s = t
@@ -143,8 +196,14 @@ def run_source(
             if on_frame is not None:
                 on_frame(index, t, fs)
             if overlay is not None:
-                overlay.write(to_gray(frame), None if fs is None else fs.map, None if fs is None else fs.score,
-                              tracker.in_event)  # fmt: skip
+                try:
+                    overlay.write(frame, None if fs is None else fs.map, None if fs is None else fs.score,
+                                  tracker.in_event)  # fmt: skip
+                except OSError as exc:  # a full disk or a read-only place: the overlay stops, the watch goes on
+                    if exc.filename is None:
+                        raise
+                    stats.overlay_error = os_reason(exc)
+                    overlay = None
             if max_frames is not None and stats.frames >= max_frames:
                 stats.end = MAX_FRAMES
                 break

@@ -25,15 +25,15 @@ import collections
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .data.images import describe_av_error
-from .errors import DataError
+from .data.images import describe_av_error, to_gray
+from .errors import DataError, plural
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
 # Consecutive packets that fail to decode before a stream is given up as unreadable.
@@ -88,6 +88,27 @@ def is_stream_url(spec: str) -> bool:
     return spec.lower().startswith(URL_SCHEMES)
 
 
+def _interruptible(call: Callable[[], Any]) -> Any:
+    """``call()`` on a daemon thread while the main thread waits in short steps: FFmpeg's blocking open (a
+    stream that does not answer) would otherwise hold off Ctrl-C and SIGTERM until its own timeout. On an
+    interrupt the call is abandoned (its thread ends with FFmpeg's timeout) and the interrupt propagates."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="open-source", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _open_container(spec: str, *, device: bool, timeout_s: float):
     """``av.open`` of a camera, URL or file; errors become one plain ``DataError`` naming ``spec`` as given."""
     try:
@@ -97,8 +118,8 @@ def _open_container(spec: str, *, device: bool, timeout_s: float):
     network = is_stream_url(spec)
     options = {"rw_timeout": str(int(timeout_s * 1e6))} if network else {}
     try:
-        container = av.open(spec, format="v4l2" if device else None, options=options,
-                            timeout=timeout_s if network or device else None)  # fmt: skip
+        container = _interruptible(lambda: av.open(spec, format="v4l2" if device else None, options=options,
+                                                   timeout=timeout_s if network or device else None))  # fmt: skip
     except Exception as exc:  # FFmpeg errors of many types: say what happened
         raise DataError(None, f"{spec}: cannot open stream: {describe_av_error(exc, timeout_s)}") from None
     if not container.streams.video:
@@ -116,13 +137,24 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
     """``(frame (H, W) uint8, pts seconds or None)`` for the first video stream of ``container``.
 
     Packets that fail to decode are skipped until a frame decodes (a stream joined between keyframes; said
-    once); after that a live stream skips a damaged packet with a warning (at most one per 10 s), a file
-    fails. Read errors and a live stream that stops raise ``SourceLost``; a file's read errors ``DataError``.
+    once); after that a damaged packet is skipped too, and so said: a live stream at most once per 10 s, a file
+    (damaged or truncated: what decodes is kept) on the first and in a total at its end. Frames the decoder
+    marks as corrupt (errors concealed, as garbled MPEG-TS gives) are kept and counted the same way. A live
+    stream's read errors and a live stream that stops raise ``SourceLost``; a file's read error ends it with a
+    warning once a frame has decoded, else raises ``DataError``; so do ``MAX_BAD_PACKETS`` bad packets in a row.
     """
     stream = container.streams.video[0]
     packets = container.demux(stream)
-    n_out = bad_run = bad_total = 0
+    n_out = bad_run = bad_total = corrupt = 0
     last_warn = -1e9
+
+    def say(msg: str) -> None:  # damage in a live stream: at most one line per 10 s; in a file, the first only
+        nonlocal last_warn
+        now = time.monotonic()
+        if (live and now - last_warn >= 10.0) or (not live and last_warn < 0):
+            last_warn = now
+            warn(f"warning: {name}: {msg}")
+
     while True:
         try:
             packet = next(packets)
@@ -132,7 +164,11 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
             problem = describe_av_error(exc, timeout_s)
             if live:
                 raise SourceLost(name, problem) from None
-            raise DataError(None, f"{name}: cannot read video after frame {n_out}: {problem}") from None
+            if not n_out:
+                raise DataError(None, f"{name}: cannot read video: {problem}") from None
+            warn(f"warning: {name}: cannot read video after frame {n_out} ({problem}); truncated or damaged "
+                 f"file: keeping the {n_out} frames before")  # fmt: skip
+            return
         try:
             frames = packet.decode()
         except Exception as exc:  # noqa: BLE001 - a damaged or undecodable packet
@@ -146,18 +182,19 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                     warn(f"warning: {name}: skipping packets that do not decode until a keyframe arrives "
                          f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
                 continue
-            if not live:
-                problem = describe_av_error(exc)
-                raise DataError(None, f"{name}: cannot decode video after frame {n_out}: {problem}") from None
-            now = time.monotonic()
-            if now - last_warn >= 10.0:
-                last_warn = now
-                warn(f"warning: {name}: skipped a damaged packet after frame {n_out} ({bad_total} so far)")
+            where = "" if live else "; a truncated or damaged file: what decodes is kept"
+            say(f"skipped a packet that does not decode after frame {n_out} ({describe_av_error(exc)}{where})")
             continue
         bad_run = 0
         for frame in frames:
             n_out += 1
+            if getattr(frame, "is_corrupt", False):  # PyAV >= 10; a fake or older frame has none
+                corrupt += 1
+                say(f"frame {n_out - 1} decoded with errors (damaged data, concealed by the decoder); kept")
             yield frame.to_ndarray(format="gray"), frame.time
+    if not live and (bad_total > 1 or corrupt > 1):
+        warn(f"warning: {name}: in all {plural(bad_total, 'packet')} skipped, {plural(corrupt, 'frame')} decoded "
+             f"with errors, {plural(n_out, 'frame')} read")  # fmt: skip
     if live:
         try:
             size = container.size  # bytes the transport announced (HTTP Content-Length); < 0 when unknown
@@ -165,7 +202,8 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
             size = -1
         if not (isinstance(size, int) and size > 0) and container.duration is None:
             # An unbounded stream (camera, UDP, RTSP/RTMP live, chunked HTTP) has no normal end.
-            raise SourceLost(name, f"the stream stopped after {n_out} frames (the sender closed it or went away)")
+            stopped = f"the stream stopped after {plural(n_out, 'frame')}"
+            raise SourceLost(name, f"{stopped} (the sender closed it or went away)")
 
 
 def _timed_frames(
@@ -180,7 +218,8 @@ def _timed_frames(
     warn: Callable[[str], None],
 ) -> Iterator[TimedFrame]:
     """``TimedFrame`` items of an opened container; reconnects a lost network source (see module docstring)."""
-    index = 0
+    index = 0  # frame numbers, which skip over a reconnection's gap
+    received = 0  # frames read: what "source lost after N frames" counts, here and in `watch`'s last line
     offset = 0.0  # seconds before this connection's first frame
     last_t: float | None = None
     last_wall = time.monotonic()
@@ -204,12 +243,13 @@ def _timed_frames(
                     last_t, last_wall = t, time.monotonic()
                     yield TimedFrame(index, t, image)
                     index += 1
+                    received += 1
                 return
             except SourceLost as lost:
                 if not reconnect_s or not is_stream_url(spec):
                     raise
                 container.close()
-                warn(f"warning: {spec}: source lost after {index} frames ({lost.problem}); "
+                warn(f"warning: {spec}: source lost after {plural(received, 'frame')} ({lost.problem}); "
                      f"reconnecting for up to {reconnect_s:g} s")  # fmt: skip
                 container = _reopen(spec, lost, timeout_s=timeout_s, reconnect_s=reconnect_s)
                 gap = time.monotonic() - last_wall
@@ -257,7 +297,16 @@ def open_live_source(
     warn = warn or _stderr
     is_device = spec.startswith("/dev/video")
     if is_stream_url(spec) or is_device:
-        container = _open_container(spec, device=is_device, timeout_s=timeout_s)
+        try:
+            container = _open_container(spec, device=is_device, timeout_s=timeout_s)
+        except DataError as exc:
+            if not reconnect_s or is_device:
+                raise
+            # A stream that is down when `watch` starts is retried like one lost later (--reconnect).
+            why = exc.problem.removeprefix(f"{spec}: ")
+            warn(f"warning: {spec}: cannot open the stream ({why}); retrying for up to {reconnect_s:g} s")
+            container = _reopen(spec, SourceLost(spec, why), timeout_s=timeout_s, reconnect_s=reconnect_s)
+            warn(f"warning: {spec}: opened")
         live = True
     else:
         path = Path(spec)
@@ -272,6 +321,31 @@ def open_live_source(
     frames = _timed_frames(spec, container, live=live, fps=rate, use_pts=fps is None,
                            timeout_s=timeout_s, reconnect_s=reconnect_s, warn=warn)  # fmt: skip
     return LiveSource(spec, frames, rate, live, frames.close, timed=True)
+
+
+# A frame none of whose pixels differs by more than this many grey levels from the previous frame is a repeat of
+# it (NVRs and transcoders deliver 10 fps content at 30 fps by sending each frame three times; a re-encoded copy
+# may differ by a level or two). Sensor noise alone moves some pixel by more than this in any real new frame.
+REPEAT_MAX_DIFF = 2
+
+
+def is_repeat(previous: np.ndarray | None, gray: np.ndarray) -> bool:
+    """Whether the grayscale ``gray`` ``(H, W)`` uint8 repeats ``previous`` (see ``REPEAT_MAX_DIFF``)."""
+    if previous is None or previous.shape != gray.shape:
+        return False
+    import cv2
+
+    return int(cv2.absdiff(previous, gray).max()) <= REPEAT_MAX_DIFF
+
+
+def skip_repeats(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """``frames`` without the repeats of the frame before (what the live session skips, for fitting alike)."""
+    previous = None
+    for frame in frames:
+        gray = to_gray(frame)
+        if not is_repeat(previous, gray):
+            yield frame
+        previous = gray
 
 
 class FrameQueue:

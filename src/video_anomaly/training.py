@@ -124,6 +124,18 @@ def data_fingerprint(videos: Sequence, size: int | None = None) -> str:
     return h.hexdigest()
 
 
+def footage_fingerprint(videos: Sequence) -> str:
+    """SHA-256 over video names, frame counts, native sizes and the first frame of each video: which footage a
+    detector was fitted on, without decoding (or caching) more than one frame per video."""
+    h = hashlib.sha256()
+    for video in videos:
+        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
+        first = next(iter(video.source.iter_frames(None)), None)
+        if first is not None:
+            h.update(np.ascontiguousarray(first).tobytes())
+    return h.hexdigest()
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -307,6 +319,11 @@ def _restore_state(
     }
     log_rows: list[dict[str, Any]] = []
     if resume:
+        if not ckpt_path.exists() and not ckpt._backup_path(ckpt_path).exists():
+            raise TrainingError(
+                f"{ckpt_path}: nothing to resume: the run stopped before it wrote its first checkpoint (one is "
+                "written at the end of each epoch and at --max-steps); start it again without --resume"
+            )
         meta = ckpt.read_meta(ckpt_path)
         _check_resumable(meta, cfg, fingerprint, ckpt_path)
         saved_world = meta.get("world_size", 1)

@@ -59,3 +59,13 @@ def positive_ints(text: str) -> tuple[int, ...]:
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 1, got {text!r}")
     return values
+
+
+def frame_side(text: str) -> int:
+    """A frame side in pixels: a multiple of 8 from 8 to ``config.MAX_SIZE`` (memory grows with its square)."""
+    from ..config import MAX_SIZE
+
+    value = _number(text, int)
+    if value < 8 or value % 8 or value > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected a multiple of 8 from 8 to {MAX_SIZE}, got {text!r}")
+    return value

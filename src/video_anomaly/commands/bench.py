@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from ._types import positive_int
+from ._types import frame_side, positive_int
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="time the seed model: plain port vs fast path, side by side")
-    p.add_argument("--size", type=positive_int, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
+    p.add_argument("--size", type=frame_side, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
     p.add_argument("--windows", type=positive_int, default=3, help="exact-protocol windows per timing (default 3)")
     p.add_argument("--live-frames", type=positive_int, default=12, help="frames scored per live timing (default 12)")
@@ -35,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
     from ..bench import format_table, memory_check, run_bench
     from ..errors import ConfigError
 
-    if args.size <= 0 or args.size % 8:
-        raise ConfigError(f"--size must be a positive multiple of 8, got {args.size}")
     what = tuple(w.strip() for w in args.what.split(",") if w.strip())
     unknown = set(what) - {"exact", "live", "train", "detector"}
     if unknown:

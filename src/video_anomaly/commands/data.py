@@ -52,8 +52,7 @@ def _info(args) -> int:
 
     dataset = load_dataset(args.path, args.kind, subset=args.subset)
     summary = dataset.summary()
-    if not args.quick:
-        check_dataset(dataset)
+    check_dataset(dataset) if not args.quick else check_layout(dataset)
     summary["checked"] = not args.quick
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -78,6 +77,17 @@ def _info(args) -> int:
 _TRAIN_FOLDERS = ("Train", "training/frames", "training/videos", "training_videos", "train")
 
 
+def check_layout(dataset) -> None:
+    """Raise ``DataError`` when the dataset has a training folder without a video (what ``--quick`` checks too)."""
+    from ..errors import DataError
+
+    root = Path(dataset.root)
+    if not dataset.train and root.is_dir():
+        for rel in _TRAIN_FOLDERS:
+            if (root / rel).is_dir():
+                raise DataError(root / rel, "holds no training videos: `train` needs at least one normal video")
+
+
 def check_dataset(dataset) -> None:
     """Raise the ``DataError`` that training (or scoring) would raise on ``dataset``, naming the file at fault.
 
@@ -89,11 +99,7 @@ def check_dataset(dataset) -> None:
     from ..data.clips import ClipDataset, split_holdout
     from ..errors import DataError
 
-    root = Path(dataset.root)
-    if not dataset.train and root.is_dir():
-        for rel in _TRAIN_FOLDERS:
-            if (root / rel).is_dir():
-                raise DataError(root / rel, "holds no training videos: `train` needs at least one normal video")
+    check_layout(dataset)
     for video in [*dataset.train, *dataset.test]:
         source = video.source
         for f in getattr(source, "files", None) or [source.path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._types import positive_int
+from ._types import frame_side, positive_int
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("checkpoint", help="checkpoint written by 'video-anomaly train'")
     p.add_argument("output", help="ONNX file to write, e.g. model.onnx")
-    p.add_argument("--size", type=positive_int, default=None, help="frame size S in pixels (default: the checkpoint's)")
+    p.add_argument("--size", type=frame_side, default=None, help="frame size S in pixels (default: the checkpoint's)")
     p.add_argument("--stages", action="store_true", help="also export the encoder/temporal/decoder stages")
     p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime check against PyTorch")

@@ -37,13 +37,13 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import DataError
-    from ..outputs import check_no_overwrite, unique_stems
-    from ..recordings import output_files, score_recording
+    from ..outputs import check_no_overwrite, output_stem
+    from ..recordings import output_files
     from ._detector import load_detector, split_detector
 
     spec, inputs = split_detector(args, args.inputs, "INPUT...")
     det = load_detector(spec, device=args.device)
-    jobs = [(Path(p).name or str(p), str(p), None) for p in inputs]
+    jobs = [(str(p), str(p), None) for p in inputs]
     if args.dataset:
         from ..data import load_dataset
 
@@ -51,24 +51,51 @@ def run(args) -> int:
         jobs += [(v.name, v, v.labels) for v in ds.test]
     if not jobs:
         raise DataError(None, "nothing to score: give INPUT paths or --dataset ROOT")
-    stems = unique_stems([str(w) if isinstance(w, str) else name for name, w, _ in jobs])
+    # Each output name is a function of its input's path alone: stable across calls, never shared.
+    stems = [output_stem(w if isinstance(w, str) else getattr(w.source, "path", name)) for name, w, _ in jobs]
+    if len(set(stems)) < len(stems):
+        twice = next(name for (name, _, _), s in zip(jobs, stems) if stems.count(s) > 1)
+        raise DataError(twice, "given twice: each input is scored once per call")
     out = Path(args.out)
     check_no_overwrite(out, [f for s in stems for f in output_files(s, args.overlay)], args.overwrite)
-    for (name, what, labels), stem in zip(jobs, stems):
-        summary = score_recording(
-            det,
-            what,
-            out,
-            name=name,
-            stem=stem,
-            labels=labels,
-            overlay=args.overlay,
-            score=args.score,
-            threshold=args.threshold,
-            fps=args.fps,
-            end_after=args.end_after,
-            min_length=args.min_length,
-            on_warning=lambda msg, name=name: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
-        )
-        print(json.dumps(summary), file=sys.stdout, flush=True)
+    from ..runner import stop_on_signals
+
+    made_out = not out.exists()
+    done = 0
+    try:
+        with stop_on_signals():  # SIGTERM/SIGHUP stop like Ctrl-C: the input being scored leaves no file
+            for (name, what, labels), stem in zip(jobs, stems):
+                summary = _score_one(args, det, name, what, labels, stem, out)
+                print(json.dumps(summary), file=sys.stdout, flush=True)
+                done += 1
+    except BaseException as exc:
+        if made_out and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a failed call leaves no empty --out behind
+        if isinstance(exc, KeyboardInterrupt):
+            why = str(exc) if str(exc) else "SIGINT"
+            end = {"end": "interrupted", "error": why, "inputs_done": done, "inputs": len(jobs)}
+            if done < len(jobs):
+                end["removed_partial_outputs_of"] = jobs[done][0]
+            print(json.dumps(end), file=sys.stderr, flush=True)
+        raise
     return 0
+
+
+def _score_one(args, det, name, what, labels, stem, out) -> dict:
+    from ..recordings import score_recording
+
+    return score_recording(
+        det,
+        what,
+        out,
+        name=name,
+        stem=stem,
+        labels=labels,
+        overlay=args.overlay,
+        score=args.score,
+        threshold=args.threshold,
+        fps=args.fps,
+        end_after=args.end_after,
+        min_length=args.min_length,
+        on_warning=lambda msg: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._types import fraction, nonneg_int, positive_float, positive_int, positive_ints
+from ._types import fraction, frame_side, nonneg_int, positive_float, positive_int, positive_ints
 
 
 def register(subparsers) -> None:
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--kind", default="auto", help="dataset layout (default: detect)")
     p.add_argument("--subset", help="UCSDped1/UCSDped2 when DATASET is their parent folder (default: none)")
     g = p.add_argument_group("data and model")
-    g.add_argument("--size", type=positive_int, help="frame side after resizing (multiple of 8; seed 256)")
+    g.add_argument("--size", type=frame_side, help="frame side after resizing (multiple of 8 up to 1024; seed 256)")
     g.add_argument(
         "--clip-length", type=positive_int, help="frames per clip (seed 10); sets data and model clip_length"
     )

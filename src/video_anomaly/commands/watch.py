@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 from ._detector import add_model_args
 from ._types import finite_float, positive_float, positive_int
@@ -13,9 +15,11 @@ EXIT_LOST = 3
 
 EXIT_STATUS_HELP = (
     "Exit status: 0 the source ended (a file or frame folder, or a stream of announced length) or --max-frames "
-    "was reached; 2 bad input or a file that failed to decode; 3 the source was lost: a camera or stream failed, "
+    "was reached; 2 bad input or a file of which no frame decodes; 3 the source was lost: a camera or stream failed, "
     "timed out or stopped sending (a warning line says why; see --reconnect); 130 interrupted (SIGINT), 143 "
-    "terminated (SIGTERM). In every case the open event is closed and the summary line printed first."
+    "terminated (SIGTERM); an overlay that could not be written turns 0 into 2. In every case the open event is "
+    "closed and the summary line printed first. --out appends to an existing event log (--overwrite starts it "
+    "afresh); --overlay never replaces an existing file without --overwrite."
 )
 
 
@@ -37,7 +41,12 @@ def register(subparsers) -> None:
         help="the source (after the detector when --model is not given)",
     )
     add_model_args(p)
-    p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
+    p.add_argument(
+        "--out", metavar="FILE", help="append JSON lines to this event log instead of stdout (see --overwrite)"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start --out afresh and let --overlay replace an existing file"
+    )
     p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
     p.add_argument(
         "--fps",
@@ -53,7 +62,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
     p.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
-    p.add_argument("--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video")
+    p.add_argument(
+        "--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video (renamed into place at the end)"
+    )
     p.add_argument(
         "--timeout", type=positive_float, default=10.0, help="seconds a camera or stream may send nothing (default 10)"
     )
@@ -67,19 +78,29 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
+    from ..errors import ConfigError, DataError
+    from ..outputs import check_output_file
     from ..runner import stop_on_signals
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.source, "SOURCE")
     if len(rest) != 1:
         raise ConfigError(f"watch takes one SOURCE, got {len(rest)}: {' '.join(rest) or '(none)'}")
+    final_overlay = check_output_file(args.overlay, args.overwrite, "--overlay") if args.overlay else None
+    if args.out and Path(args.out).is_dir():
+        raise DataError(args.out, "is a folder: --out takes a file name")
     det = load_detector(spec, device=args.device)
-    out = open(args.out, "w") if args.out else sys.stdout
+    # The event log is opened once the source is (a source that cannot be opened leaves no --out behind).
+    log: list = [] if args.out else [sys.stdout]
+
+    def out():
+        if not log:
+            log.append(_event_log(Path(args.out), args.overwrite))
+        return log[0]
 
     def emit(msg: dict) -> None:
-        out.write(json.dumps(msg) + "\n")
-        out.flush()
+        out().write(json.dumps(msg) + "\n")
+        out().flush()
 
     try:
         with stop_on_signals():
@@ -88,7 +109,8 @@ def run(args) -> int:
                 score=args.score,
                 threshold=args.threshold,
                 emit=emit,
-                overlay=args.overlay,
+                overlay=final_overlay,
+                overwrite=args.overwrite,
                 end_after=args.end_after,
                 min_length=args.min_length,
                 source_kw={"fps": args.fps, "timeout_s": args.timeout, "reconnect_s": args.reconnect, "warn": _warn},
@@ -99,9 +121,11 @@ def run(args) -> int:
                 end_on_error=True,
                 on_warning=_warn,  # the guard: footage that does not fit the detector, once, on stderr
             )
-    finally:
         if args.out:
-            out.close()
+            out()
+    finally:
+        if args.out and log:
+            log[0].close()
     status = exit_status(stats, source.name)
     summary = {
         "type": "summary",
@@ -113,7 +137,24 @@ def run(args) -> int:
         **stats.to_dict(),
     }
     print(json.dumps(summary), file=sys.stderr, flush=True)
+    if stats.overlay_error:
+        print(f"video-anomaly watch: error: {final_overlay}: cannot be written ({stats.overlay_error}); the run went "
+              "on without it", file=sys.stderr, flush=True)  # fmt: skip
+        return status or 2
     return status
+
+
+def _event_log(path: Path, overwrite: bool):
+    """The event log, opened to append (``overwrite``: emptied first). A line cut short by a kill is ended first,
+    so every later line stays one whole JSON object."""
+    if not overwrite and path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            cut = fh.read(1) != b"\n"
+        if cut:
+            with open(path, "a") as fh:
+                fh.write("\n")
+    return open(path, "w" if overwrite else "a")
 
 
 def _warn(msg: str) -> None:
@@ -122,10 +163,12 @@ def _warn(msg: str) -> None:
 
 def exit_status(stats, name: str) -> int:
     """The exit status of a finished run (see ``EXIT_STATUS_HELP``); says on stderr why a run did not simply end."""
+    from ..errors import plural
     from ..runner import FAILED, INTERRUPTED, LOST
 
     if stats.end == LOST:
-        _warn(f"warning: {name}: source lost after {stats.frames} frames: {stats.error}")
+        read = plural(stats.frames + stats.dropped, "frame")  # as the source counts them (dropped ones too)
+        _warn(f"warning: {name}: source lost after {read}: {stats.error}")
         return EXIT_LOST
     if stats.end == INTERRUPTED:
         _warn(f"stopped by {stats.error}")

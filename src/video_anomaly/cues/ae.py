@@ -182,6 +182,7 @@ class AECue(Cue):
         return cls.from_checkpoint(path, settings={"patch": int(meta["patch"])}, device=device)
 
     def files(self) -> list[Path]:
-        if self.checkpoint is None or not (self.checkpoint / "model.safetensors").exists():
+        """The checkpoint's files: the detector's manifest covers them (its config and its weights)."""
+        if self.checkpoint is None:
             return []
-        return [self.checkpoint / "model.safetensors"]
+        return [self.checkpoint / f for f in ("checkpoint.json", "model.safetensors") if (self.checkpoint / f).exists()]

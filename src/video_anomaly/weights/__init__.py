@@ -1,7 +1,7 @@
 """Detectors shipped with the package, by name (``Detector.load("ucsd-ped2")``, ``--model ucsd-ped2``).
 
 Each is a detector folder (``detector.json``, ``detector.safetensors``, ``checkpoint/``) under this package;
-``detector.json`` holds the SHA-256 of every file and loading verifies them. ``docs/models.md`` is the model
+``detector.sha256`` holds the SHA-256 of every file and loading verifies them. ``docs/models.md`` is the model
 card: how each was built (the command that rebuilds it), on what, and what it measures.
 """
 
@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 _REBUILD = (
-    "video-anomaly train $UCSD/{subset} --out {name}-run --size 128 --device cuda && "
+    "video-anomaly train $UCSD/{subset} --cues ae,motion --out {name}-run --size 128 --epochs 3 --device cuda && "
     "cp -r {name}-run/detector.json {name}-run/detector.safetensors {name}-run/checkpoint "
     "src/video_anomaly/weights/{name}/ (see docs/models.md)"
 )
