@@ -45,7 +45,9 @@ def test_a_marked_event_stops_firing(scene, capsys):
     record = json.loads(capsys.readouterr().out)
     assert record["frames"] == [ev["start_frame"], ev["end_frame"]] and record["added_per_region"]["motion"] > 0
     doc = json.loads((tmp / "det2" / "detector.json").read_text())
-    assert doc["meta"]["feedback"][0]["event"] == f"Test001:{ev['id']}" and "at" in doc["meta"]["feedback"][0]
+    stem = next((tmp / "s1").glob("*.scores.json")).name[: -len(".scores.json")]  # Test001-<hash of its path>
+    assert stem.startswith("Test001") and "at" in doc["meta"]["feedback"][0]
+    assert doc["meta"]["feedback"][0]["event"] == f"{stem}:{ev['id']}"
     # Scored again with the corrected detector, no event overlaps the marked frames.
     assert main(["score", "--model", str(tmp / "det2"), str(video), "--out", str(tmp / "s2")]) == 0
     after = _events(tmp / "s2")
@@ -66,3 +68,35 @@ def test_feedback_names_what_is_wrong(scene):
         det.feedback(tmp / "s1", "Test001:abc", out=tmp / "x")
     with pytest.raises(ConfigError, match="shipped"):
         Detector.load("ucsd-ped2").feedback(tmp / "s1", "1")
+
+
+def test_serve_mark_normal_feeds_the_cameras_detector(scene, tmp_path):
+    """The camera service's "mark normal" learns the event's clip into the camera's detector folder (and never
+    changes a shipped detector in place)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from live_fixtures import write_video
+
+    pytest.importorskip("av")
+    from video_anomaly.api import Detector
+    from video_anomaly.data.frames import open_source
+    from video_anomaly.serve.service import feedback_hook
+
+    tmp, video = scene
+    det_dir = shutil.copytree(tmp / "det", tmp_path / "det")
+    frames = np.stack(list(open_source(video).iter_frames(None)))
+    (tmp_path / "media").mkdir()
+    write_video(frames, tmp_path / "media" / "clip.mp4")
+    cams = {"yard": str(det_dir), "shipped": "ucsd-ped2"}
+    config = SimpleNamespace(
+        camera=lambda name: SimpleNamespace(detector=cams[name]), store=SimpleNamespace(media=tmp_path / "media")
+    )
+    on_label = feedback_hook(config)
+    assert on_label({"camera": "yard", "id": 7, "clip": "clip.mp4"}, "confirmed") is None
+    said = on_label({"camera": "yard", "id": 7, "clip": "clip.mp4"}, "normal")
+    assert said.startswith("stored and learnt"), said
+    record = Detector.load(det_dir).meta["feedback"][0]
+    assert record["event"] == "serve:yard:7" and record["added_per_region"]["motion"] > 0
+    said = on_label({"camera": "shipped", "id": 8, "clip": "clip.mp4"}, "normal")
+    assert "shipped detector is not changed" in said

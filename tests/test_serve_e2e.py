@@ -217,7 +217,8 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
     assert first["media_bytes"] == (media / first["snapshot"]).stat().st_size + (media / first["clip"]).stat().st_size
     assert first["peak_score"] > first["threshold"] and len(json.loads(first["bbox"])) == 4
     curve = json.loads(first["curve"])
-    assert curve[0][0] < 0 < curve[-1][0] and max(c[1] for c in curve) == pytest.approx(first["peak_score"], abs=1e-3)
+    # Events are per object: the peak is the object's highest region, at least the frame value (a top-k mean).
+    assert curve[0][0] < 0 < curve[-1][0] and max(c[1] for c in curve) <= first["peak_score"] + 1e-3
 
     hook = next(p for p in posts if p["type"] == "event" and p["id"] == first["id"])
     assert hook["camera"] == "yard" and hook["clip_url"] == f"http://127.0.0.1:{port}/media/{first['clip']}"

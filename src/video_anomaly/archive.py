@@ -358,7 +358,8 @@ class SegmentWorker:
         cfg = self.config
         first = max(0, seg.start - cfg.overlap)
         source = _segment_source(seg, first, cfg.fps)
-        cols: dict[str, list] = {k: [] for k in ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1")}
+        cols: dict[str, list] = {k: [] for k in ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1", *MAP_COLUMNS)}
+        threshold = [None]
 
         def on_frame(index: int, t: float, fs) -> None:
             if index < seg.start:  # the overlap: scored for its history, written by the segment before
@@ -369,9 +370,16 @@ class SegmentWorker:
             cols["raw"].append(None if fs is None else fs.raw)
             for key, v in zip(("x0", "y0", "x1", "y1"), (None,) * 4 if fs is None else fs.bbox):
                 cols[key].append(v)
+            # Events per object need the region map of every alarmed frame (and the frame's size for the boxes);
+            # frames below the threshold form no object, so only alarmed frames keep theirs.
+            keep = fs is not None and fs.map is not None and fs.score > threshold[0]
+            values = (fs.map.ravel().tolist(), *fs.map.shape, *fs.frame.shape[:2]) if keep else (None,) * 5
+            for key, v in zip(MAP_COLUMNS, values):
+                cols[key].append(v)
 
         # The run of `watch` and `score`; its tracker's events are not the segment's to keep (they need the whole
         # recording, see the module docstring).
+        threshold[0] = self.detector.session(cfg.score, threshold=cfg.threshold).threshold
         session, source, _, _ = watch(self.detector, source, score=cfg.score, threshold=cfg.threshold,
                                       on_frame=on_frame, drop=False)  # fmt: skip
         parts = _write_parts(seg, cols, session.threshold, Path(cfg.out))
@@ -414,13 +422,19 @@ def _frame_times(rec: Recording, t_s: np.ndarray) -> tuple[np.ndarray | None, li
     return utc_us, [names[int(d)] for d in day_no]
 
 
+# Per alarmed frame: the region map (flattened), its grid and the frame's size; None on other frames.
+MAP_COLUMNS = ("map", "map_h", "map_w", "frame_h", "frame_w")
+
+
 def _frames_schema():
     import pyarrow as pa
 
     return pa.schema(
         [("recording", pa.string()), ("segment", pa.int32()), ("frame", pa.int64()), ("t_s", pa.float64()),
          ("time", pa.timestamp("us", tz="UTC")), ("score", pa.float64()), ("raw", pa.float64()),
-         ("alarm", pa.bool_()), ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32())]
+         ("alarm", pa.bool_()), ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()),
+         ("map", pa.list_(pa.float32())), ("map_h", pa.int32()), ("map_w", pa.int32()), ("frame_h", pa.int32()),
+         ("frame_w", pa.int32())]
     )  # fmt: skip
 
 
@@ -445,7 +459,8 @@ def _write_parts(seg: Segment, cols: dict[str, list], threshold: float, out: Pat
             "score": score,
             "raw": pa.array(cols["raw"], pa.float64()),
             "alarm": pa.array(alarm, pa.bool_()),
-            **{k: pa.array(cols[k], pa.int32()) for k in ("x0", "y0", "x1", "y1")},
+            **{k: pa.array(cols[k], pa.int32()) for k in ("x0", "y0", "x1", "y1", *MAP_COLUMNS[1:])},
+            "map": pa.array(cols["map"], pa.list_(pa.float32())),
         },
         schema=_frames_schema(),
     )
@@ -614,11 +629,18 @@ def recording_events(table, rec: Recording, *, threshold: float, fps: float, end
     t = table.sort_by("frame")
     frame, t_s, score = (t.column(k).to_pylist() for k in ("frame", "t_s", "score"))
     boxes = zip(*(t.column(k).to_pylist() for k in ("x0", "y0", "x1", "y1")))
-    tracker = EventTracker(threshold, fps=fps, end_after=end_after, min_length=min_length, source=rec.name)
+    maps = zip(*(t.column(k).to_pylist() for k in MAP_COLUMNS))
+    tracker = EventTracker(threshold, fps=fps, end_after=end_after, min_length=min_length, source=str(rec.path))
     events: list[dict] = []
-    for i, ts, s, box in zip(frame, t_s, score, boxes):
-        if s is not None:
-            events += [m for m in tracker.update(i, s, tuple(box), None, t=ts) if m["type"] == "event"]
+    idle = np.zeros((1, 1), np.float32)  # a frame below the threshold: no object, whatever its map
+    for i, ts, s, box, (m, mh, mw, fh, fw) in zip(frame, t_s, score, boxes, maps):
+        if s is None:
+            continue
+        # As ``run_source`` feeds it: the region map (per-object events) and the frame (its size, for the boxes).
+        region_map = idle if m is None else np.asarray(m, np.float32).reshape(mh, mw)
+        image = None if m is None else np.empty((fh, fw), np.uint8)
+        msgs = tracker.update(i, s, tuple(box), image, t=ts, region_map=region_map)
+        events += [msg for msg in msgs if msg["type"] == "event"]
     events += tracker.finish()
     return events
 

@@ -48,22 +48,32 @@ def check_config(config: ServeConfig) -> None:
 
 
 def feedback_hook(config: ServeConfig):
-    """``on_label`` for the app: a mark "normal" goes to the detector's feedback when this version has one
-    (``Detector.feedback``, the detection issue's), else the mark is only stored and the reply says so."""
+    """``on_label`` for the app: a mark "normal" is the detector's feedback (``feedback.mark_normal``): the frames
+    of the event's clip join the cues that can learn, the thresholds are refitted and the detector folder is saved;
+    the camera's worker uses it from its next start. A shipped detector is never changed in place (the mark is
+    stored and the reply says so)."""
 
     def on_label(row: dict, label: str | None) -> str | None:
         if label != "normal":
             return None
-        from .. import Detector
+        from .. import Detector, weights
+        from ..data.frames import open_source
+        from ..feedback import mark_normal
 
-        if not hasattr(Detector, "feedback"):
-            return "stored; this version's detector has no feedback to send it to"
         try:
             cam = config.camera(row["camera"])
-            Detector.load(cam.detector).feedback(event_json(row), normal=True)
+            det = Detector.load(cam.detector)
+            shipped = {weights.folder(n).resolve() for n in weights.MODELS}
+            if det.path is None or det.path.resolve() in shipped:
+                return "stored; a shipped detector is not changed in place: train one for this camera to learn marks"
+            if not row.get("clip"):
+                return "stored; the event has no clip (yet) to learn from"
+            clip = config.store.media / row["clip"]
+            mark_normal(det, clip, 0, len(open_source(clip)) - 1, event=f"serve:{row['camera']}:{row['id']}")
+            det.save(det.path)
         except Exception as exc:  # noqa: BLE001 - the label is stored whatever the feedback does
             return f"stored; the detector's feedback failed: {exc}"[:400]
-        return "stored and sent to the detector's feedback"
+        return "stored and learnt by the detector (its camera uses it from the worker's next start)"
 
     return on_label
 
