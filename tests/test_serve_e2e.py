@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -34,9 +35,21 @@ FPS = 20  # the recordings are replayed at 20 frames/s: a pass of 80 frames take
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def pristine(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     return fit_detector(tmp), recordings(tmp), tmp
+
+
+@pytest.fixture(scope="module")
+def fitted(pristine, tmp_path_factory):
+    """The service fixture's own copy of the detector: "mark normal" teaches the detector it serves (feedback),
+    so a test that marks the bicycle normal must not change what the next test's service detects."""
+    return _own_copy(pristine, tmp_path_factory.mktemp("det"))
+
+
+def _own_copy(pristine, where: Path):
+    det, recs, tmp = pristine
+    return Path(shutil.copytree(det, where / "det")), recs, tmp
 
 
 def _get(port: int, path: str):
@@ -250,8 +263,8 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
     assert not [e for e in _events(db) if e["camera"] == "quiet"]
 
 
-def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(fitted, tmp_path):
-    det, recs, _ = fitted
+def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(pristine, tmp_path):
+    det, recs, _ = _own_copy(pristine, tmp_path)
     port = free_port()
     cfg = write_config(tmp_path / "serve.toml", detector=det, port=port,
                        cameras={"yard": {"source": str(recs["yard"]), "loop": True, "fps": FPS}})  # fmt: skip
@@ -301,7 +314,7 @@ def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(fitted, tmp_
     assert not [e for e in _events(db) if e["status"] == "open"]
 
 
-def test_lost_stream_shows_lost_then_live(fitted, tmp_path):
+def test_lost_stream_shows_lost_then_live(pristine, tmp_path):
     """An HTTP camera whose sender stops: the camera shows lost (its worker retries with back-off), then live once
     the stream is back."""
     import http.server
@@ -312,7 +325,7 @@ def test_lost_stream_shows_lost_then_live(fitted, tmp_path):
     from live_fixtures import write_ts
     from serve_fixtures import render
 
-    det, _, _ = fitted
+    det, _, _ = _own_copy(pristine, tmp_path)
     data = write_ts(render(None, 0)[0], tmp_path / "cam.ts").read_bytes()
     up = threading.Event()
     up.set()
