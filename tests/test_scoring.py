@@ -57,8 +57,6 @@ def test_normalize_methods_by_hand():
     np.testing.assert_allclose(scoring.normalize(c, "none"), c)
     np.testing.assert_allclose(scoring.normalize(np.full(3, 5.0), "minmax"), 0.0)
     np.testing.assert_allclose(scoring.regularity(scoring.normalize(c, "seed")), [1.0, 0.8, 0.2])
-    # normalize_like applies the reference's map to other values.
-    np.testing.assert_allclose(scoring.normalize_like([7.0, 12.0], c, "seed"), [0.5, 1.0])
 
 
 def test_own_frame_errors_by_hand():

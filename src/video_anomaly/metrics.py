@@ -11,14 +11,8 @@ says exactly what was pooled and how, to be written beside the number.
   ``(s - min) / max``) before pooling, as the seed does. It changes micro numbers only: AUC and EER of one
   video are invariant to an increasing affine map, so macro numbers are equal with and without it.
 
-Pixel level (the UCSD criterion of Mahadevan et al. 2010 / Li et al. 2014): at threshold ``h`` a frame is
-flagged when its score ``>= h``. A flagged, truly abnormal frame is a true positive only if at least 40% of
-its truly abnormal pixels are flagged too; a pixel is flagged when its error, expressed in the units of the
-frame score (``scoring.pixel_scale``: the frame score that frame would get if every pixel had that error)
-and normalised with the same per-video map as the frame scores, is ``>= h``. So for an abnormal frame with
-cover value ``c`` (the error reached by 40% of its abnormal pixels, ``scoring.cover_value``) it counts at
-``h`` iff ``min(score, c) >= h``; false positives are counted as at frame level. The pixel-level ROC is thus
-the ROC of ``labels`` against ``where(labels, min(score, cover), score)``.
+Pixel level (the UCSD criterion of Mahadevan et al. 2010 / Li et al. 2014): a flagged, truly abnormal frame
+is a true positive only if at least 40% of its truly abnormal pixels are flagged too (``pixel_level_maps``).
 
 Spatial evaluation from per-region score maps (``pixel_level_maps``, ``region_track_detection``): maps
 ``(N, h, w)`` in the frame score's own units, masks ``(N, H, W)`` bool. A map is brought to the mask's
@@ -34,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import COVER_FRACTION, normalize, normalize_like
+from .scoring import COVER_FRACTION, normalize
 
 
 def _as_pair(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -137,47 +131,6 @@ def macro(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], names: Seq
         "skipped": skipped,
         "protocol": f"macro: mean of per-video ROC over {len(per_video)} videos with both labels"
         f" ({len(skipped)} one-label videos left out: {', '.join(skipped) or 'none'}); {what}; "
-        f"normalisation: {norm}",
-    }
-
-
-def pixel_level_scores(labels, scores, cover) -> np.ndarray:
-    """Scores whose frame-level ROC is the UCSD pixel-level ROC: ``min(score, cover)`` on abnormal frames.
-
-    ``cover``: ``(N,)`` per-frame cover value on the scores' scale (``inf`` = no mask pixel: vacuous).
-    """
-    labels, scores = _as_pair(labels, scores)
-    cover = np.asarray(cover, dtype=np.float64).ravel()
-    if cover.shape != scores.shape:
-        raise ValueError(f"cover {cover.shape} and scores {scores.shape} differ in length")
-    return np.where(labels, np.minimum(scores, cover), scores)
-
-
-def pixel_level(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], covers: Sequence[np.ndarray], *,
-                normalization: str | None = None, what: str = "frame scores") -> dict[str, Any]:  # fmt: skip
-    """Pixel-level (UCSD 40% criterion) AUC and EER, all frames of the given videos pooled.
-
-    With ``normalization``, each video's cover values go through the same affine map as its scores.
-    """
-    ys, ss = [], []
-    for y, s, c in zip(labels, scores, covers):
-        s = np.asarray(s, dtype=np.float64)
-        if normalization not in (None, "none"):
-            c = normalize_like(c, s, normalization)
-            s = normalize(s, normalization)
-        ys.append(np.asarray(y, dtype=bool))
-        ss.append(pixel_level_scores(y, s, c))
-    y = np.concatenate(ys) if ys else np.zeros(0, bool)
-    s = np.concatenate(ss) if ss else np.zeros(0)
-    norm = "none" if normalization in (None, "none") else f"{normalization} per video"
-    return {
-        "auc": roc_auc(y, s),
-        "eer": eer(y, s),
-        "frames": int(y.size),
-        "abnormal_frames": int(y.sum()),
-        "videos": len(ys),
-        "protocol": f"pixel-level (UCSD): {y.size} frames of {len(ys)} videos with masks pooled; an abnormal "
-        f"frame is a true positive only when >= 40% of its mask pixels are flagged too; {what}; "
         f"normalisation: {norm}",
     }
 

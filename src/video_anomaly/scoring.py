@@ -59,15 +59,6 @@ def window_costs(l1: np.ndarray, sq: np.ndarray, cost: str = "l1") -> np.ndarray
     return np.sqrt(np.asarray(sq, dtype=np.float64).sum(axis=1))
 
 
-def _affine(reference: np.ndarray, method: str) -> tuple[float, float, float] | None:
-    """``(min, max, denominator)`` of the map ``normalize(reference, method)`` applies; None for the identity."""
-    _check("normalize", method, NORMALIZATIONS)
-    if method == "none" or reference.size == 0:
-        return None
-    lo, hi = float(np.min(reference)), float(np.max(reference))
-    return lo, hi, (hi if method == "seed" else hi - lo)
-
-
 def normalize(x: np.ndarray, method: str = "seed") -> np.ndarray:
     """Per-video normalisation of a score array ``(K,)`` (float64 out).
 
@@ -75,29 +66,15 @@ def normalize(x: np.ndarray, method: str = "seed") -> np.ndarray:
     and its top is ``1 - min/max``, not 1); ``"minmax"``: ``(x - min) / (max - min)`` in [0, 1];
     ``"none"``: ``x`` unchanged. A constant array (zero denominator) maps to zeros.
     """
+    _check("normalize", method, NORMALIZATIONS)
     x = np.asarray(x, dtype=np.float64)
-    affine = _affine(x, method)
-    if affine is None:
+    if method == "none" or x.size == 0:
         return x.copy()
-    lo, _, denom = affine
+    lo, hi = float(np.min(x)), float(np.max(x))
+    denom = hi if method == "seed" else hi - lo
     if denom == 0:
         return np.zeros_like(x)
     return (x - lo) / denom
-
-
-def normalize_like(values: np.ndarray, reference: np.ndarray, method: str = "seed") -> np.ndarray:
-    """Apply to ``values`` the affine map that ``normalize(reference, method)`` applies to ``reference``.
-
-    Used to put pixel-level cover values on the same normalised scale as the video's frame scores.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    affine = _affine(np.asarray(reference, dtype=np.float64), method)
-    if affine is None:
-        return values.copy()
-    lo, hi, denom = affine
-    if denom == 0:
-        return np.where(np.isnan(values), np.nan, np.where(values >= hi, np.inf, -np.inf))
-    return (values - lo) / denom
 
 
 def regularity(sa: np.ndarray) -> np.ndarray:
