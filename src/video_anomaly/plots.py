@@ -43,65 +43,6 @@ def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def deepest_dips(sr: np.ndarray, k: int = 3, min_gap: int = 10) -> list[int]:
-    """Indices of the ``k`` lowest values of ``sr`` at least ``min_gap`` frames apart (deepest first)."""
-    chosen: list[int] = []
-    for i in np.argsort(np.asarray(sr), kind="stable"):
-        if all(abs(int(i) - j) >= min_gap for j in chosen):
-            chosen.append(int(i))
-        if len(chosen) == k:
-            break
-    return chosen
-
-
-def plot_regularity(
-    sr: np.ndarray,
-    path: str | Path,
-    *,
-    labels: np.ndarray | None = None,
-    frames: np.ndarray | None = None,
-    title: str | None = None,
-    n_thumbnails: int = 3,
-    ylabel: str = "regularity score",
-) -> Path:
-    """The article's regularity curve: ``Sr(t)`` ``(N,)`` against frame number ``t``.
-
-    ``labels``: ``(N,)`` bool, ground-truth abnormal frames shaded. ``frames``: ``(N, S, S)`` uint8; when
-    given, thumbnails of the frames at the ``n_thumbnails`` deepest dips are drawn above the curve.
-    """
-    plt = _pyplot()
-    sr = np.asarray(sr, dtype=np.float64)
-    dips = deepest_dips(sr, n_thumbnails, max(1, len(sr) // 10)) if frames is not None and n_thumbnails else []
-    fig = plt.figure(figsize=(8, 4.5 if dips else 3.2))
-    ax = fig.add_axes([0.09, 0.13, 0.88, 0.52 if dips else 0.74])
-    if labels is not None:
-        for a, b in _spans(labels):
-            ax.axvspan(a - 0.5, b + 0.5, color="tab:red", alpha=0.18, lw=0)
-    ax.plot(np.arange(len(sr)), sr, color="tab:blue", lw=1.4)
-    ax.set_xlim(0, max(len(sr) - 1, 1))
-    lo, hi = float(np.nanmin(sr)) if sr.size else 0.0, float(np.nanmax(sr)) if sr.size else 1.0
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel("frame number")
-    ax.set_ylabel(ylabel)
-    if labels is not None:
-        from matplotlib.patches import Patch
-
-        ax.legend(handles=[Patch(color="tab:red", alpha=0.3, label="abnormal (ground truth)")], loc="lower left",
-                  fontsize=8, frameon=False)  # fmt: skip
-    for n, i in enumerate(sorted(dips)):
-        width = 0.88 / max(len(dips), 1)
-        tax = fig.add_axes([0.09 + n * width + 0.01, 0.68, width - 0.02, 0.22])
-        tax.imshow(frames[i], cmap="gray", vmin=0, vmax=255)
-        tax.set_xticks([])
-        tax.set_yticks([])
-        tax.set_title(f"frame {i}", fontsize=8)
-        ax.plot([i], [sr[i]], "v", color="black", ms=5)
-    if title:
-        fig.suptitle(title, fontsize=10, y=0.995 if dips else 0.97)
-    return _save(fig, path)
-
-
 def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *, title: str | None = None):
     """ROC curves: each item ``(label, fpr, tpr)``; the chance diagonal is drawn dashed."""
     fig, ax = _pyplot().subplots(figsize=(4.8, 4.6))
