@@ -54,18 +54,3 @@ def test_macro_lists_and_skips_one_label_videos():
     res = metrics.macro([np.array([0, 1], bool), np.ones(3, bool)], [np.array([0.0, 1.0]), np.zeros(3)], ["ok", "all"])
     assert res["skipped"] == ["all"] and res["videos"] == 1 and res["auc"] == pytest.approx(1.0)
     assert "all" in res["protocol"]
-
-
-def test_pixel_level_by_hand():
-    # Frames: two normal (0.1, 0.5), two abnormal (0.9, 0.7) with covers 0.3 and +inf (empty mask).
-    y = np.array([0, 0, 1, 1], bool)
-    s = np.array([0.1, 0.5, 0.9, 0.7])
-    cover = np.array([np.inf, np.inf, 0.3, np.inf])
-    np.testing.assert_allclose(metrics.pixel_level_scores(y, s, cover), [0.1, 0.5, 0.3, 0.7])
-    # At threshold 0.7: FP 0/2 and TP 1/2 (frame 2 is flagged but its pixels are not). AUC by hand: pairs
-    # (abnormal > normal): 0.3 > 0.1 only; 0.7 > both -> 3/4.
-    res = metrics.pixel_level([y], [s], [cover])
-    assert res["auc"] == pytest.approx(0.75)
-    assert metrics.roc_auc(y, s) == pytest.approx(1.0)  # frame level is perfect; pixel level is stricter
-    # Normalisation maps covers with the same affine map as the scores: the AUC does not change for one video.
-    assert metrics.pixel_level([y], [s], [cover], normalization="seed")["auc"] == pytest.approx(0.75)

@@ -41,7 +41,8 @@ OPTIMIZER = "optimizer.safetensors"
 CALIBRATION = "calibration.safetensors"
 # Top-level JSON keys owned by this module; everything else is an "extra".
 _RESERVED = {"format", "version", "config", "files", "parameters"}
-_CONFIG_SECTIONS = ("data", "model", "train", "score")
+# Checkpoints written before the [score] section went (issue 19) still hold one; no code read it, so it is skipped.
+_CONFIG_SECTIONS = ("data", "model", "train")
 
 
 # --------------------------------------------------------------------------------------------- paths

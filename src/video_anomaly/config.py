@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses for data, model, training and scoring.
+"""Frozen configuration dataclasses for data, model and training.
 
 A run writes its resolved config (``RunConfig.to_dict``) next to its outputs; a checkpoint
 stores the same dict so that it rebuilds its own model and preprocessing.
@@ -86,35 +86,22 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class ScoreConfig:
-    """How reconstruction errors become scores (see ``scoring``)."""
-
-    score: str = "seed"
-    cost: str = "l1"  # "l1": summed |error| (the article); "l2": Euclidean norm of the window (seed code)
-    normalize: str = "seed"  # "seed": (c - min) / max; "minmax": (c - min) / (max - min); "none"
-    frame_scores: str = "own_error"
-    smooth: int = 0
-    ema_alpha: float = 0.0  # live: causal EMA of the frame score (0 = off)
-    patch: int = 16  # patch size in pixels for local scores; must divide data.size
-    topk: int = 5
-
-
-@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    score: ScoreConfig = field(default_factory=ScoreConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "score": ScoreConfig}
+        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
         unknown = set(d) - set(sections)
         if unknown:
-            raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+            # A [score] section was once accepted and silently ignored: say where scores are chosen now.
+            why = " (scores are chosen per detector: --score / DetectorConfig.score)" if "score" in unknown else ""
+            raise ConfigError(f"unknown config sections: {sorted(unknown)}; known: {sorted(sections)}{why}")
         kwargs = {}
         for key, klass in sections.items():
             kwargs[key] = _build(klass, d.get(key, {}), key)
@@ -145,10 +132,16 @@ def _build(klass, values: dict[str, Any], section: str):
 
 
 def load_config(path: str | Path | None) -> RunConfig:
-    """Read a TOML config (sections ``[data] [model] [train] [score]``); defaults when ``path`` is None."""
+    """Read a TOML config (sections ``[data] [model] [train]``); defaults when ``path`` is None.
+
+    A bad section, key or value is one ``ConfigError`` naming the file."""
     if path is None:
         return RunConfig()
-    return RunConfig.from_dict(read_toml(path))
+    d = read_toml(path)
+    try:
+        return RunConfig.from_dict(d)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def read_toml(path: str | Path) -> dict:

@@ -74,6 +74,20 @@ def _reshape_unflatten() -> Iterator[None]:
         torch.Tensor.unflatten = original
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module, size: int) -> Iterator[torch.device]:
+    """Check the export ``size``; run the block with ``model`` in eval mode (its mode restored after) and yield
+    the device of its weights."""
+    if size <= 0 or size % 8:
+        raise ExportError(f"export size must be a positive multiple of 8, got {size}")
+    was_training = model.training
+    model.eval()
+    try:
+        yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
+
+
 def _export(module: nn.Module, example: torch.Tensor, path: Path, dynamic_batch: bool, opset: int) -> None:
     if not have_module("onnx"):
         raise ExportError("ONNX export needs the 'onnx' package: pip install 'video-anomaly[onnx]'")
@@ -153,20 +167,13 @@ def export_onnx(
     through ONNX Runtime (``None``: when onnxruntime is installed), max abs difference at most ``atol``.
     The model is exported in eval mode and left in the mode it was in. Returns ``path``.
     """
-    if size <= 0 or size % 8:
-        raise ExportError(f"export size must be a positive multiple of 8, got {size}")
     path = Path(path)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model, size) as device:
         _export(model, example_input((1, clip_length, 1, size, size), device, 0), path, dynamic_batch, opset)
         if _should_verify(verify):
             # Batch 2 checks that the batch axis really is dynamic.
             example = example_input((2 if dynamic_batch else 1, clip_length, 1, size, size), device, 1)
             verify_onnx(path, model, example, atol)
-    finally:
-        model.train(was_training)
     return path
 
 
@@ -191,14 +198,9 @@ def export_stages(
     missing = [m for m in ("encode_frames", "temporal", "decode_frames") if not hasattr(model, m)]
     if missing:
         raise ExportError(f"{type(model).__name__} has no separable stages (missing {', '.join(missing)})")
-    if size <= 0 or size % 8:
-        raise ExportError(f"export size must be a positive multiple of 8, got {size}")
     paths = stage_paths(path)
-    device = next(model.parameters()).device
-    do_verify = _should_verify(verify)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model, size) as device:
+        do_verify = _should_verify(verify)
         with torch.no_grad():
             feats = model.encode_frames(example_input((1, 1, size, size), device, 0))
         h = feats.shape[1:]  # (C, S/8, S/8)
@@ -214,6 +216,4 @@ def export_stages(
             _export(module, make(1, 0), paths[name], True, opset)
             if do_verify:
                 verify_onnx(paths[name], module, make(2, 1), atol)
-    finally:
-        model.train(was_training)
     return paths

@@ -156,38 +156,45 @@ def _encode_stream(fm, frames: Iterable[np.ndarray], group: int, device: torch.d
         yield from run()
 
 
-def _fast_windows(
-    fm, frames, clip_length, batch_windows, device, maps, decode_batch, precision
-) -> Iterator[WindowResult]:
+def _window_batches(fm, frames, clip_length: int, batch_windows: int, device, precision: str):
+    """Yield ``(index of the first window, windows)`` for consecutive stride-1 windows, ``batch_windows`` at a
+    time (fewer at the end); each window is ``clip_length`` ``(frame uint8, input gates)`` pairs in order."""
     t = clip_length
     # The last T + B - 1 frames are all a batch of B windows needs; older ones are dropped.
     ring: deque = deque(maxlen=t + batch_windows - 1)
-    start = 0  # first window not yet produced
-    seen = 0
+    done = seen = 0  # windows yielded, frames encoded
 
-    def flush(n_windows: int) -> Iterator[WindowResult]:
-        nonlocal start
+    def batch(n: int):
         items = list(ring)
-        first = len(items) - (n_windows - 1 + t)
-        gates = torch.stack([torch.stack([items[first + k + j][1] for j in range(t)]) for k in range(n_windows)])
-        with autocast(device, precision):
-            feats = fm.temporal(gates).flatten(0, 1)
-            recon = torch.cat([fm.decode_frames(c) for c in feats.split(decode_batch)])[:, 0]
-        clips = _to_batch(
-            np.stack([np.stack([items[first + k + j][0] for j in range(t)]) for k in range(n_windows)]), device
-        )
-        l1, sq, m = _errors(clips, recon.view(clips.shape), maps)
-        for k in range(n_windows):
-            yield WindowResult(start, l1[k], sq[k], None if m is None else m[k])
-            start += 1
+        first = len(items) - (n - 1 + t)
+        return done, [items[first + k : first + k + t] for k in range(n)]
 
     for item in _encode_stream(fm, frames, batch_windows, device, precision):
         ring.append(item)
         seen += 1
-        if seen - t + 1 - start == batch_windows:
-            yield from flush(batch_windows)
-    if seen - t + 1 - start > 0:
-        yield from flush(seen - t + 1 - start)
+        if seen - t + 1 - done == batch_windows:
+            yield batch(batch_windows)
+            done += batch_windows
+    if seen - t + 1 - done > 0:
+        yield batch(seen - t + 1 - done)
+
+
+def _stack_gates(windows: list) -> torch.Tensor:
+    """``(B, T, 256, h, w)`` input gates of ``windows`` (see ``_window_batches``)."""
+    return torch.stack([torch.stack([g for _, g in w]) for w in windows])
+
+
+def _fast_windows(
+    fm, frames, clip_length, batch_windows, device, maps, decode_batch, precision
+) -> Iterator[WindowResult]:
+    for start, windows in _window_batches(fm, frames, clip_length, batch_windows, device, precision):
+        with autocast(device, precision):
+            feats = fm.temporal(_stack_gates(windows)).flatten(0, 1)
+            recon = torch.cat([fm.decode_frames(c) for c in feats.split(decode_batch)])[:, 0]
+        clips = _to_batch(np.stack([np.stack([f for f, _ in w]) for w in windows]), device)
+        l1, sq, m = _errors(clips, recon.view(clips.shape), maps)
+        for k in range(len(windows)):
+            yield WindowResult(start + k, l1[k], sq[k], None if m is None else m[k])
 
 
 @torch.no_grad()
@@ -224,28 +231,10 @@ def stream_live(
 
 
 def _fast_live(fm, frames, clip_length, batch_windows, device, maps, precision) -> Iterator[LiveResult]:
-    t = clip_length
-    ring: deque = deque(maxlen=t + batch_windows - 1)
-    seen = 0
-    done = 0  # live results produced (frame index of the next one is done + t - 1)
-
-    def flush(n: int) -> Iterator[LiveResult]:
-        nonlocal done
-        items = list(ring)
-        first = len(items) - (n - 1 + t)
-        gates = torch.stack([torch.stack([items[first + k + j][1] for j in range(t)]) for k in range(n)])
+    for start, windows in _window_batches(fm, frames, clip_length, batch_windows, device, precision):
         with autocast(device, precision):
-            recon = fm.decode_frames(fm.temporal(gates, last_only=True))[:, 0]
-        target = _to_batch(np.stack([items[first + k + t - 1][0] for k in range(n)]), device)
+            recon = fm.decode_frames(fm.temporal(_stack_gates(windows), last_only=True))[:, 0]
+        target = _to_batch(np.stack([w[-1][0] for w in windows]), device)
         l1, sq, m = _errors(target, recon.view(target.shape), maps)
-        for k in range(n):
-            yield LiveResult(done + t - 1, float(l1[k]), float(sq[k]), None if m is None else m[k])
-            done += 1
-
-    for item in _encode_stream(fm, frames, batch_windows, device, precision):
-        ring.append(item)
-        seen += 1
-        if seen - t + 1 - done == batch_windows:
-            yield from flush(batch_windows)
-    if seen - t + 1 - done > 0:
-        yield from flush(seen - t + 1 - done)
+        for k in range(len(windows)):
+            yield LiveResult(start + k + clip_length - 1, float(l1[k]), float(sq[k]), None if m is None else m[k])

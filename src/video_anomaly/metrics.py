@@ -11,14 +11,8 @@ says exactly what was pooled and how, to be written beside the number.
   ``(s - min) / max``) before pooling, as the seed does. It changes micro numbers only: AUC and EER of one
   video are invariant to an increasing affine map, so macro numbers are equal with and without it.
 
-Pixel level (the UCSD criterion of Mahadevan et al. 2010 / Li et al. 2014): at threshold ``h`` a frame is
-flagged when its score ``>= h``. A flagged, truly abnormal frame is a true positive only if at least 40% of
-its truly abnormal pixels are flagged too; a pixel is flagged when its error, expressed in the units of the
-frame score (``scoring.pixel_scale``: the frame score that frame would get if every pixel had that error)
-and normalised with the same per-video map as the frame scores, is ``>= h``. So for an abnormal frame with
-cover value ``c`` (the error reached by 40% of its abnormal pixels, ``scoring.cover_value``) it counts at
-``h`` iff ``min(score, c) >= h``; false positives are counted as at frame level. The pixel-level ROC is thus
-the ROC of ``labels`` against ``where(labels, min(score, cover), score)``.
+Pixel level (the UCSD criterion of Mahadevan et al. 2010 / Li et al. 2014): a flagged, truly abnormal frame
+is a true positive only if at least 40% of its truly abnormal pixels are flagged too (``pixel_level_maps``).
 
 Spatial evaluation from per-region score maps (``pixel_level_maps``, ``region_track_detection``): maps
 ``(N, h, w)`` in the frame score's own units, masks ``(N, H, W)`` bool. A map is brought to the mask's
@@ -34,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import COVER_FRACTION, normalize, normalize_like
+from .scoring import COVER_FRACTION, normalize
 
 
 def _as_pair(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -137,47 +131,6 @@ def macro(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], names: Seq
         "skipped": skipped,
         "protocol": f"macro: mean of per-video ROC over {len(per_video)} videos with both labels"
         f" ({len(skipped)} one-label videos left out: {', '.join(skipped) or 'none'}); {what}; "
-        f"normalisation: {norm}",
-    }
-
-
-def pixel_level_scores(labels, scores, cover) -> np.ndarray:
-    """Scores whose frame-level ROC is the UCSD pixel-level ROC: ``min(score, cover)`` on abnormal frames.
-
-    ``cover``: ``(N,)`` per-frame cover value on the scores' scale (``inf`` = no mask pixel: vacuous).
-    """
-    labels, scores = _as_pair(labels, scores)
-    cover = np.asarray(cover, dtype=np.float64).ravel()
-    if cover.shape != scores.shape:
-        raise ValueError(f"cover {cover.shape} and scores {scores.shape} differ in length")
-    return np.where(labels, np.minimum(scores, cover), scores)
-
-
-def pixel_level(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], covers: Sequence[np.ndarray], *,
-                normalization: str | None = None, what: str = "frame scores") -> dict[str, Any]:  # fmt: skip
-    """Pixel-level (UCSD 40% criterion) AUC and EER, all frames of the given videos pooled.
-
-    With ``normalization``, each video's cover values go through the same affine map as its scores.
-    """
-    ys, ss = [], []
-    for y, s, c in zip(labels, scores, covers):
-        s = np.asarray(s, dtype=np.float64)
-        if normalization not in (None, "none"):
-            c = normalize_like(c, s, normalization)
-            s = normalize(s, normalization)
-        ys.append(np.asarray(y, dtype=bool))
-        ss.append(pixel_level_scores(y, s, c))
-    y = np.concatenate(ys) if ys else np.zeros(0, bool)
-    s = np.concatenate(ss) if ss else np.zeros(0)
-    norm = "none" if normalization in (None, "none") else f"{normalization} per video"
-    return {
-        "auc": roc_auc(y, s),
-        "eer": eer(y, s),
-        "frames": int(y.size),
-        "abnormal_frames": int(y.sum()),
-        "videos": len(ys),
-        "protocol": f"pixel-level (UCSD): {y.size} frames of {len(ys)} videos with masks pooled; an abnormal "
-        f"frame is a true positive only when >= 40% of its mask pixels are flagged too; {what}; "
         f"normalisation: {norm}",
     }
 
@@ -605,6 +558,54 @@ def _curve_area(fpr: np.ndarray, rate: np.ndarray, max_fpr: float) -> float:
     return float(np.sum(np.diff(xi) * (yi[1:] + yi[:-1]) / 2) / max_fpr)
 
 
+def _quantile_sweep(sweep, maps: list[np.ndarray], n_fine: int, n_frames: int, max_fpr: float):
+    """The automatic thresholds of ``region_track_detection``: ``(thresholds, sweep results, description)``.
+
+    ``_COARSE_THRESHOLDS`` geometrically spaced upper quantiles of all map values (and ``-inf``) first, then
+    ``n_fine`` quantiles between the highest coarse threshold whose FPR reaches ``max_fpr`` and the maximum.
+    """
+    values = _value_sample(maps) if maps else np.zeros(1)
+    p = np.geomspace(1.0 / len(values), 1.0, _COARSE_THRESHOLDS)
+    coarse = np.unique(np.r_[np.quantile(values, 1.0 - p, method="nearest"), -np.inf])
+    results = sweep(coarse)
+    reached = coarse[results[0] / max(n_frames, 1) >= max_fpr]
+    low = reached.max() if reached.size else -np.inf
+    fine = np.unique(np.quantile(values[values >= low], np.linspace(0, 1, n_fine), method="nearest"))
+    fine = np.setdiff1d(fine, coarse)
+    more = sweep(fine)
+    thr = np.r_[coarse, fine]
+    results = tuple(np.r_[a, b] for a, b in zip(results, more))
+    return (
+        thr,
+        results,
+        f"{len(thr)} thresholds ({len(coarse)} coarse quantiles, {len(fine)} fine where FPR <= {max_fpr:g})",
+    )
+
+
+def _detection_curve(thr: np.ndarray, results, n_frames: int, n_regions: int, n_tracks: int,
+                     max_fpr: float) -> dict[str, Any]:  # fmt: skip
+    """``rbdc``, ``tbdc`` and the curve (thresholds decreasing, headed by ``+inf``) from ``_sweep``'s counts."""
+    order = np.argsort(-thr)
+    thr = np.r_[np.inf, thr[order]]
+    fp, det_regions, det_tracks = (np.r_[0, r[order]] for r in results)
+    fpr = fp / max(n_frames, 1)
+    rbdr = det_regions / n_regions if n_regions else np.full(len(thr), np.nan)
+    tbdr = det_tracks / n_tracks if n_tracks else np.full(len(thr), np.nan)
+    return {
+        "rbdc": _curve_area(fpr, rbdr, max_fpr) if n_regions and n_frames else float("nan"),
+        "tbdc": _curve_area(fpr, tbdr, max_fpr) if n_tracks and n_frames else float("nan"),
+        "curve": {
+            "thresholds": thr,
+            "fpr": fpr,
+            "rbdr": rbdr,
+            "tbdr": tbdr,
+            "false_positives": fp,
+            "detected_regions": det_regions,
+            "detected_tracks": det_tracks,
+        },
+    }
+
+
 def region_track_detection(maps: Sequence[np.ndarray], masks: Sequence[np.ndarray | None],
                            names: Sequence[str] | None = None, *, beta: float = 0.1, alpha: float = 0.1,
                            max_fpr: float = 1.0, thresholds: int | Sequence[float] | None = None,
@@ -648,12 +649,8 @@ def region_track_detection(maps: Sequence[np.ndarray], masks: Sequence[np.ndarra
     if max_fpr <= 0:
         raise ValueError(f"max_fpr must be > 0, got {max_fpr}")
     names = list(names) if names is not None else [f"video{i}" for i in range(len(maps))]
-    videos, skipped = [], []
-    for name, mp, mk in zip(names, maps, masks):
-        if mk is None:
-            skipped.append(name)
-            continue
-        videos.append(_Video(*_video_arrays(mp, mk)))
+    videos = [_Video(*_video_arrays(mp, mk)) for mp, mk in zip(maps, masks) if mk is not None]
+    skipped = [name for name, mk in zip(names, masks) if mk is None]
     n_frames = sum(len(v.maps) for v in videos)
     n_regions = sum(len(v.frames) for v in videos)
     n_tracks = sum(v.n_tracks for v in videos)
@@ -663,42 +660,13 @@ def region_track_detection(maps: Sequence[np.ndarray], masks: Sequence[np.ndarra
 
     if thresholds is None or np.isscalar(thresholds):
         n_fine = DEFAULT_THRESHOLDS if thresholds is None else int(thresholds)
-        values = _value_sample([v.maps for v in videos]) if videos else np.zeros(1)
-        p = np.geomspace(1.0 / len(values), 1.0, _COARSE_THRESHOLDS)
-        coarse = np.unique(np.r_[np.quantile(values, 1.0 - p, method="nearest"), -np.inf])
-        results = sweep(coarse)
-        reached = coarse[results[0] / max(n_frames, 1) >= max_fpr]
-        low = reached.max() if reached.size else -np.inf
-        fine = np.unique(np.quantile(values[values >= low], np.linspace(0, 1, n_fine), method="nearest"))
-        fine = np.setdiff1d(fine, coarse)
-        more = sweep(fine)
-        thr = np.r_[coarse, fine]
-        results = tuple(np.r_[a, b] for a, b in zip(results, more))
-        how = f"{len(thr)} thresholds ({len(coarse)} coarse quantiles, {len(fine)} fine where FPR <= {max_fpr:g})"
+        thr, results, how = _quantile_sweep(sweep, [v.maps for v in videos], n_fine, n_frames, max_fpr)
     else:
         thr = np.unique(np.asarray(thresholds, np.float64))
         results = sweep(thr)
         how = f"{len(thr)} given thresholds"
-    order = np.argsort(-thr)
-    thr = np.r_[np.inf, thr[order]]
-    fp, det_regions, det_tracks = (np.r_[0, r[order]] for r in results)
-    fpr = fp / max(n_frames, 1)
-    rbdr = det_regions / n_regions if n_regions else np.full(len(thr), np.nan)
-    tbdr = det_tracks / n_tracks if n_tracks else np.full(len(thr), np.nan)
-    rbdc = _curve_area(fpr, rbdr, max_fpr) if n_regions and n_frames else float("nan")
-    tbdc = _curve_area(fpr, tbdr, max_fpr) if n_tracks and n_frames else float("nan")
-    return {
-        "rbdc": rbdc,
-        "tbdc": tbdc,
-        "curve": {
-            "thresholds": thr,
-            "fpr": fpr,
-            "rbdr": rbdr,
-            "tbdr": tbdr,
-            "false_positives": fp,
-            "detected_regions": det_regions,
-            "detected_tracks": det_tracks,
-        },
+    res = _detection_curve(thr, results, n_frames, n_regions, n_tracks, max_fpr)
+    return res | {
         "n_frames": n_frames,
         "regions": n_regions,
         "tracks": n_tracks,

@@ -20,6 +20,22 @@ def _pyplot():
     return plt
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str | None, **title_kw) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, **title_kw)
+
+
+def _save(fig, path: str | Path) -> Path:
+    """Save ``fig`` as a 100 dpi PNG at ``path`` (its folder made) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
 def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
     """Runs of True in ``mask`` as ``(first, last)`` inclusive."""
     mask = np.asarray(mask, dtype=bool)
@@ -27,99 +43,25 @@ def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def deepest_dips(sr: np.ndarray, k: int = 3, min_gap: int = 10) -> list[int]:
-    """Indices of the ``k`` lowest values of ``sr`` at least ``min_gap`` frames apart (deepest first)."""
-    chosen: list[int] = []
-    for i in np.argsort(np.asarray(sr), kind="stable"):
-        if all(abs(int(i) - j) >= min_gap for j in chosen):
-            chosen.append(int(i))
-        if len(chosen) == k:
-            break
-    return chosen
-
-
-def plot_regularity(
-    sr: np.ndarray,
-    path: str | Path,
-    *,
-    labels: np.ndarray | None = None,
-    frames: np.ndarray | None = None,
-    title: str | None = None,
-    n_thumbnails: int = 3,
-    ylabel: str = "regularity score",
-) -> Path:
-    """The article's regularity curve: ``Sr(t)`` ``(N,)`` against frame number ``t``.
-
-    ``labels``: ``(N,)`` bool, ground-truth abnormal frames shaded. ``frames``: ``(N, S, S)`` uint8; when
-    given, thumbnails of the frames at the ``n_thumbnails`` deepest dips are drawn above the curve.
-    """
-    plt = _pyplot()
-    sr = np.asarray(sr, dtype=np.float64)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dips = deepest_dips(sr, n_thumbnails, max(1, len(sr) // 10)) if frames is not None and n_thumbnails else []
-    fig = plt.figure(figsize=(8, 4.5 if dips else 3.2))
-    ax = fig.add_axes([0.09, 0.13, 0.88, 0.52 if dips else 0.74])
-    if labels is not None:
-        for a, b in _spans(labels):
-            ax.axvspan(a - 0.5, b + 0.5, color="tab:red", alpha=0.18, lw=0)
-    ax.plot(np.arange(len(sr)), sr, color="tab:blue", lw=1.4)
-    ax.set_xlim(0, max(len(sr) - 1, 1))
-    lo, hi = float(np.nanmin(sr)) if sr.size else 0.0, float(np.nanmax(sr)) if sr.size else 1.0
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.set_ylim(lo - pad, hi + pad)
-    ax.set_xlabel("frame number")
-    ax.set_ylabel(ylabel)
-    if labels is not None:
-        from matplotlib.patches import Patch
-
-        ax.legend(handles=[Patch(color="tab:red", alpha=0.3, label="abnormal (ground truth)")], loc="lower left",
-                  fontsize=8, frameon=False)  # fmt: skip
-    for n, i in enumerate(sorted(dips)):
-        width = 0.88 / max(len(dips), 1)
-        tax = fig.add_axes([0.09 + n * width + 0.01, 0.68, width - 0.02, 0.22])
-        tax.imshow(frames[i], cmap="gray", vmin=0, vmax=255)
-        tax.set_xticks([])
-        tax.set_yticks([])
-        tax.set_title(f"frame {i}", fontsize=8)
-        ax.plot([i], [sr[i]], "v", color="black", ms=5)
-    if title:
-        fig.suptitle(title, fontsize=10, y=0.995 if dips else 0.97)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *, title: str | None = None):
     """ROC curves: each item ``(label, fpr, tpr)``; the chance diagonal is drawn dashed."""
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(4.8, 4.6))
+    fig, ax = _pyplot().subplots(figsize=(4.8, 4.6))
     for label, fpr, tpr in curves:
         ax.plot(fpr, tpr, lw=1.5, label=label)
     ax.plot([0, 1], [0, 1], "--", color="gray", lw=0.8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
+    _label(ax, "false positive rate", "true positive rate", title, fontsize=10)
     if curves:
         ax.legend(loc="lower right", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_loss_curve(epochs: Sequence[float], losses: Sequence[float], path: str | Path, *,
                     val_losses: Sequence[float] | None = None, title: str | None = None) -> Path:  # fmt: skip
     """Training loss per epoch (log scale when it spans more than a decade); optional validation loss."""
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = _pyplot().subplots(figsize=(5.5, 3.5))
     ax.plot(epochs, losses, "o-", ms=3, label="train")
     if val_losses is not None:
         ax.plot(epochs[: len(val_losses)], val_losses, "s-", ms=3, label="held out")
@@ -128,14 +70,9 @@ def plot_loss_curve(epochs: Sequence[float], losses: Sequence[float], path: str 
     values = values[np.isfinite(values) & (values > 0)]
     if values.size and values.max() / values.min() > 10:
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _label(ax, "epoch", "loss", title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_score(
@@ -149,14 +86,9 @@ def plot_score(
 ) -> Path:
     """The score the alarm uses, in its own units, against frame number: the threshold as a line, alarm frames
     shaded red, ground-truth abnormal frames (when known) shaded grey. ``scores``, ``alarms``, ``labels``: ``(N,)``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s = np.asarray(scores, dtype=np.float64)
     t = np.arange(len(s))
-    fig, ax = plt.subplots(figsize=(8, 2.8), dpi=100)
+    fig, ax = _pyplot().subplots(figsize=(8, 2.8), dpi=100)
     if labels is not None:
         _shade(ax, np.asarray(labels, bool), "0.8", "ground truth: abnormal")
     if alarms is not None:
@@ -164,22 +96,13 @@ def plot_score(
     ax.plot(t, s, color="C0", lw=1.2, label="score")
     if threshold is not None and np.isfinite(threshold):
         ax.axhline(threshold, color="C3", ls="--", lw=1, label=f"threshold {threshold:.3g}")
-    ax.set_xlabel("frame")
-    ax.set_ylabel("anomaly score")
+    _label(ax, "frame", "anomaly score", title)
     ax.set_xlim(0, max(len(s) - 1, 1))
-    if title:
-        ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _shade(ax, mask: np.ndarray, color, label: str) -> None:
-    m = np.concatenate([[False], mask, [False]])
-    d = np.flatnonzero(np.diff(m.astype(np.int8)))
-    for k, (a, b) in enumerate(zip(d[0::2], d[1::2])):
-        ax.axvspan(a - 0.5, b - 0.5, color=color, lw=0, label=label if k == 0 else None)
+    for k, (a, b) in enumerate(_spans(mask)):
+        ax.axvspan(a - 0.5, b + 0.5, color=color, lw=0, label=label if k == 0 else None)

@@ -170,3 +170,20 @@ def test_open_source_rejects_other_files(tmp_path):
         open_source(tmp_path / "a.txt")
     with pytest.raises(DataError, match="not found"):
         open_source(tmp_path / "missing.avi")
+
+
+def test_pyav_errors_in_plain_words():
+    ave = pytest.importorskip("av.error", reason="PyAV is not installed")
+    from video_anomaly.data.images import describe_av_error
+
+    def err(name):
+        return getattr(ave, name)(5, "boom", "cam.mp4")
+
+    assert describe_av_error(err("HTTPNotFoundError")) == "not found on the server (HTTP 404)"
+    # A subclass of HTTPClientError takes its own words, not its base's.
+    assert describe_av_error(err("HTTPForbiddenError")) == "access denied by the server (HTTP 401/403)"
+    assert describe_av_error(err("HTTPBadRequestError")) == "the server refused the request (HTTP 4xx)"
+    assert describe_av_error(err("DecoderNotFoundError")).endswith("no reader for that format or codec")
+    assert describe_av_error(err("ExitError"), 2.5) == "timed out: no data for 2.5 s"
+    assert describe_av_error(OSError(5, "Input/output error")) == "the connection broke (input/output error)"
+    assert describe_av_error(ValueError("Odd frame")) == "odd frame"

@@ -144,6 +144,20 @@ _ERRNO_WORDS = {
 }
 
 
+# PyAV's exception classes (by name: PyAV is imported only where it raised) in plain words. First match wins:
+# the specific HTTP errors come before their base HTTPClientError.
+_AV_WORDS = (
+    (("InvalidDataError",), "the data received is not a video FFmpeg can read (invalid data)"),
+    (("HTTPNotFoundError",), "not found on the server (HTTP 404)"),
+    (("HTTPUnauthorizedError", "HTTPForbiddenError"), "access denied by the server (HTTP 401/403)"),
+    (("HTTPClientError",), "the server refused the request (HTTP 4xx)"),
+    (("HTTPServerError",), "the server failed (HTTP 5xx)"),
+    (("ProtocolNotFoundError",), "this FFmpeg build does not support that protocol"),
+    (("DemuxerNotFoundError", "DecoderNotFoundError"), "this FFmpeg build has no reader for that format or codec"),
+    (("EOFError",), "the data ended early"),
+)
+
+
 def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str:
     """A PyAV/FFmpeg error in plain words, without errno numbers or the file name (the caller names it)."""
     try:
@@ -153,22 +167,9 @@ def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str
     if ave is not None:
         if isinstance(exc, (ave.ExitError, ave.TimeoutError)):
             return f"timed out: no data for {timeout_s:g} s" if timeout_s else "timed out: no data arrived"
-        if isinstance(exc, ave.InvalidDataError):
-            return "the data received is not a video FFmpeg can read (invalid data)"
-        if isinstance(exc, ave.HTTPNotFoundError):
-            return "not found on the server (HTTP 404)"
-        if isinstance(exc, (ave.HTTPUnauthorizedError, ave.HTTPForbiddenError)):
-            return "access denied by the server (HTTP 401/403)"
-        if isinstance(exc, ave.HTTPClientError):
-            return "the server refused the request (HTTP 4xx)"
-        if isinstance(exc, ave.HTTPServerError):
-            return "the server failed (HTTP 5xx)"
-        if isinstance(exc, ave.ProtocolNotFoundError):
-            return "this FFmpeg build does not support that protocol"
-        if isinstance(exc, (ave.DemuxerNotFoundError, ave.DecoderNotFoundError)):
-            return "this FFmpeg build has no reader for that format or codec"
-        if isinstance(exc, ave.EOFError):
-            return "the data ended early"
+        for names, words in _AV_WORDS:
+            if isinstance(exc, tuple(getattr(ave, n) for n in names)):
+                return words
     code = getattr(exc, "errno", None)
     if code in _ERRNO_WORDS:
         return _ERRNO_WORDS[code]
