@@ -341,11 +341,8 @@ class AppearanceCue(CellGridCue):
 
     def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and float32 arrays: ``background`` (h, w), ``scale`` (D,), ``refs`` (Gh, Gw, K, D)."""
-        if not self.fitted:
-            raise ConfigError("appearance cue: not fitted; nothing to save")
         meta = {
-            "cue": self.name,
-            "version": STATE_VERSION,
+            **self._state_head(STATE_VERSION),
             "config": asdict(self.config),
             "cell": self.cell,
             "object_size": self.object_size,

@@ -359,6 +359,13 @@ class CellGridCue(Cue):
         y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
         return min(w, round(x0 * sx)), min(h, round(y0 * sy)), min(w, round(x1 * sx)), min(h, round(y1 * sy))
 
+    def _state_head(self, version: int) -> dict[str, Any]:
+        """The first keys of ``state_dict``'s meta (the cue's name, its state format ``version``); a cue not fitted
+        has no state."""
+        if not self.fitted:
+            raise ConfigError(f"{self.name} cue: not fitted; nothing to save")
+        return {"cue": self.name, "version": version}
+
 
 class MotionCue(CellGridCue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
@@ -604,11 +611,8 @@ class MotionCue(CellGridCue):
 
     def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and named float32 arrays (``scale`` (F,), ``refs`` (Gh, Gw, K, F)) for safetensors."""
-        if not self.fitted:
-            raise ConfigError("motion cue: not fitted; nothing to save")
         meta = {
-            "cue": self.name,
-            "version": STATE_VERSION,
+            **self._state_head(STATE_VERSION),
             "cell": self.cell,
             "pool": self.pool,
             "preset": self.preset,
