@@ -58,6 +58,7 @@ def test_config_defaults_and_paths(tmp_path):
         ("[server]\nport = 1\n", "[cameras]: no camera"),
         ("[[webhooks]]\nurl = 'ftp://x'\n" + CAMERA, "[webhooks.0] url: must be an http"),
         ("[mqtt]\nport = 'x'\n" + CAMERA, "[mqtt] port: must be int"),
+        ("[mqtt]\nport = 70000\n" + CAMERA, "[mqtt] port: must be 1..65535"),
         ("[cameras\n", "not valid TOML"),
     ],
 )

@@ -786,6 +786,123 @@ def choose_engine(engine: str, log: Callable[[str], None]) -> str:
     return engine
 
 
+@dataclass
+class _Run:
+    """The driver's state in one run: the plan (segments per recording, in input order), what is done (segment
+    and recording markers, this run's and earlier runs'), the recordings with a failed segment, and the result."""
+
+    out: Path
+    recordings: list[Recording]
+    result: ArchiveResult
+    opts: dict[str, Any]  # end_after, min_length, clip_length: what finishing a recording needs
+    log: Callable[[str], None]
+    segments: list[Segment] = field(default_factory=list)
+    by_rec: dict[str, list[Segment]] = field(default_factory=dict)
+    done: dict[str, dict] = field(default_factory=dict)
+    rec_done: dict[str, dict] = field(default_factory=dict)
+    failed_recs: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.rec_by_id = {r.rec_id: r for r in self.recordings}
+
+    def plan(self, fps: float | None, segment_frames: int) -> None:
+        """Cut every recording into segments; a recording whose length cannot be read fails here."""
+        plan_failed: dict[str, str] = {}
+        for rec in self.recordings:
+            try:
+                n = probe_length(rec, fps)
+            except DataError as exc:
+                plan_failed[rec.rec_id] = str(exc)
+                continue
+            segs = plan_segments(rec, n, segment_frames)
+            self.by_rec[rec.rec_id] = segs
+            self.segments += segs
+        for rec_id, error in plan_failed.items():
+            path = self.rec_by_id[rec_id].path
+            self.result.recordings_failed.append({"recording": rec_id, "path": path, "error": error})
+            self.log(f"archive: error: {error}")
+
+    def resume(self) -> list[Segment]:
+        """Read the markers of earlier runs; returns the segments still to score (their old failures cleared)."""
+        state = self.out / "_state"
+        self.done = _read_markers(state / "segments")
+        self.rec_done = _read_markers(state / "recordings")
+        todo = [s for s in self.segments if s.seg_id not in self.done]
+        self.result.segments, self.result.skipped = len(self.segments), len(self.segments) - len(todo)
+        if self.result.skipped:
+            self.log(
+                f"archive: resuming in {self.out}: {self.result.skipped} of {len(self.segments)} segments already done"
+            )
+        for s in todo:  # a segment retried: its old failure no longer stands
+            (state / "failed" / f"{s.seg_id}.json").unlink(missing_ok=True)
+        return todo
+
+    def finish(self, rec_id: str) -> None:
+        """Write the events of a recording once all its segments are done (once per recording)."""
+        if rec_id in self.rec_done or rec_id in self.failed_recs:
+            return
+        segs = self.by_rec[rec_id]
+        if all(s.seg_id in self.done for s in segs):
+            rec = self.rec_by_id[rec_id]
+            self.rec_done[rec_id] = _finish_recording(rec, [self.done[s.seg_id] for s in segs], self.out, self.opts)
+
+    def take(self, marker: dict[str, Any]) -> None:
+        """Count a segment's marker from a worker: done, or failed (its recording then gets no events)."""
+        seg_id = marker["segment"]
+        if marker["status"] == "done":
+            self.done[seg_id] = marker
+            self.result.done += 1
+            self.result.frames += marker["frames"]
+        else:
+            self.result.failed.append({"segment": seg_id, "error": marker["error"]})
+            self.failed_recs.add(marker["recording"])
+            self.log(f"archive: error: segment {seg_id}: {marker['error']}")
+
+    def score(self, backend, todo: list[Segment], bar, on_segment) -> None:
+        """Score ``todo`` on ``backend``, finishing each recording as its last segment comes in."""
+        try:
+            for marker in backend.run(todo):
+                self.take(marker)
+                if on_segment is not None:
+                    on_segment(marker)
+                if bar is not None:
+                    bar.update(marker.get("frames", 0))
+                    bar.set_postfix_str(f"segments {self.result.done}/{len(todo)}, failed {len(self.result.failed)}")
+                if marker["status"] == "done":
+                    self.finish(marker["recording"])
+        finally:
+            if bar is not None:
+                bar.close()
+            if isinstance(backend, RayBackend):
+                backend.close()
+
+    def report_recordings(self) -> None:
+        """Recordings whose segments are all done but which could not be scored (too short) count as failed."""
+        for rec_id, doc in self.rec_done.items():
+            if rec_id in self.by_rec and doc.get("error"):
+                self.result.recordings_failed.append({"recording": rec_id, "path": doc["path"], "error": doc["error"]})
+                self.log(f"archive: error: {doc['error']}")
+
+
+def _load_detector(model):
+    """``(Detector, the model as the workers load it)``; the workers need a detector saved in a folder."""
+    from .api import Detector
+
+    det = model if isinstance(model, Detector) else Detector.load(model)
+    if det.path is None:
+        raise ConfigError("archive workers load the detector from its folder: save it first (Detector.save)")
+    return det, str(det.path) if isinstance(model, Detector) else str(model)
+
+
+def _prepare_out(out: Path, settings: dict) -> None:
+    """Check (or write) the run's settings, then clear temporary files of writers killed mid-write (one driver per
+    ``out``, so none is being written now)."""
+    _check_settings(out, settings)
+    for sub in ("frames", "events", "_state"):
+        for tmp in (out / sub).rglob(".*.tmp*") if (out / sub).is_dir() else ():
+            tmp.unlink(missing_ok=True)
+
+
 def score_archive(
     model,
     inputs: Iterable[str | Path],
@@ -814,7 +931,6 @@ def score_archive(
     installed), ``ray`` or ``local``; ``address``: a Ray cluster to join (``ray://...``, ``auto``; default
     ``RAY_ADDRESS``, else a local Ray); ``on_segment``: called on the driver with each finished segment's marker.
     """
-    from .api import Detector
     from .device import available_cores
 
     try:
@@ -824,10 +940,7 @@ def score_archive(
     if int(segment_frames) < 1:
         raise ConfigError(f"segment_frames must be >= 1, got {segment_frames}")
     t_run = time.monotonic()
-    det = model if isinstance(model, Detector) else Detector.load(model)
-    if det.path is None:
-        raise ConfigError("archive workers load the detector from its folder: save it first (Detector.save)")
-    model_spec = str(det.path) if isinstance(model, Detector) else str(model)
+    det, model_spec = _load_detector(model)
     overlap = history_frames(det, score)
     out = Path(out)
     settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, end_after, min_length)
@@ -836,90 +949,28 @@ def score_archive(
         log(f"archive: warning: the {c} cue keeps a running background with no bounded history: near each cut "
             "its scores can differ from `score`'s until the background has adapted (longer --segment-frames, "
             "fewer cuts; the motion cue alone is exact)")  # fmt: skip
-    _check_settings(out, settings)
-    for sub in ("frames", "events", "_state"):  # temporary files of writers killed mid-write (one driver per OUT)
-        for tmp in (out / sub).rglob(".*.tmp*") if (out / sub).is_dir() else ():
-            tmp.unlink(missing_ok=True)
+    _prepare_out(out, settings)
     engine = choose_engine(engine, log)
     cpus_per_worker = float(cpus_per_worker)
     workers = int(workers or max(1, int(available_cores() // max(cpus_per_worker, 1.0))))
     result = ArchiveResult(out, engine)
-    state = out / "_state"
-
-    segments: list[Segment] = []
-    by_rec: dict[str, list[Segment]] = {}
-    plan_failed: dict[str, str] = {}
-    for rec in recordings:
-        try:
-            n = probe_length(rec, fps)
-        except DataError as exc:
-            plan_failed[rec.rec_id] = str(exc)
-            continue
-        segs = plan_segments(rec, n, int(segment_frames))
-        by_rec[rec.rec_id] = segs
-        segments += segs
-    rec_by_id = {r.rec_id: r for r in recordings}
-    for rec_id, error in plan_failed.items():
-        result.recordings_failed.append({"recording": rec_id, "path": rec_by_id[rec_id].path, "error": error})
-        log(f"archive: error: {error}")
-
-    done = _read_markers(state / "segments")
-    rec_done = _read_markers(state / "recordings")
-    todo = [s for s in segments if s.seg_id not in done]
-    result.segments, result.skipped = len(segments), len(segments) - len(todo)
-    if result.skipped:
-        log(f"archive: resuming in {out}: {result.skipped} of {len(segments)} segments already done")
-    for s in todo:  # a segment retried: its old failure no longer stands
-        (state / "failed" / f"{s.seg_id}.json").unlink(missing_ok=True)
-    wcfg = WorkerConfig(model_spec, score, threshold, overlap, fps, str(out), max(1, int(cpus_per_worker)))
     opts = {"end_after": end_after, "min_length": min_length, "clip_length": det.session(score).clip_length}
-    failed_recs: set[str] = set()
-
-    def finish(rec_id: str) -> None:
-        if rec_id in rec_done or rec_id in failed_recs:
-            return
-        segs = by_rec[rec_id]
-        if all(s.seg_id in done for s in segs):
-            doc = _finish_recording(rec_by_id[rec_id], [done[s.seg_id] for s in segs], out, opts)
-            rec_done[rec_id] = doc
-
-    for rec_id in by_rec:  # recordings whose segments an earlier run finished but not their events
-        finish(rec_id)
+    run = _Run(out, recordings, result, opts, log)
+    run.plan(fps, int(segment_frames))
+    todo = run.resume()
+    for rec_id in run.by_rec:  # recordings whose segments an earlier run finished but not their events
+        run.finish(rec_id)
     if todo:
         est = sum((s.end if s.end is not None else s.start + segment_frames) - s.start for s in todo)
         bar = _progress(progress, est, len(todo))
+        wcfg = WorkerConfig(model_spec, score, threshold, overlap, fps, str(out), max(1, int(cpus_per_worker)))
         backend = (RayBackend(wcfg, workers, cpus_per_worker, address) if engine == "ray"
                    else LocalBackend(wcfg, workers))  # fmt: skip
         log(f"archive: {len(todo)} segments of up to {segment_frames} frames (+{overlap} of overlap) from "
-            f"{len(by_rec)} recordings on {workers} {engine} worker(s)")  # fmt: skip
-        try:
-            for marker in backend.run(todo):
-                seg_id = marker["segment"]
-                if marker["status"] == "done":
-                    done[seg_id] = marker
-                    result.done += 1
-                    result.frames += marker["frames"]
-                else:
-                    result.failed.append({"segment": seg_id, "error": marker["error"]})
-                    failed_recs.add(marker["recording"])
-                    log(f"archive: error: segment {seg_id}: {marker['error']}")
-                if on_segment is not None:
-                    on_segment(marker)
-                if bar is not None:
-                    bar.update(marker.get("frames", 0))
-                    bar.set_postfix_str(f"segments {result.done}/{len(todo)}, failed {len(result.failed)}")
-                if marker["status"] == "done":
-                    finish(marker["recording"])
-        finally:
-            if bar is not None:
-                bar.close()
-            if isinstance(backend, RayBackend):
-                backend.close()
-    for rec_id, doc in rec_done.items():
-        if rec_id in by_rec and doc.get("error"):
-            result.recordings_failed.append({"recording": rec_id, "path": doc["path"], "error": doc["error"]})
-            log(f"archive: error: {doc['error']}")
-    result.summary = _write_manifest_and_summary(out, recordings, segments, done, rec_done, result)
+            f"{len(run.by_rec)} recordings on {workers} {engine} worker(s)")  # fmt: skip
+        run.score(backend, todo, bar, on_segment)
+    run.report_recordings()
+    result.summary = _write_manifest_and_summary(out, recordings, run.segments, run.done, run.rec_done, result)
     result.wall_s = time.monotonic() - t_run
     return result
 

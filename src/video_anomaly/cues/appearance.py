@@ -38,8 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .base import Cue
-from .motion import auto_cell, kcenter_coreset, moving_region_size, working_shape
+from .motion import CellGridCue, auto_cell, kcenter_coreset, moving_region_size, working_shape
 
 STATE_VERSION = 1
 BACKGROUND_FRAMES = 200  # training frames whose per-pixel median is the starting background
@@ -117,7 +116,7 @@ def _check_frame(frame, i: int, shape: tuple[int, int] | None, what: str) -> np.
     return frame
 
 
-class AppearanceCue(Cue):
+class AppearanceCue(CellGridCue):
     """Per-region anomaly of the shape of what moves (foreground against a background, gradient orientations);
     see the module docstring. ``AppearanceCue(AppearanceConfig(...))`` or ``AppearanceCue(cell=..., ...)``."""
 
@@ -150,33 +149,8 @@ class AppearanceCue(Cue):
         return 0
 
     @property
-    def fitted(self) -> bool:
-        return self.refs is not None
-
-    @property
     def n_values(self) -> int:
         return self.config.window**2 * self.config.sub**2 + self.config.bins
-
-    def _need_cell(self) -> int:
-        if self.cell is None:
-            raise ConfigError("appearance cue: cell='auto' is measured on the training footage; call fit() first")
-        return self.cell
-
-    def grid_shape(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
-        """``(Gh, Gw)`` regions for frames of ``frame_shape`` ``(H, W)`` (edge cells may be partial)."""
-        h, w = working_shape(frame_shape, self.config.max_side)
-        cell = self._need_cell()
-        return -(-h // cell), -(-w // cell)
-
-    def region_box(self, r: int, c: int, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Region ``(r, c)``'s own cell as ``(x0, y0, x1, y1)`` in frame pixels (x1, y1 exclusive)."""
-        h, w = int(frame_shape[0]), int(frame_shape[1])
-        wh, ww = working_shape(frame_shape, self.config.max_side)
-        cell = self._need_cell()
-        sy, sx = h / wh, w / ww
-        y0, x0 = r * cell, c * cell
-        y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
-        return min(w, round(x0 * sx)), min(h, round(y0 * sy)), min(w, round(x1 * sx)), min(h, round(y1 * sy))
 
     # -- descriptors --------------------------------------------------------------------------------------
 
@@ -367,11 +341,8 @@ class AppearanceCue(Cue):
 
     def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and float32 arrays: ``background`` (h, w), ``scale`` (D,), ``refs`` (Gh, Gw, K, D)."""
-        if not self.fitted:
-            raise ConfigError("appearance cue: not fitted; nothing to save")
         meta = {
-            "cue": self.name,
-            "version": STATE_VERSION,
+            **self._state_head(STATE_VERSION),
             "config": asdict(self.config),
             "cell": self.cell,
             "object_size": self.object_size,

@@ -326,7 +326,48 @@ class MotionConfig:
             raise ConfigError(f"motion cue: cell_scale must be a positive number, got {c!r}")
 
 
-class MotionCue(Cue):
+class CellGridCue(Cue):
+    """A cue whose regions are square cells of ``cell`` pixels at the working resolution (``working_shape`` of the
+    frame under ``config.max_side``), edge cells partial: the motion and the appearance cue. ``cell`` is None until
+    ``fit`` measures it (``cell="auto"``); the cue is fitted once it holds its per-cell exemplars ``refs``."""
+
+    cell: int | None
+    refs: np.ndarray | None
+
+    @property
+    def fitted(self) -> bool:
+        return self.refs is not None
+
+    def _need_cell(self) -> int:
+        if self.cell is None:
+            raise ConfigError(f"{self.name} cue: cell='auto' is measured on the training footage; call fit() first")
+        return self.cell
+
+    def grid_shape(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
+        """``(Gh, Gw)`` cells for frames of ``frame_shape`` ``(H, W)`` (edge cells may be partial)."""
+        h, w = working_shape(frame_shape, self.config.max_side)
+        cell = self._need_cell()
+        return -(-h // cell), -(-w // cell)
+
+    def region_box(self, r: int, c: int, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+        """Cell ``(r, c)`` as ``(x0, y0, x1, y1)`` in the pixels of frames of ``frame_shape`` (x1, y1 exclusive)."""
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        wh, ww = working_shape(frame_shape, self.config.max_side)
+        sy, sx = h / wh, w / ww
+        cell = self._need_cell()
+        y0, x0 = r * cell, c * cell
+        y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
+        return min(w, round(x0 * sx)), min(h, round(y0 * sy)), min(w, round(x1 * sx)), min(h, round(y1 * sy))
+
+    def _state_head(self, version: int) -> dict[str, Any]:
+        """The first keys of ``state_dict``'s meta (the cue's name, its state format ``version``); a cue not fitted
+        has no state."""
+        if not self.fitted:
+            raise ConfigError(f"{self.name} cue: not fitted; nothing to save")
+        return {"cue": self.name, "version": version}
+
+
+class MotionCue(CellGridCue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
 
     ``MotionCue(config)`` or ``MotionCue(cell=..., pool=..., ...)`` (keywords override the config's fields; see
@@ -363,38 +404,8 @@ class MotionCue(Cue):
         return 1
 
     @property
-    def fitted(self) -> bool:
-        return self.refs is not None
-
-    @property
     def n_features(self) -> int:
         return N_FEATURES + self.orient_bins
-
-    def _need_cell(self) -> int:
-        if self.cell is None:
-            raise ConfigError("motion cue: cell='auto' is measured on the training footage; call fit() first")
-        return self.cell
-
-    def grid_shape(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
-        """``(Gh, Gw)`` cells for frames of ``frame_shape`` ``(H, W)`` (edge cells may be partial)."""
-        h, w = working_shape(frame_shape, self.max_side)
-        cell = self._need_cell()
-        return -(-h // cell), -(-w // cell)
-
-    def region_box(self, r: int, c: int, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Cell ``(r, c)`` as ``(x0, y0, x1, y1)`` in the pixels of frames of ``frame_shape`` (x1, y1 exclusive)."""
-        h, w = int(frame_shape[0]), int(frame_shape[1])
-        wh, ww = working_shape(frame_shape, self.max_side)
-        sy, sx = h / wh, w / ww
-        cell = self._need_cell()
-        y0, x0 = r * cell, c * cell
-        y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
-        return (
-            min(w, round(x0 * sx)),
-            min(h, round(y0 * sy)),
-            min(w, round(x1 * sx)),
-            min(h, round(y1 * sy)),
-        )
 
     def cell_boxes(self, frame_shape: tuple[int, int]) -> np.ndarray:
         """``(Gh, Gw, 4)`` int boxes ``(x0, y0, x1, y1)`` of every cell, in frame pixels."""
@@ -600,11 +611,8 @@ class MotionCue(Cue):
 
     def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-able meta and named float32 arrays (``scale`` (F,), ``refs`` (Gh, Gw, K, F)) for safetensors."""
-        if not self.fitted:
-            raise ConfigError("motion cue: not fitted; nothing to save")
         meta = {
-            "cue": self.name,
-            "version": STATE_VERSION,
+            **self._state_head(STATE_VERSION),
             "cell": self.cell,
             "pool": self.pool,
             "preset": self.preset,

@@ -11,10 +11,11 @@ changes state needs the config's token; a service without a token is read-only.
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import ServeConfig, redact_source
+from .config import CameraConfig, ServeConfig, redact_source
 from .store import LABELS, Store, event_json, iso
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -62,37 +63,22 @@ def curve_svg_points(curve, threshold: float, width: int = 600, height: int = 16
     }
 
 
-def create_app(
-    config: ServeConfig,
-    store: Store,
-    *,
-    status: Callable[[], dict[str, dict]] = dict,
-    on_label: Callable[[dict, str | None], str | None] | None = None,
-    lifespan=None,
-):
-    """The FastAPI application. ``status()``: each camera's latest state (from the supervisor). ``on_label(event,
-    label)``: called after a label is stored (the detector's feedback); what it returns is stored beside it."""
-    from fastapi import FastAPI, Header, HTTPException, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
-    from fastapi.staticfiles import StaticFiles
-    from fastapi.templating import Jinja2Templates
-    from jinja2 import Environment, FileSystemLoader
+@dataclass(frozen=True)
+class _Site:
+    """What the pages and the API read: the config's cameras by name, the store, the supervisor's ``status()``
+    and the token that guards every change (None: read-only)."""
 
-    app = FastAPI(title="video-anomaly", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
-    env.filters["iso"] = iso
-    templates = Jinja2Templates(env=env)
-    store.media.mkdir(parents=True, exist_ok=True)
-    app.mount("/media", StaticFiles(directory=store.media), name="media")
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    token = config.server.token
-    cameras = {c.name: c for c in config.cameras}
+    cameras: dict[str, CameraConfig]
+    store: Store
+    status: Callable[[], dict[str, dict]]
+    token: str | None
 
-    def cameras_json() -> list[dict]:
-        st = status()
-        counts = store.counts()
+    def cameras_json(self) -> list[dict]:
+        """Each camera of the config with its latest state and its number of stored events."""
+        st = self.status()
+        counts = self.store.counts()
         out = []
-        for name, cam in cameras.items():
+        for name, cam in self.cameras.items():
             s = st.get(name, {})
             out.append(
                 {
@@ -112,13 +98,16 @@ def create_app(
             )
         return out
 
-    def events_query(camera, since, until, label, limit, offset) -> list[dict]:
-        if camera and camera not in cameras and not store.counts().get(camera):
+    def events(self, camera, since, until, label, limit, offset) -> list[dict]:
+        """The stored events that pass the filters (``limit`` clamped to 1..500), newest first, as JSON."""
+        from fastapi import HTTPException
+
+        if camera and camera not in self.cameras and not self.store.counts().get(camera):
             raise HTTPException(404, f"no camera named {camera!r}")
         if label and label not in LABELS:
             raise HTTPException(422, f"label must be one of {', '.join(LABELS)}")
         limit = max(1, min(int(limit), 500))
-        rows = store.list(
+        rows = self.store.list(
             camera=camera or None,
             since=_parse_time(since, "since"),
             until=_parse_time(until, "until"),
@@ -128,23 +117,47 @@ def create_app(
         )
         return [event_json(r) for r in rows]
 
-    def check_token(authorization: str | None) -> None:
-        if token is None:
+    def row(self, event_id: int) -> dict:
+        """The stored event ``event_id``, or HTTP 404."""
+        from fastapi import HTTPException
+
+        row = self.store.get(event_id)
+        if row is None:
+            raise HTTPException(404, f"no event {event_id}")
+        return row
+
+    def check_token(self, authorization: str | None) -> None:
+        """HTTP 403 on a read-only service, 401 unless ``authorization`` is ``Bearer TOKEN``."""
+        from fastapi import HTTPException
+
+        if self.token is None:
             raise HTTPException(403, "this service is read-only: set [server] token in its config to allow changes")
         given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
             raise HTTPException(
                 401,
                 "a valid token is needed (header Authorization: Bearer TOKEN)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    # ------------------------------------------------------------------ pages
-    @app.get("/", response_class=HTMLResponse)
-    def cameras_page(request: Request):
-        return templates.TemplateResponse(request, "cameras.html", {"cameras": cameras_json()})
 
-    @app.get("/events", response_class=HTMLResponse)
+def _page_routes(site: _Site):
+    """The HTML pages: cameras, events (filtered), one event."""
+    from fastapi import APIRouter, Request
+    from fastapi.responses import HTMLResponse
+    from fastapi.templating import Jinja2Templates
+    from jinja2 import Environment, FileSystemLoader
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["iso"] = iso
+    templates = Jinja2Templates(env=env)
+    router = APIRouter()
+
+    @router.get("/", response_class=HTMLResponse)
+    def cameras_page(request: Request):
+        return templates.TemplateResponse(request, "cameras.html", {"cameras": site.cameras_json()})
+
+    @router.get("/events", response_class=HTMLResponse)
     def events_page(
         request: Request,
         camera: str = "",
@@ -154,10 +167,10 @@ def create_app(
         limit: int = 50,
         offset: int = 0,
     ):
-        evs = events_query(camera, since, until, label, limit, offset)
+        evs = site.events(camera, since, until, label, limit, offset)
         ctx = {
             "events": evs,
-            "cameras": list(cameras),
+            "cameras": list(site.cameras),
             "camera": camera,
             "since": since,
             "until": until,
@@ -168,58 +181,82 @@ def create_app(
         }
         return templates.TemplateResponse(request, "events.html", ctx)
 
-    @app.get("/events/{event_id}", response_class=HTMLResponse)
+    @router.get("/events/{event_id}", response_class=HTMLResponse)
     def event_page(request: Request, event_id: int):
-        row = store.get(event_id)
-        if row is None:
-            raise HTTPException(404, f"no event {event_id}")
-        ev = event_json(row, curve=True)
+        row = site.row(event_id)
         ctx = {
-            "ev": ev,
+            "ev": event_json(row, curve=True),
             "svg": curve_svg_points(row["curve"] or [], row["threshold"]),
             "labels": LABELS,
             "feedback": row["feedback"],
         }
         return templates.TemplateResponse(request, "event.html", ctx)
 
-    # ------------------------------------------------------------------ API
-    @app.get("/api/cameras")
-    def api_cameras():
-        return cameras_json()
+    return router
 
-    @app.get("/api/events")
+
+def _api_routes(site: _Site, on_label: Callable[[dict, str | None], str | None] | None):
+    """The JSON API (see the module docstring) and ``/healthz``."""
+    from fastapi import APIRouter, Header, HTTPException
+    from fastapi.responses import JSONResponse
+
+    router = APIRouter()
+
+    @router.get("/api/cameras")
+    def api_cameras():
+        return site.cameras_json()
+
+    @router.get("/api/events")
     def api_events(
         camera: str = "", since: str = "", until: str = "", label: str = "", limit: int = 100, offset: int = 0
     ):
-        return events_query(camera, since, until, label, limit, offset)
+        return site.events(camera, since, until, label, limit, offset)
 
-    @app.get("/api/events/{event_id}")
+    @router.get("/api/events/{event_id}")
     def api_event(event_id: int):
-        row = store.get(event_id)
-        if row is None:
-            raise HTTPException(404, f"no event {event_id}")
-        return event_json(row, curve=True)
+        return event_json(site.row(event_id), curve=True)
 
-    @app.post("/api/events/{event_id}/label")
+    @router.post("/api/events/{event_id}/label")
     def api_label(event_id: int, body: dict, authorization: str | None = Header(default=None)):
-        check_token(authorization)
+        site.check_token(authorization)
         label = body.get("label") if isinstance(body, dict) else None
         if label is not None and label not in LABELS:
             raise HTTPException(422, f"label must be one of {', '.join(LABELS)} or null")
-        row = store.get(event_id)
-        if row is None:
-            raise HTTPException(404, f"no event {event_id}")
-        row = store.mark(event_id, label)
+        site.row(event_id)
+        row = site.store.mark(event_id, label)
         if on_label is not None:
             feedback = on_label(row, label)
             if feedback is not None:
-                row = store.mark(event_id, label, feedback)
+                row = site.store.mark(event_id, label, feedback)
         out = event_json(row)
         out["feedback"] = row["feedback"]
         return out
 
-    @app.get("/healthz")
+    @router.get("/healthz")
     def healthz():
-        return JSONResponse({"ok": True, "cameras": {n: s.get("state") for n, s in status().items()}})
+        return JSONResponse({"ok": True, "cameras": {n: s.get("state") for n, s in site.status().items()}})
 
+    return router
+
+
+def create_app(
+    config: ServeConfig,
+    store: Store,
+    *,
+    status: Callable[[], dict[str, dict]] = dict,
+    on_label: Callable[[dict, str | None], str | None] | None = None,
+    lifespan=None,
+):
+    """The FastAPI application. ``status()``: each camera's latest state (from the supervisor). ``on_label(event,
+    label)``: called after a label is stored (the detector's feedback); what it returns is stored beside it."""
+    from fastapi import FastAPI
+    from fastapi.staticfiles import StaticFiles
+
+    app = FastAPI(title="video-anomaly", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    store.media.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=store.media), name="media")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    site = _Site({c.name: c for c in config.cameras}, store, status, config.server.token)
+    app.include_router(_page_routes(site))
+    app.include_router(_api_routes(site, on_label))
     return app

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,13 @@ class _Table:
             self.fail(key, f"must be a finite {'positive' if positive else 'non-negative'} number, got {value}")
         return value if integer else float(value)
 
+    def port(self, key: str, default: int, *, lowest: int) -> int:
+        """A TCP port in ``lowest..65535`` (0: the system picks one)."""
+        value = self.number(key, default, positive=lowest > 0, integer=True)
+        if value > 65535:
+            self.fail(key, f"must be {lowest}..65535, got {value}")
+        return value
+
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
@@ -282,6 +290,65 @@ def _database(base: Path, value: str) -> str:
     return f"sqlite:///{(p if p.is_absolute() else base / p).resolve()}"
 
 
+def _server(t: _Table, base: Path) -> ServerConfig:
+    token = t.string("token")
+    token_file = t.string("token_file")
+    if token and token_file:
+        t.fail("token_file", "give token or token_file, not both")
+    if token_file:
+        tf = Path(token_file).expanduser()
+        tf = tf if tf.is_absolute() else base / tf
+        try:
+            token = tf.read_text().strip()
+        except OSError as exc:
+            t.fail("token_file", f"{tf}: cannot read: {exc.strerror}")
+        if not token:
+            t.fail("token_file", f"{tf}: is empty")
+    if token is not None and len(token) < 8:
+        t.fail("token", "must be at least 8 characters")
+    port = t.port("port", 8765, lowest=0)
+    return ServerConfig(host=t.string("host", "127.0.0.1"), port=port, token=token, base_url=t.string("base_url"))
+
+
+def _store(t: _Table, base: Path) -> StoreConfig:
+    media = Path(t.string("media", "media")).expanduser()
+    return StoreConfig(
+        database=_database(base, t.string("database", "events.sqlite")),
+        media=(media if media.is_absolute() else base / media).resolve(),
+        max_age_days=t.number("max_age_days", 30.0),
+        max_size_mb=t.number("max_size_mb", 2000.0),
+    )
+
+
+def _mqtt(t: _Table) -> MqttConfig:
+    return MqttConfig(
+        port=t.port("port", 1883, lowest=1),
+        host=t.string("host", "127.0.0.1"),
+        username=t.string("username"),
+        password=t.get("password", (str,)),
+        topic_prefix=t.string("topic_prefix", "video-anomaly").strip("/"),
+        discovery_prefix=t.get("discovery_prefix", (str,), "homeassistant").strip("/"),
+        keepalive_s=t.number("keepalive_s", 30, integer=True),
+    )
+
+
+def _webhook(t: _Table) -> WebhookConfig:
+    url = t.string("url", required=True)
+    if not url.startswith(("http://", "https://")):
+        t.fail("url", f"must be an http:// or https:// URL, got {url!r}")
+    return WebhookConfig(
+        url, t.number("timeout_s", 5.0), t.number("retries", 3, positive=False, integer=True), t.string("secret")
+    )
+
+
+def _section(path: Path, name: str, data: Any, read: Callable[[_Table], Any]) -> Any:
+    """``read`` one table of the config, then refuse any key it did not read."""
+    t = _Table(path, name, data)
+    value = read(t)
+    t.done()
+    return value
+
+
 def load_config(path: str | Path) -> ServeConfig:
     """Read and check a service config (see the module docstring). Raises ``ConfigError`` naming file and key."""
     from ..config import read_toml
@@ -293,79 +360,15 @@ def load_config(path: str | Path) -> ServeConfig:
     for key in ("server", "store", "mqtt", "webhooks", "cameras"):
         top.used.add(key)
     top.done()
-
-    s = _Table(path, "server", doc.get("server", {}))
-    token = s.string("token")
-    token_file = s.string("token_file")
-    if token and token_file:
-        s.fail("token_file", "give token or token_file, not both")
-    if token_file:
-        tf = Path(token_file).expanduser()
-        tf = tf if tf.is_absolute() else base / tf
-        try:
-            token = tf.read_text().strip()
-        except OSError as exc:
-            s.fail("token_file", f"{tf}: cannot read: {exc.strerror}")
-        if not token:
-            s.fail("token_file", f"{tf}: is empty")
-    if token is not None and len(token) < 8:
-        s.fail("token", "must be at least 8 characters")
-    port = s.number("port", 8765, positive=False, integer=True)
-    if port > 65535:
-        s.fail("port", f"must be 0..65535, got {port}")
-    server = ServerConfig(host=s.string("host", "127.0.0.1"), port=port, token=token, base_url=s.string("base_url"))
-    s.done()
-
-    st = _Table(path, "store", doc.get("store", {}))
-    media = Path(st.string("media", "media")).expanduser()
-    store = StoreConfig(
-        database=_database(base, st.string("database", "events.sqlite")),
-        media=(media if media.is_absolute() else base / media).resolve(),
-        max_age_days=st.number("max_age_days", 30.0),
-        max_size_mb=st.number("max_size_mb", 2000.0),
-    )
-    st.done()
-
-    mqtt = None
-    if "mqtt" in doc:
-        m = _Table(path, "mqtt", doc["mqtt"])
-        mport = m.number("port", 1883, integer=True)
-        if mport > 65535:
-            m.fail("port", f"must be 1..65535, got {mport}")
-        mqtt = MqttConfig(
-            host=m.string("host", "127.0.0.1"),
-            port=mport,
-            username=m.string("username"),
-            password=m.get("password", (str,)),
-            topic_prefix=m.string("topic_prefix", "video-anomaly").strip("/"),
-            discovery_prefix=m.get("discovery_prefix", (str,), "homeassistant").strip("/"),
-            keepalive_s=m.number("keepalive_s", 30, integer=True),
-        )
-        m.done()
-
+    server = _section(path, "server", doc.get("server", {}), lambda t: _server(t, base))
+    store = _section(path, "store", doc.get("store", {}), lambda t: _store(t, base))
+    mqtt = _section(path, "mqtt", doc["mqtt"], _mqtt) if "mqtt" in doc else None
     hooks = doc.get("webhooks", [])
     if not isinstance(hooks, list):
         top.fail("webhooks", "must be an array of tables: [[webhooks]]")
-    webhooks = []
-    for i, h in enumerate(hooks):
-        w = _Table(path, f"webhooks.{i}", h)
-        url = w.string("url", required=True)
-        if not url.startswith(("http://", "https://")):
-            w.fail("url", f"must be an http:// or https:// URL, got {url!r}")
-        webhooks.append(
-            WebhookConfig(
-                url,
-                w.number("timeout_s", 5.0),
-                w.number("retries", 3, positive=False, integer=True),
-                w.string("secret"),
-            )
-        )
-        w.done()
-
+    webhooks = tuple(_section(path, f"webhooks.{i}", h, _webhook) for i, h in enumerate(hooks))
     cams = doc.get("cameras")
     if not isinstance(cams, dict) or not cams:
         raise ConfigError(f"{path}: [cameras]: no camera: add a table [cameras.NAME] with source and detector")
     cameras = tuple(_camera(path, name, data) for name, data in cams.items())
-    return ServeConfig(
-        path=path.resolve(), server=server, store=store, cameras=cameras, mqtt=mqtt, webhooks=tuple(webhooks)
-    )
+    return ServeConfig(path=path.resolve(), server=server, store=store, cameras=cameras, mqtt=mqtt, webhooks=webhooks)

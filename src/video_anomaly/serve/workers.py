@@ -347,6 +347,53 @@ def _exit_when_orphaned(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+class _Reporter:
+    """A worker's messages to the service over its ``queue``: ``{"kind", "camera", "time", **fields}``. Errors and
+    warnings name the source: they go out with its password removed."""
+
+    def __init__(self, cam: CameraConfig, queue):
+        self.cam, self.queue = cam, queue
+        self.shown = redact_source(cam.source)
+
+    def send(self, kind: str, **fields) -> None:
+        for key in ("error", "message"):
+            if isinstance(fields.get(key), str):
+                fields[key] = fields[key].replace(self.cam.source, self.shown)
+        self.queue.put({"kind": kind, "camera": self.cam.name, "time": time.time(), **fields})
+
+    def warn(self, message: str) -> None:
+        self.send("warning", message=f"camera {self.cam.name}: {message}")
+
+
+def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter):
+    """One live run of an opened ``source`` until it ends, is lost or is stopped, recording its events; its
+    summary (run statistics, CPU seconds, peak memory) is sent. Returns ``(RunStats, frames seen)``."""
+    # The session's threshold (``LiveSession``: the override, else the detector's for the score).
+    threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
+    run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
+    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send)
+    report.send("state", state=LIVE, threshold=threshold, fps=0.0, frames=0, in_event=False)
+    cpu0 = time.process_time()
+    try:
+        # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop.
+        *_, stats = det.watch(
+            source,
+            score=cam.score,
+            threshold=cam.threshold,
+            emit=rec.on_message,
+            end_after=cam.end_after,
+            min_length=cam.min_length,
+            on_frame=rec.on_frame,
+            queue=cam.queue,
+            warn=report.warn,
+            end_on_error=True,
+        )
+    finally:
+        rec.finish()
+    report.send("summary", **stats.to_dict(), cpu_s=round(time.process_time() - cpu0, 3), peak_rss_mib=_peak_rss_mib())
+    return stats, rec.frames
+
+
 def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1) -> int:
     """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
     service shares the cores out among its cameras). Returns its exit status: 0 stopped or ended."""
@@ -358,17 +405,8 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, stop_on_signals
     from .store import Store
 
-    shown = redact_source(cam.source)
-
-    def send(kind: str, **fields) -> None:
-        for key in ("error", "message"):  # errors name the source: never with its password
-            if isinstance(fields.get(key), str):
-                fields[key] = fields[key].replace(cam.source, shown)
-        queue.put({"kind": kind, "camera": cam.name, "time": time.time(), **fields})
-
-    def warn(message: str) -> None:
-        send("warning", message=f"camera {cam.name}: {message}")
-
+    report = _Reporter(cam, queue)
+    send = report.send
     backoff = Backoff(cap=cam.retry_max_s)
     store = Store(database, media)
     try:
@@ -379,40 +417,13 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
             while True:
                 send("state", state=STARTING)
                 try:
-                    source = open_camera_source(cam, warn)
+                    source = open_camera_source(cam, report.warn)
                 except VideoAnomalyError as exc:
                     send("state", state=LOST, error=str(exc))
                     time.sleep(backoff.next())
                     continue
-                # The session's threshold (``LiveSession``: the override, else the detector's for the score).
-                threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
-                run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
-                rec = EventRecorder(cam, store, run_id, threshold, source.fps, send)
-                send("state", state=LIVE, threshold=threshold, fps=0.0, frames=0, in_event=False)
-                cpu0 = time.process_time()
-                try:
-                    # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop.
-                    *_, stats = det.watch(
-                        source,
-                        score=cam.score,
-                        threshold=cam.threshold,
-                        emit=rec.on_message,
-                        end_after=cam.end_after,
-                        min_length=cam.min_length,
-                        on_frame=rec.on_frame,
-                        queue=cam.queue,
-                        warn=warn,
-                        end_on_error=True,
-                    )
-                finally:
-                    rec.finish()
-                send(
-                    "summary",
-                    **stats.to_dict(),
-                    cpu_s=round(time.process_time() - cpu0, 3),
-                    peak_rss_mib=_peak_rss_mib(),
-                )
-                if rec.frames:
+                stats, frames = _watch_once(det, cam, store, source, report)
+                if frames:
                     backoff.reset()
                 if stats.end == INTERRUPTED:
                     send("state", state=STOPPED, in_event=False)
