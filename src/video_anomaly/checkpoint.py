@@ -247,9 +247,14 @@ def load_checkpoint(
     if device is not None:
         model.to(device)
     model.eval()
-    extras = {k: v for k, v in meta.items() if k not in _RESERVED}
+    extras = extras_from_meta(meta)
     extras["arrays"] = load_calibration_arrays(directory, meta)
     return model, cfg, extras
+
+
+def extras_from_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The extras of a checkpoint's metadata: the training state and whatever the trainer stored beside it."""
+    return {k: v for k, v in meta.items() if k not in _RESERVED}
 
 
 def load_weights(path: str | Path, model: nn.Module) -> dict[str, Any]:
