@@ -70,7 +70,7 @@ class TrainResult:
     clips_per_s: float = 0.0
     stopped_at_max_steps: bool = False
     run_config: RunConfig | None = None
-    # What the checkpoint holds beside the weights (``checkpoint.load_checkpoint``'s extras, less the arrays), so
+    # What the checkpoint holds beside the weights (``checkpoint.load_checkpoint``'s extras), so
     # that a caller can use the trained model without reading it back; None when no checkpoint was written.
     checkpoint_extras: dict[str, Any] | None = None
 
