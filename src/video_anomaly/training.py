@@ -211,33 +211,11 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _plot_loss(path: Path, history: list[float], holdout: list[float | None] | None = None) -> None:
-    epochs = np.arange(1, len(history) + 1)
-    losses = np.asarray(history, dtype=float)
+    from .plots import plot_loss_curve
+
     held = [np.nan if v is None else v for v in holdout or []]
-    try:
-        from .plots import plot_loss_curve
-    except ImportError:
-        plot_loss_curve = None
-    if plot_loss_curve is not None:
-        plot_loss_curve(epochs, losses, path, val_losses=held if any(np.isfinite(held)) else None)
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(epochs, losses, marker="o", label="train")
-    if any(np.isfinite(held)):
-        ax.plot(epochs[: len(held)], held, marker="s", label="held out")
-        ax.legend()
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training MSE")
-    ax.set_title("Training loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    epochs = np.arange(1, len(history) + 1)
+    plot_loss_curve(epochs, np.asarray(history, dtype=float), path, val_losses=held if any(np.isfinite(held)) else None)
 
 
 def _rewrite_log(path: Path, rows: list[dict[str, Any]]) -> None:
