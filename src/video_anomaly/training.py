@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -114,32 +115,36 @@ def plateau_update(state: dict[str, Any], epoch_loss: float, train: TrainConfig)
     return state
 
 
+def _fingerprint(videos: Sequence, sampled) -> str:
+    """SHA-256 over each video's name, frame count and native size, and the frames ``sampled(video)`` yields."""
+    h = hashlib.sha256()
+    for video in videos:
+        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
+        for frame in sampled(video):
+            h.update(np.ascontiguousarray(frame).tobytes())
+    return h.hexdigest()
+
+
 def data_fingerprint(videos: Sequence, size: int | None = None) -> str:
     """SHA-256 over video names, frame counts, native sizes and three sampled frames of each video.
 
     Cheap: the frames are the ``size``-resized ones training reads anyway (cached by the source).
     """
-    h = hashlib.sha256()
-    for video in videos:
+
+    def three(video) -> list:
         n = len(video)
-        h.update(json.dumps([video.name, n, list(video.source.native_size)]).encode())
-        if n:
-            frames = video.source.frames(size)
-            for i in sorted({0, n // 2, n - 1}):
-                h.update(np.ascontiguousarray(frames[i]).tobytes())
-    return h.hexdigest()
+        if not n:
+            return []
+        frames = video.source.frames(size)
+        return [frames[i] for i in sorted({0, n // 2, n - 1})]
+
+    return _fingerprint(videos, three)
 
 
 def footage_fingerprint(videos: Sequence) -> str:
     """SHA-256 over video names, frame counts, native sizes and the first frame of each video: which footage a
     detector was fitted on, without decoding (or caching) more than one frame per video."""
-    h = hashlib.sha256()
-    for video in videos:
-        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
-        first = next(iter(video.source.iter_frames(None)), None)
-        if first is not None:
-            h.update(np.ascontiguousarray(first).tobytes())
-    return h.hexdigest()
+    return _fingerprint(videos, lambda video: itertools.islice(video.source.iter_frames(None), 1))
 
 
 def ranges_by_name(videos: Sequence, ranges: Sequence[tuple[int, int]] | None) -> dict[str, list[int]]:
