@@ -196,3 +196,38 @@ def test_train_command_flags_override_config_and_resume(tmp_path, capsys):
     (run / "checkpoint" / "model.safetensors").write_bytes(b"junk")
     assert main(["train", str(data), "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 2
     assert "model.safetensors" in capsys.readouterr().err
+
+
+def test_api_training_hands_over_the_model_it_trained(tmp_path, monkeypatch):
+    """``Detector.train`` scores with the autoencoder it has just trained, from memory: the checkpoint is not read
+    back, and the detector loaded from disk later gives the same scores."""
+    import warnings
+
+    from video_anomaly import checkpoint
+    from video_anomaly.api import Detector
+
+    results = []
+
+    def spy(*args, **kwargs):
+        results.append(train(*args, **kwargs))
+        return results[-1]
+
+    def no_read(*_args, **_kwargs):
+        raise AssertionError("the checkpoint just trained was read back from disk")
+
+    monkeypatch.setattr(training, "train", spy)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", no_read)
+    videos = _videos(n=24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a few calibration frames only: the threshold is rough, and says so
+        det = Detector.train(videos, tmp_path / "run", CFG.replace(train={"epochs": 1}), cues=("ae",), device="cpu",
+                             progress=False)  # fmt: skip
+    (r,) = results
+    assert det.cues["ae"].model is r.model and not r.model.training
+    assert all(p.grad is None for p in r.model.parameters())
+    assert det.cues["ae"].holdout_ranges == {"video0": [20, 24], "video1": [20, 24]}
+    monkeypatch.undo()
+    _assert_same(_weights(load_checkpoint(r.checkpoint)[0]), _weights(r.model))
+    on_disk = Detector.load(tmp_path / "run")
+    for v in videos:
+        assert np.array_equal(det.score(v, "ae").frame_scores, on_disk.score(v, "ae").frame_scores)

@@ -3,11 +3,11 @@
 Layout of a checkpoint folder::
 
     checkpoint.json          format version, the run config (model, data, train, score sections),
-                             the training state (epoch, step, data fingerprint, ...), any calibration
-                             scalars, and the SHA-256 of every file below
+                             the training state (epoch, step, data fingerprint, ...), what the
+                             trainer stored beside it (hold-out ranges, dataset root) and the
+                             SHA-256 of every file below
     model.safetensors        the weights (plain model state dict, float32 on CPU)
     optimizer.safetensors    optimiser state tensors; its scalar state is JSON in the file's metadata
-    calibration.safetensors  optional arrays added later by ``update_checkpoint_extras``
 
 Writes are atomic: the new folder is written beside the old one under a hidden name and swapped
 in with ``os.replace``; the previous checkpoint stays whole until the new one is complete. A crash
@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -38,7 +37,6 @@ VERSION = 1
 META = "checkpoint.json"
 WEIGHTS = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
-CALIBRATION = "calibration.safetensors"
 # Top-level JSON keys owned by this module; everything else is an "extra".
 _RESERVED = {"format", "version", "config", "files", "parameters"}
 # Checkpoints written before the [score] section went (issue 19) still hold one; no code read it, so it is skipped.
@@ -140,12 +138,10 @@ def save_checkpoint(
     run_config: RunConfig,
     extras: Mapping[str, Any] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
-    arrays: Mapping[str, np.ndarray | torch.Tensor] | None = None,
 ) -> Path:
     """Write a checkpoint folder atomically and return its path.
 
     ``extras``: JSON-serialisable training state (epoch, step, data fingerprint, loss history, ...).
-    ``arrays``: optional named arrays stored in ``calibration.safetensors``.
     """
     from safetensors.torch import save_file
 
@@ -168,8 +164,6 @@ def save_checkpoint(
         if optimizer is not None:
             tensors, scalars = optimizer_state_to_flat(optimizer)
             save_file(tensors, str(tmp / OPTIMIZER), metadata={"state": json.dumps(scalars)})
-        if arrays:
-            _save_arrays(tmp / CALIBRATION, arrays)
         _write_meta(tmp, meta)
 
     _write_dir_atomically(directory, fill)
@@ -231,7 +225,7 @@ def load_checkpoint(
 
     ``path``: the checkpoint folder, its ``checkpoint.json`` or its ``model.safetensors``.
     Returns ``(model in eval mode on device, run_config, extras)``; ``extras`` holds the training
-    state and calibration scalars, plus ``extras["arrays"]``: calibration arrays as numpy (may be empty).
+    state and whatever else the trainer stored beside it (``extras_from_meta``).
     Raises ``CheckpointError`` for a missing or damaged file, or weights of another model.
     """
     from .models import build_model
@@ -247,9 +241,12 @@ def load_checkpoint(
     if device is not None:
         model.to(device)
     model.eval()
-    extras = {k: v for k, v in meta.items() if k not in _RESERVED}
-    extras["arrays"] = load_calibration_arrays(directory, meta)
-    return model, cfg, extras
+    return model, cfg, extras_from_meta(meta)
+
+
+def extras_from_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The extras of a checkpoint's metadata: the training state and whatever the trainer stored beside it."""
+    return {k: v for k, v in meta.items() if k not in _RESERVED}
 
 
 def load_weights(path: str | Path, model: nn.Module) -> dict[str, Any]:
@@ -323,59 +320,3 @@ def load_optimizer_state(path: str | Path, optimizer: torch.optim.Optimizer) -> 
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(opt_path, f"optimiser state does not fit this optimiser: {exc}") from None
-
-
-# ---------------------------------------------------------------------------------------- calibration
-
-
-def _save_arrays(path: Path, arrays: Mapping[str, np.ndarray | torch.Tensor]) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {}
-    for k, v in arrays.items():
-        t = v.detach().cpu() if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v, copy=True))
-        tensors[k] = t.contiguous()
-    save_file(tensors, str(path), metadata={"format": FORMAT})
-
-
-def load_calibration_arrays(path: str | Path, meta: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
-    """Calibration arrays of a checkpoint as numpy (empty dict when it has none)."""
-    directory = checkpoint_dir(path)
-    meta = meta if meta is not None else read_meta(directory)
-    if CALIBRATION not in meta.get("files", {}):
-        return {}
-    tensors, _ = _load_tensors(_verified(directory, meta, CALIBRATION))
-    return {k: v.numpy() for k, v in tensors.items()}
-
-
-def update_checkpoint_extras(
-    path: str | Path, arrays: Mapping[str, np.ndarray | torch.Tensor] | None = None, **extras: Any
-) -> Path:
-    """Atomically add or replace JSON scalars (``extras``) and arrays in an existing checkpoint.
-
-    ``arrays`` are merged into ``calibration.safetensors`` (same name = replaced). Weights and
-    optimiser state are copied unchanged. Returns the checkpoint folder.
-    """
-    directory = checkpoint_dir(path)
-    meta = read_meta(directory)
-    clash = (_RESERVED | {"arrays"}) & set(extras)
-    if clash:
-        raise ValueError(f"extras may not use the reserved keys {sorted(clash)}")
-    merged = load_calibration_arrays(directory, meta)
-    merged.update(arrays or {})
-    meta.update(extras)
-    if directory.name.startswith(".") and directory.name.endswith(".old"):
-        # Recovering from an interrupted swap: write the real folder back.
-        directory = directory.with_name(directory.name[1:-4])
-
-    def fill(tmp: Path) -> None:
-        source = checkpoint_dir(directory)
-        for name in meta.get("files", {}):
-            if name != CALIBRATION:
-                shutil.copy2(_verified(source, meta, name), tmp / name)
-        if merged:
-            _save_arrays(tmp / CALIBRATION, merged)
-        _write_meta(tmp, meta)
-
-    _write_dir_atomically(directory, fill)
-    return directory

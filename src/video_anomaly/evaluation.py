@@ -103,24 +103,16 @@ def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, f
 
 
 def _write_evaluation(detector, rows, out_dir, score, seconds, figures) -> dict[str, Any]:
+    """Every number of the ``score`` over ``rows`` (``(video, VideoScores, labels or None, masks or None)`` per
+    video), written into ``out_dir`` (the files of ``evaluate_scores``); returns them as JSON values."""
     from .scores import spec
 
     sp = spec(score)
     out_dir = Path(out_dir)
-    arrays = {}
-    for video, vs, labels, _ in rows:
-        arrays[f"{video.name}/score"] = vs.frame_scores
-        arrays[f"{video.name}/raw"] = vs.raw
-        if vs.maps is not None:
-            arrays[f"{video.name}/maps"] = vs.maps.astype(np.float16)
-        if labels is not None:
-            arrays[f"{video.name}/labels"] = labels
     labelled = [r for r in rows if r[2] is not None]
     what = f"{score} score ({sp.protocol} protocol)"
     # The seed score is normalised per video by definition; its un-normalised form is its raw own error.
     base = [vs.raw if sp.protocol == "exact" else vs.frame_scores for _, vs, _, _ in labelled]
-    ys = [y for _, _, y, _ in labelled]
-    names = [v.name for v, _, _, _ in labelled]
     results: dict[str, Any] = {
         "score": score,
         "protocol": sp.protocol,
@@ -136,49 +128,77 @@ def _write_evaluation(detector, rows, out_dir, score, seconds, figures) -> dict[
         "rbdc_tbdc": None,
     }
     if labelled:
-        results["frame_level"] = {
-            "micro": metrics.micro(ys, base, what=what),
-            "micro_normalized": metrics.micro(ys, base, normalization="seed", what=what),
-            "macro": metrics.macro(ys, base, names, what=what),
-            "macro_normalized": metrics.macro(ys, base, names, normalization="seed", what=what),
-        }
-        masked = [(v, vs, y, m) for v, vs, y, m in labelled if m is not None]
-        if masked:
-            results["pixel_level"] = metrics.pixel_level_maps(
-                [y for _, _, y, _ in masked], [vs.maps for _, vs, _, _ in masked], [m for *_, m in masked],
-                [v.name for v, *_ in masked], what=what,
-            )  # fmt: skip
-            results["rbdc_tbdc"] = metrics.region_track_detection(
-                [vs.maps for _, vs, _, _ in masked], [m for *_, m in masked], [v.name for v, *_ in masked]
-            )
-            results["rbdc_tbdc"].pop("curve", None)
-        results["events"] = _event_summary(labelled)
-        results["false_alarm_rate"] = _false_alarm_rate(labelled, detector.config.target_far)
+        results.update(_labelled_metrics(labelled, base, what, detector.config.target_far))
     results["videos"] = [
         {"name": v.name, "n_frames": vs.n_frames, "alarms": int(vs.alarms.sum()),
          "auc": metrics.roc_auc(y, vs.frame_scores) if y is not None else None}
         for v, vs, y, _ in rows
     ]  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out_dir / "arrays.npz", **arrays)
+    np.savez_compressed(out_dir / "arrays.npz", **_arrays(rows))
     files = {"json": str(out_dir / "evaluation.json"), "markdown": str(out_dir / "evaluation.md")}
     if figures:
-        from .plots import plot_roc, plot_score
-
-        for v, vs, y, _ in rows:
-            plot_score(vs.frame_scores, out_dir / "scores" / f"{v.name}.png", threshold=results["threshold"],
-                       alarms=vs.alarms if results["threshold"] is not None else None, labels=y,
-                       title=f"{v.name}: {score} score")  # fmt: skip
-        if labelled and metrics.has_both_classes(np.concatenate(ys)):
-            y_all, s_all = np.concatenate(ys), np.concatenate(base)
-            fpr, tpr, _ = metrics.roc(y_all, s_all)
-            files["roc"] = str(plot_roc([(f"{score}, micro (AUC {metrics.roc_auc(y_all, s_all):.3f})", fpr, tpr)],
-                                        out_dir / "roc.png", title=f"ROC ({what})"))  # fmt: skip
+        files |= _figures(rows, labelled, base, out_dir, score, what, results["threshold"])
     results["files"] = files
     results = _jsonable(results)
     (out_dir / "evaluation.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / "evaluation.md").write_text(scores_table_markdown(results))
     return results
+
+
+def _arrays(rows) -> dict[str, np.ndarray]:
+    """``arrays.npz``'s contents: per video its score, raw score, region maps (float16) and labels."""
+    arrays = {}
+    for video, vs, labels, _ in rows:
+        arrays[f"{video.name}/score"] = vs.frame_scores
+        arrays[f"{video.name}/raw"] = vs.raw
+        if vs.maps is not None:
+            arrays[f"{video.name}/maps"] = vs.maps.astype(np.float16)
+        if labels is not None:
+            arrays[f"{video.name}/labels"] = labels
+    return arrays
+
+
+def _labelled_metrics(labelled, base, what: str, target_far: float) -> dict[str, Any]:
+    """Frame-level AUC/EER of the ``base`` scores of the labelled videos, pixel-level AUC and RBDC/TBDC where masks
+    and region maps exist, the event summary and the false-alarm rate at the threshold."""
+    ys = [y for _, _, y, _ in labelled]
+    names = [v.name for v, _, _, _ in labelled]
+    out: dict[str, Any] = {
+        "frame_level": {
+            "micro": metrics.micro(ys, base, what=what),
+            "micro_normalized": metrics.micro(ys, base, normalization="seed", what=what),
+            "macro": metrics.macro(ys, base, names, what=what),
+            "macro_normalized": metrics.macro(ys, base, names, normalization="seed", what=what),
+        }
+    }
+    masked = [(v, vs, y, m) for v, vs, y, m in labelled if m is not None]
+    if masked:
+        videos, scores, masked_ys, masks = (list(col) for col in zip(*masked))
+        maps, masked_names = [vs.maps for vs in scores], [v.name for v in videos]
+        out["pixel_level"] = metrics.pixel_level_maps(masked_ys, maps, masks, masked_names, what=what)
+        out["rbdc_tbdc"] = metrics.region_track_detection(maps, masks, masked_names)
+        out["rbdc_tbdc"].pop("curve", None)
+    out["events"] = _event_summary(labelled)
+    out["false_alarm_rate"] = _false_alarm_rate(labelled, target_far)
+    return out
+
+
+def _figures(rows, labelled, base, out_dir: Path, score: str, what: str, threshold) -> dict[str, str]:
+    """``scores/<video>.png`` for every video and, where both classes are labelled, ``roc.png`` (its path)."""
+    from .plots import plot_roc, plot_score
+
+    for v, vs, y, _ in rows:
+        plot_score(vs.frame_scores, out_dir / "scores" / f"{v.name}.png", threshold=threshold,
+                   alarms=vs.alarms if threshold is not None else None, labels=y,
+                   title=f"{v.name}: {score} score")  # fmt: skip
+    ys = [y for _, _, y, _ in labelled]
+    if not (labelled and metrics.has_both_classes(np.concatenate(ys))):
+        return {}
+    y_all, s_all = np.concatenate(ys), np.concatenate(base)
+    fpr, tpr, _ = metrics.roc(y_all, s_all)
+    label = f"{score}, micro (AUC {metrics.roc_auc(y_all, s_all):.3f})"
+    return {"roc": str(plot_roc([(label, fpr, tpr)], out_dir / "roc.png", title=f"ROC ({what})"))}
 
 
 def _event_summary(labelled) -> dict[str, Any]:

@@ -24,7 +24,9 @@ process.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -56,7 +58,8 @@ PLATEAU_THRESHOLD = 1e-4
 
 @dataclass
 class TrainResult:
-    """What ``train`` did. ``losses``: mean training MSE of each completed epoch."""
+    """What ``train`` did. ``losses``: mean training MSE of each completed epoch; ``model``: the trained model, in
+    eval mode on the training device (the same weights as the checkpoint)."""
 
     out_dir: Path
     checkpoint: Path
@@ -67,6 +70,10 @@ class TrainResult:
     seconds: float = 0.0
     clips_per_s: float = 0.0
     stopped_at_max_steps: bool = False
+    run_config: RunConfig | None = None
+    # What the checkpoint holds beside the weights (``checkpoint.load_checkpoint``'s extras), so
+    # that a caller can use the trained model without reading it back; None when no checkpoint was written.
+    checkpoint_extras: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------ pure helpers
@@ -108,53 +115,43 @@ def plateau_update(state: dict[str, Any], epoch_loss: float, train: TrainConfig)
     return state
 
 
+def _fingerprint(videos: Sequence, sampled) -> str:
+    """SHA-256 over each video's name, frame count and native size, and the frames ``sampled(video)`` yields."""
+    h = hashlib.sha256()
+    for video in videos:
+        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
+        for frame in sampled(video):
+            h.update(np.ascontiguousarray(frame).tobytes())
+    return h.hexdigest()
+
+
 def data_fingerprint(videos: Sequence, size: int | None = None) -> str:
     """SHA-256 over video names, frame counts, native sizes and three sampled frames of each video.
 
     Cheap: the frames are the ``size``-resized ones training reads anyway (cached by the source).
     """
-    h = hashlib.sha256()
-    for video in videos:
+
+    def three(video) -> list:
         n = len(video)
-        h.update(json.dumps([video.name, n, list(video.source.native_size)]).encode())
-        if n:
-            frames = video.source.frames(size)
-            for i in sorted({0, n // 2, n - 1}):
-                h.update(np.ascontiguousarray(frames[i]).tobytes())
-    return h.hexdigest()
+        if not n:
+            return []
+        frames = video.source.frames(size)
+        return [frames[i] for i in sorted({0, n // 2, n - 1})]
+
+    return _fingerprint(videos, three)
 
 
 def footage_fingerprint(videos: Sequence) -> str:
     """SHA-256 over video names, frame counts, native sizes and the first frame of each video: which footage a
     detector was fitted on, without decoding (or caching) more than one frame per video."""
-    h = hashlib.sha256()
-    for video in videos:
-        h.update(json.dumps([video.name, len(video), list(video.source.native_size)]).encode())
-        first = next(iter(video.source.iter_frames(None)), None)
-        if first is not None:
-            h.update(np.ascontiguousarray(first).tobytes())
-    return h.hexdigest()
+    return _fingerprint(videos, lambda video: itertools.islice(video.source.iter_frames(None), 1))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def ranges_by_name(videos: Sequence, ranges: Any) -> dict[str, Any]:
-    """Per-video frame ranges keyed by video name (JSON-ready); ``ranges`` aligned with ``videos`` or a dict."""
+def ranges_by_name(videos: Sequence, ranges: Sequence[tuple[int, int]] | None) -> dict[str, list[int]]:
+    """Per-video ``[start, stop)`` frame ranges keyed by video name (JSON-ready); ``ranges`` aligned with ``videos``."""
     if ranges is None:
         return {}
-    if isinstance(ranges, dict):
-        return _jsonable(ranges)
-    return {v.name: _jsonable(r) for v, r in zip(videos, ranges)}
+    return {v.name: [int(a), int(b)] for v, (a, b) in zip(videos, ranges)}
 
 
 # ------------------------------------------------------------------------------------- distributed
@@ -219,33 +216,11 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _plot_loss(path: Path, history: list[float], holdout: list[float | None] | None = None) -> None:
-    epochs = np.arange(1, len(history) + 1)
-    losses = np.asarray(history, dtype=float)
+    from .plots import plot_loss_curve
+
     held = [np.nan if v is None else v for v in holdout or []]
-    try:
-        from .plots import plot_loss_curve
-    except ImportError:
-        plot_loss_curve = None
-    if plot_loss_curve is not None:
-        plot_loss_curve(epochs, losses, path, val_losses=held if any(np.isfinite(held)) else None)
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(epochs, losses, marker="o", label="train")
-    if any(np.isfinite(held)):
-        ax.plot(epochs[: len(held)], held, marker="s", label="held out")
-        ax.legend()
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training MSE")
-    ax.set_title("Training loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    epochs = np.arange(1, len(history) + 1)
+    plot_loss_curve(epochs, np.asarray(history, dtype=float), path, val_losses=held if any(np.isfinite(held)) else None)
 
 
 def _rewrite_log(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -303,9 +278,9 @@ def _prepare_data(videos: list, cfg: RunConfig, holdout: bool):
 
 def _restore_state(
     resume: bool, ckpt_path: Path, log_path: Path, model: nn.Module, cfg: RunConfig, fingerprint: str, world: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The run's state (a fresh one, or an interrupted run's with its weights loaded into ``model``) and the log
-    rows written up to its checkpoint."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """The run's state (a fresh one, or an interrupted run's with its weights loaded into ``model``), the log
+    rows written up to its checkpoint and that checkpoint's extras (None for a fresh run)."""
     state: dict[str, Any] = {
         "epoch": 0,  # completed epochs
         "epoch_step": 0,  # optimiser steps already taken in the current (incomplete) epoch
@@ -318,29 +293,29 @@ def _restore_state(
         "seconds": 0.0,
     }
     log_rows: list[dict[str, Any]] = []
-    if resume:
-        if not ckpt_path.exists() and not ckpt._backup_path(ckpt_path).exists():
-            raise TrainingError(
-                f"{ckpt_path}: nothing to resume: the run stopped before it wrote its first checkpoint (one is "
-                "written at the end of each epoch and at --max-steps); start it again without --resume"
-            )
-        meta = ckpt.read_meta(ckpt_path)
-        _check_resumable(meta, cfg, fingerprint, ckpt_path)
-        saved_world = meta.get("world_size", 1)
-        if saved_world != world and meta.get("epoch_step", 0):
-            raise TrainingError(
-                f"{ckpt_path}: stopped mid-epoch with {saved_world} processes; resume with the same number"
-            )
-        ckpt.load_weights(ckpt_path, model)
-        for key in state:
-            if key in meta:
-                state[key] = meta[key]
-        if log_path.is_file():
-            with open(log_path) as fh:
-                log_rows = [json.loads(line) for line in fh if line.strip()]
-            # Lines written after the checkpoint (a crash between the two) are dropped.
-            log_rows = [r for r in log_rows if r["step"] <= state["step"] and not r.get("partial")]
-    return state, log_rows
+    if not resume:
+        return state, log_rows, None
+    if not ckpt_path.exists() and not ckpt._backup_path(ckpt_path).exists():
+        raise TrainingError(
+            f"{ckpt_path}: nothing to resume: the run stopped before it wrote its first checkpoint (one is "
+            "written at the end of each epoch and at --max-steps); start it again without --resume"
+        )
+    meta = ckpt.read_meta(ckpt_path)
+    _check_resumable(meta, cfg, fingerprint, ckpt_path)
+    saved_world = meta.get("world_size", 1)
+    if saved_world != world and meta.get("epoch_step", 0):
+        raise TrainingError(f"{ckpt_path}: stopped mid-epoch with {saved_world} processes; resume with the same number")
+    ckpt.load_weights(ckpt_path, model)
+    for key in state:
+        if key in meta:
+            state[key] = meta[key]
+    if log_path.is_file():
+        with open(log_path) as fh:
+            log_rows = [json.loads(line) for line in fh if line.strip()]
+        # Lines written after the checkpoint (a crash between the two) are dropped.
+        log_rows = [r for r in log_rows if r["step"] <= state["step"] and not r.get("partial")]
+    # A copy: the state shares its lists with ``meta`` and the run extends them.
+    return state, log_rows, copy.deepcopy(ckpt.extras_from_meta(meta))
 
 
 def _wrap_model(model: nn.Module, device: torch.device, use_fast: bool, decode_chunk, world: int):
@@ -359,6 +334,315 @@ def _wrap_model(model: nn.Module, device: torch.device, use_fast: bool, decode_c
 
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     return net, eval_net
+
+
+@dataclass
+class _Run:
+    """What one training run carries from batch to batch: its settings, data, model and resumable ``state``."""
+
+    cfg: RunConfig
+    device: torch.device
+    rank: int
+    world: int
+    out_dir: Path
+    videos: list
+    dataset: Any  # ClipDataset of the training clips
+    holdout_set: Any  # ClipDataset of the held-out clips, or None
+    holdout_ranges: list[tuple[int, int]] | None
+    fingerprint: str
+    model: nn.Module
+    net: nn.Module  # what trains: the fast path, wrapped in DDP across processes
+    eval_net: nn.Module  # what only scores (no DDP wrapper: nothing to synchronise)
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    sampler: Any  # DistributedSampler over ``dataset``
+    state: dict[str, Any]
+    log_rows: list[dict[str, Any]]
+    extras: dict[str, Any]
+    max_steps: int | None
+    progress: bool
+    # The checkpoint's extras as last written (JSON values), or as read on resume; None while there is none.
+    checkpoint_extras: dict[str, Any] | None = None
+    run_clips: int = 0  # clips trained by this call, all ranks
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.out_dir / LOG_NAME
+
+    @property
+    def pin(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def check_every(self) -> int:
+        # With a GPU, reading the loss every step would stall the launch queue; check every few steps.
+        return 1 if self.device.type == "cpu" else 10
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.sampler) / self.cfg.train.batch_size)
+
+
+def _check_config(cfg: RunConfig) -> None:
+    if cfg.model.name == "conv_ae" and cfg.model.clip_length != cfg.data.clip_length:
+        raise ConfigError(
+            f"model.clip_length ({cfg.model.clip_length}) must equal data.clip_length ({cfg.data.clip_length})"
+        )
+
+
+def _setup(
+    cfg: RunConfig,
+    videos: list,
+    out_dir: Path,
+    device,
+    *,
+    resume: bool,
+    holdout: bool,
+    use_fast: bool,
+    max_steps: int | None,
+    progress: bool,
+    extras: dict[str, Any],
+) -> _Run:
+    """Data, seeded model, optimiser and the state of an interrupted run (``resume``); writes ``config.json``."""
+    from torch.utils.data import DistributedSampler
+
+    from .models import build_model
+
+    tcfg = cfg.train
+    _check_config(cfg)
+    rank, world = dist_info()
+    device = pick_device(device)
+    autocast_dtype(device, tcfg.precision)  # reject e.g. fp16 on CPU before any work
+    configure_backend(device)
+    dataset, holdout_set, holdout_ranges, fingerprint = _prepare_data(videos, cfg, holdout)
+    with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
+        torch.manual_seed(tcfg.seed)
+        model = build_model(cfg.model)
+    ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
+    state, log_rows, saved_extras = _restore_state(resume, ckpt_path, log_path, model, cfg, fingerprint, world)
+    model.to(device)
+    model.train()
+    net, eval_net = _wrap_model(model, device, use_fast, tcfg.decode_chunk, world)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, eps=tcfg.eps)
+    if resume and state["step"] > 0:
+        ckpt.load_optimizer_state(ckpt_path, optimizer)
+    scaler = torch.amp.GradScaler(device.type, enabled=tcfg.precision == "fp16")
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(out_dir / CONFIG_NAME, cfg.to_dict())
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=tcfg.shuffle, seed=tcfg.seed)
+    return _Run(cfg=cfg, device=device, rank=rank, world=world, out_dir=out_dir, videos=videos, dataset=dataset,
+                holdout_set=holdout_set, holdout_ranges=holdout_ranges, fingerprint=fingerprint, model=model, net=net,
+                eval_net=eval_net, optimizer=optimizer, scaler=scaler, sampler=sampler, state=state,
+                log_rows=log_rows, extras=extras, max_steps=max_steps, progress=progress,
+                checkpoint_extras=saved_extras)  # fmt: skip
+
+
+def _save(run: _Run, partial: bool) -> None:
+    """Checkpoint the run (rank 0 writes it; every rank keeps the extras it holds)."""
+    saved = {
+        **run.extras,
+        **run.state,
+        "partial": partial,
+        "data_fingerprint": run.fingerprint,
+        "holdout_ranges": ranges_by_name(run.videos, run.holdout_ranges),
+        "train_clips": len(run.dataset),
+        "world_size": run.world,
+        "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else None,
+    }
+    if run.is_main:
+        ckpt.save_checkpoint(run.ckpt_path, run.model, run.cfg, saved, optimizer=run.optimizer)
+    # A copy through JSON, as the checkpoint stores it: later epochs change the state's lists in place.
+    run.checkpoint_extras = json.loads(json.dumps(saved))
+
+
+@torch.no_grad()
+def _holdout_loss(run: _Run) -> float | None:
+    """Mean MSE over the held-out clips (each rank takes a share; summed over ranks)."""
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    if run.holdout_set is None:
+        return None
+    tcfg = run.cfg.train
+    share = DistributedSampler(run.holdout_set, num_replicas=run.world, rank=run.rank, shuffle=False)
+    total = torch.zeros((), dtype=torch.float64, device=run.device)
+    count = 0
+    for batch in DataLoader(run.holdout_set, batch_size=tcfg.batch_size, sampler=list(share)):
+        clips = batch.to(run.device, non_blocking=run.pin).float().div_(256.0)
+        with autocast(run.device, tcfg.precision):
+            recon = run.eval_net(clips)
+        total += reconstruction_loss(recon, clips).double() * clips.shape[0]
+        count += clips.shape[0]
+    total_all, count_all = _all_reduce_sum([total.item(), float(count)], run.device, run.world)
+    return total_all / max(count_all, 1.0)
+
+
+def _epoch_loader(run: _Run, epoch: int):
+    """The epoch's batches (this rank's share of its permutation) that the run has not trained on yet."""
+    from torch.utils.data import DataLoader
+
+    tcfg = run.cfg.train
+    run.sampler.set_epoch(epoch)
+    indices = list(run.sampler)[run.state["epoch_step"] * tcfg.batch_size :]
+    return DataLoader(
+        run.dataset,
+        batch_size=tcfg.batch_size,
+        sampler=indices,
+        num_workers=tcfg.num_workers,
+        pin_memory=run.pin,
+        drop_last=False,
+    )
+
+
+def _progress_bar(run: _Run, epoch: int):
+    """A tqdm bar on stderr for the epoch (rank 0 with ``progress``), else None."""
+    if not (run.progress and run.is_main):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=run.steps_per_epoch,
+        initial=run.state["epoch_step"],
+        desc=f"epoch {epoch + 1}/{run.cfg.train.epochs}",
+        unit="step",
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+
+
+def _train_step(run: _Run, batch: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """One optimiser step on a uint8 batch ``(B, T, 1, H, W)``: ``(loss, learning rate used)``."""
+    tcfg = run.cfg.train
+    lr = scheduled_lr(tcfg, run.state["step"], run.state["plateau"]["lr"])
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    # uint8 until here; [0, 1) float32 only inside the batch (the seed divides by 256).
+    clips = batch.to(run.device, non_blocking=run.pin).float().div_(256.0)
+    with autocast(run.device, tcfg.precision):
+        recon = run.net(clips)
+    loss = reconstruction_loss(recon, clips)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.state["step"] += 1
+    run.state["epoch_step"] += 1
+    return loss, lr
+
+
+class _PendingLoss:
+    """The loss summed over the clips of the steps since the last check, kept on the device (see ``check_every``)."""
+
+    def __init__(self, device: torch.device):
+        self.sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.clips = 0
+
+    def add(self, loss: torch.Tensor, n: int) -> None:
+        self.sum += loss.detach().double() * n
+        self.clips += n
+
+    def take_into(self, run: _Run, epoch: int) -> None:
+        """Add the pending sum (all ranks) to the epoch's; ``TrainingError`` when it is not finite."""
+        total, count = _all_reduce_sum([self.sum.item(), float(self.clips)], run.device, run.world)
+        if not math.isfinite(total):
+            raise TrainingError(
+                f"the training loss became non-finite at step {run.state['step']} (epoch {epoch + 1}); "
+                f"stopped. The last good checkpoint ({run.ckpt_path}, epoch {run.state['epoch']}) is kept. "
+                "Try a lower learning rate or --precision fp32."
+            )
+        run.state["epoch_loss_sum"] += total
+        run.state["epoch_clips"] += int(count)
+        self.sum.zero_()
+        self.clips = 0
+
+
+def _run_epoch(run: _Run, epoch: int) -> tuple[bool, float, int]:
+    """Train the rest of epoch ``epoch``: ``(stopped at max_steps, seconds, clips this rank trained)``."""
+    state, max_steps = run.state, run.max_steps
+    loader = _epoch_loader(run, epoch)
+    bar = _progress_bar(run, epoch)
+    start = time.perf_counter()
+    clips_here, stopped = 0, False
+    pending = _PendingLoss(run.device)
+    try:
+        for batch in loader:
+            loss, lr = _train_step(run, batch)
+            pending.add(loss, batch.shape[0])
+            clips_here += batch.shape[0]
+            last_of_epoch = state["epoch_step"] >= run.steps_per_epoch
+            at_max = max_steps is not None and state["step"] >= max_steps
+            if state["step"] % run.check_every == 0 or last_of_epoch or at_max:
+                pending.take_into(run, epoch)
+                if bar is not None:
+                    elapsed = time.perf_counter() - start
+                    bar.set_postfix(
+                        loss=f"{state['epoch_loss_sum'] / max(state['epoch_clips'], 1):.5f}",
+                        clips_s=f"{clips_here * run.world / max(elapsed, 1e-9):.1f}",
+                        lr=f"{lr:.2e}",
+                        refresh=False,
+                    )
+            if bar is not None:
+                bar.update(1)
+            if at_max and not last_of_epoch:
+                stopped = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return stopped, time.perf_counter() - start, clips_here
+
+
+def _epoch_row(run: _Run, epoch: int, stopped: bool, seconds: float, clips_here: int) -> dict[str, Any]:
+    """The epoch's line of ``train_log.jsonl`` (the held-out loss measured here, after a whole epoch)."""
+    state, tcfg = run.state, run.cfg.train
+    row = {
+        "epoch": epoch + 1,
+        "step": state["step"],
+        "loss": state["epoch_loss_sum"] / max(state["epoch_clips"], 1),
+        "lr": scheduled_lr(tcfg, max(state["step"] - 1, 0), state["plateau"]["lr"]),
+        "seconds": round(seconds, 3),
+        "clips_per_s": round(clips_here * run.world / max(seconds, 1e-9), 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+    if not stopped:
+        row["holdout_loss"] = _holdout_loss(run)
+        state["holdout_history"].append(row["holdout_loss"])
+    if run.device.type == "cuda":
+        row["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(run.device) / 2**20, 1)
+    if stopped:
+        row["partial"] = True
+    return row
+
+
+def _end_epoch(run: _Run, epoch: int, stopped: bool, seconds: float, clips_here: int) -> None:
+    """Log the epoch, close it in the state (unless stopped inside it), checkpoint, rewrite log and curve."""
+    state, tcfg = run.state, run.cfg.train
+    state["seconds"] += seconds
+    run.run_clips += clips_here * run.world
+    row = _epoch_row(run, epoch, stopped, seconds, clips_here)
+    if not stopped:
+        state["loss_history"].append(row["loss"])
+        if tcfg.schedule == "plateau":
+            state["plateau"] = plateau_update(state["plateau"], row["loss"], tcfg)
+        state.update(epoch=epoch + 1, epoch_step=0, epoch_loss_sum=0.0, epoch_clips=0)
+    _save(run, partial=stopped)
+    if run.is_main:
+        run.log_rows.append(row)
+        _rewrite_log(run.log_path, run.log_rows)
+        if state["loss_history"]:
+            _plot_loss(run.out_dir / CURVE_NAME, state["loss_history"], state["holdout_history"])
+    if run.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
 
 
 def train(
@@ -387,213 +671,40 @@ def train(
     parameters, same gradients within 1e-5): 1.6x faster per step at 128x128 and at 256x256 on 2 CPU
     cores (docs/performance.md); ``False`` trains through the plain port.
     """
-    from torch.utils.data import DataLoader, DistributedSampler
-
-    from .models import build_model
-
-    cfg, tcfg = run_config, run_config.train
-    if cfg.model.name == "conv_ae" and cfg.model.clip_length != cfg.data.clip_length:
-        raise ConfigError(
-            f"model.clip_length ({cfg.model.clip_length}) must equal data.clip_length ({cfg.data.clip_length})"
-        )
-    rank, world = dist_info()
-    is_main = rank == 0
-    device = pick_device(device)
-    autocast_dtype(device, tcfg.precision)  # reject e.g. fp16 on CPU before any work
-    configure_backend(device)
-    out_dir = Path(out_dir)
-    ckpt_path = out_dir / CHECKPOINT_NAME
-    log_path = out_dir / LOG_NAME
-
-    videos = list(train_videos)
-    dataset, holdout_set, holdout_ranges, fingerprint = _prepare_data(videos, cfg, holdout)
-
-    # --- model, optimiser and the state of an interrupted run
-    with torch.random.fork_rng(devices=[]):  # seeded init without disturbing the caller's RNG
-        torch.manual_seed(tcfg.seed)
-        model = build_model(cfg.model)
-    state, log_rows = _restore_state(resume, ckpt_path, log_path, model, cfg, fingerprint, world)
-    model.to(device)
-    model.train()
-    net, eval_net = _wrap_model(model, device, use_fast, tcfg.decode_chunk, world)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr, eps=tcfg.eps)
-    if resume and state["step"] > 0:
-        ckpt.load_optimizer_state(ckpt_path, optimizer)
-    scaler = torch.amp.GradScaler(device.type, enabled=tcfg.precision == "fp16")
-
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(out_dir / CONFIG_NAME, cfg.to_dict())
-
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=tcfg.shuffle, seed=tcfg.seed)
-    steps_per_epoch = math.ceil(len(sampler) / tcfg.batch_size)
-    # With a GPU, reading the loss every step would stall the launch queue; check every few steps.
-    check_every = 1 if device.type == "cpu" else 10
-    pin = device.type == "cuda"
-
-    def save(partial: bool) -> None:
-        saved = {
-            **(extras or {}),
-            **state,
-            "partial": partial,
-            "data_fingerprint": fingerprint,
-            "holdout_ranges": ranges_by_name(videos, holdout_ranges),
-            "train_clips": len(dataset),
-            "world_size": world,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-        }
-        ckpt.save_checkpoint(ckpt_path, model, cfg, saved, optimizer=optimizer)
-
-    @torch.no_grad()
-    def holdout_loss() -> float | None:
-        """Mean MSE over the held-out clips (each rank takes a share; summed over ranks)."""
-        if holdout_set is None:
-            return None
-        share = DistributedSampler(holdout_set, num_replicas=world, rank=rank, shuffle=False)
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        count = 0
-        for batch in DataLoader(holdout_set, batch_size=tcfg.batch_size, sampler=list(share)):
-            clips = batch.to(device, non_blocking=pin).float().div_(256.0)
-            with autocast(device, tcfg.precision):
-                recon = eval_net(clips)
-            total += reconstruction_loss(recon, clips).double() * clips.shape[0]
-            count += clips.shape[0]
-        total_all, count_all = _all_reduce_sum([total.item(), float(count)], device, world)
-        return total_all / max(count_all, 1.0)
-
+    run = _setup(
+        run_config,
+        list(train_videos),
+        Path(out_dir),
+        device,
+        resume=resume,
+        holdout=holdout,
+        use_fast=use_fast,
+        max_steps=max_steps,
+        progress=progress,
+        extras=dict(extras or {}),
+    )
     start_time = time.perf_counter()
-    run_clips = 0
     stopped = False
-    for epoch in range(state["epoch"], tcfg.epochs):
-        if max_steps is not None and state["step"] >= max_steps:
+    for epoch in range(run.state["epoch"], run_config.train.epochs):
+        if max_steps is not None and run.state["step"] >= max_steps:
             stopped = True
             break
-        sampler.set_epoch(epoch)
-        indices = list(sampler)[state["epoch_step"] * tcfg.batch_size :]
-        loader = DataLoader(
-            dataset,
-            batch_size=tcfg.batch_size,
-            sampler=indices,
-            num_workers=tcfg.num_workers,
-            pin_memory=pin,
-            drop_last=False,
-        )
-        bar = None
-        if progress and is_main:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=steps_per_epoch,
-                initial=state["epoch_step"],
-                desc=f"epoch {epoch + 1}/{tcfg.epochs}",
-                unit="step",
-                dynamic_ncols=True,
-                file=sys.stderr,
-            )
-        epoch_start = time.perf_counter()
-        epoch_clips_here = 0
-        pending_sum = torch.zeros((), dtype=torch.float64, device=device)
-        pending_clips = 0
-        for batch in loader:
-            lr = scheduled_lr(tcfg, state["step"], state["plateau"]["lr"])
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            # uint8 until here; [0, 1) float32 only inside the batch (the seed divides by 256).
-            clips = batch.to(device, non_blocking=pin).float().div_(256.0)
-            with autocast(device, tcfg.precision):
-                recon = net(clips)
-            loss = reconstruction_loss(recon, clips)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            n = clips.shape[0]
-            pending_sum += loss.detach().double() * n
-            pending_clips += n
-            epoch_clips_here += n
-            state["step"] += 1
-            state["epoch_step"] += 1
-            last_of_epoch = state["epoch_step"] >= steps_per_epoch
-            at_max = max_steps is not None and state["step"] >= max_steps
-            if state["step"] % check_every == 0 or last_of_epoch or at_max:
-                total, count = _all_reduce_sum([pending_sum.item(), float(pending_clips)], device, world)
-                if not math.isfinite(total):
-                    if bar is not None:
-                        bar.close()
-                    raise TrainingError(
-                        f"the training loss became non-finite at step {state['step']} (epoch {epoch + 1}); "
-                        f"stopped. The last good checkpoint ({ckpt_path}, epoch {state['epoch']}) is kept. "
-                        "Try a lower learning rate or --precision fp32."
-                    )
-                state["epoch_loss_sum"] += total
-                state["epoch_clips"] += int(count)
-                pending_sum.zero_()
-                pending_clips = 0
-                if bar is not None:
-                    elapsed = time.perf_counter() - epoch_start
-                    bar.set_postfix(
-                        loss=f"{state['epoch_loss_sum'] / max(state['epoch_clips'], 1):.5f}",
-                        clips_s=f"{epoch_clips_here * world / max(elapsed, 1e-9):.1f}",
-                        lr=f"{lr:.2e}",
-                        refresh=False,
-                    )
-            if bar is not None:
-                bar.update(1)
-            if at_max and not last_of_epoch:
-                stopped = True
-                break
-        if bar is not None:
-            bar.close()
-        seconds = time.perf_counter() - epoch_start
-        state["seconds"] += seconds
-        run_clips += epoch_clips_here * world
-        row = {
-            "epoch": epoch + 1,
-            "step": state["step"],
-            "loss": state["epoch_loss_sum"] / max(state["epoch_clips"], 1),
-            "lr": scheduled_lr(tcfg, max(state["step"] - 1, 0), state["plateau"]["lr"]),
-            "seconds": round(seconds, 3),
-            "clips_per_s": round(epoch_clips_here * world / max(seconds, 1e-9), 3),
-            "peak_rss_mb": round(_peak_rss_mb(), 1),
-        }
-        if not stopped:
-            row["holdout_loss"] = holdout_loss()
-            state["holdout_history"].append(row["holdout_loss"])
-        if device.type == "cuda":
-            row["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-        if stopped:
-            row["partial"] = True
-        else:
-            state["loss_history"].append(row["loss"])
-            if tcfg.schedule == "plateau":
-                state["plateau"] = plateau_update(state["plateau"], row["loss"], tcfg)
-            state["epoch"] = epoch + 1
-            state["epoch_step"] = 0
-            state["epoch_loss_sum"] = 0.0
-            state["epoch_clips"] = 0
-        if is_main:
-            save(partial=stopped)
-            log_rows.append(row)
-            _rewrite_log(log_path, log_rows)
-            if state["loss_history"]:
-                _plot_loss(out_dir / CURVE_NAME, state["loss_history"], state["holdout_history"])
-        if world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
+        stopped, seconds, clips_here = _run_epoch(run, epoch)
+        _end_epoch(run, epoch, stopped, seconds, clips_here)
         if stopped:
             break
-
     wall = time.perf_counter() - start_time
-    model.eval()
+    run.model.eval()
     return TrainResult(
-        out_dir=out_dir,
-        checkpoint=ckpt_path,
-        model=model,
-        epochs=state["epoch"],
-        steps=state["step"],
-        losses=list(state["loss_history"]),
+        out_dir=run.out_dir,
+        checkpoint=run.ckpt_path,
+        model=run.model,
+        epochs=run.state["epoch"],
+        steps=run.state["step"],
+        losses=list(run.state["loss_history"]),
         seconds=wall,
-        clips_per_s=run_clips / wall if wall > 0 else 0.0,
+        clips_per_s=run.run_clips / wall if wall > 0 else 0.0,
         stopped_at_max_steps=stopped,
+        run_config=run_config,
+        checkpoint_extras=run.checkpoint_extras,
     )

@@ -63,8 +63,10 @@ class AECue(Cue):
     def train(cls, videos: Sequence, out_dir: Path, config: Any = None, *, settings=None, device=None,
               log=lambda *_: None, **train_kw) -> AECue:  # fmt: skip
         """Train the autoencoder (``training.train``; ``config``: a ``RunConfig``, the seed recipe by default)
-        on ``videos`` into ``out_dir/checkpoint`` and return the cue reading it; ``log`` gets one summary line."""
+        on ``videos`` into ``out_dir/checkpoint`` and return the cue of the model it trained, as it is in memory
+        (the checkpoint holds the same weights); ``log`` gets one summary line."""
         from ..config import RunConfig
+        from ..device import pick_device
         from ..training import dist_info, train
 
         r = train(config or RunConfig(), videos, out_dir, device=device, **train_kw)
@@ -77,7 +79,10 @@ class AECue(Cue):
                 f"trained {r.epochs} full epochs, {r.steps} steps{where} in {r.seconds:.1f} s "
                 f"({r.clips_per_s:.1f} clips/s){stop}; last epoch loss {loss}; checkpoint: {r.checkpoint}"
             )
-        return cls.from_checkpoint(r.checkpoint, settings=settings, device=device)
+        if r.checkpoint_extras is None:  # no checkpoint at all (nothing trained): loading it says so, naming it
+            return cls.from_checkpoint(r.checkpoint, settings=settings, device=device)
+        r.model.zero_grad(set_to_none=True)  # the cue only scores: the last step's gradients are not needed
+        return cls._of(r.model, r.run_config, r.checkpoint_extras, r.checkpoint, settings, pick_device(device))
 
     @classmethod
     def find_trained(cls, run: Path, doc: dict | None, *, settings=None, device=None) -> AECue | None:
@@ -103,8 +108,13 @@ class AECue(Cue):
 
         dev = pick_device(device)
         model, run_config, extras = load_checkpoint(checkpoint, device=dev)
+        return cls._of(model, run_config, extras, checkpoint, settings, dev)
+
+    @classmethod
+    def _of(cls, model, run_config, extras: dict[str, Any], checkpoint: Path, settings, device) -> AECue:
+        """The cue of a model on ``device`` and its checkpoint's ``extras`` (the hold-out ranges, the dataset)."""
         cfg = cls.config_from(settings)
-        cue = cls(model, run_config, patch=cfg.patch, device=dev, checkpoint=Path(checkpoint),
+        cue = cls(model, run_config, patch=cfg.patch, device=device, checkpoint=Path(checkpoint),
                   holdout_ranges=extras.get("holdout_ranges"))  # fmt: skip
         cue.dataset_root = extras.get("dataset_root")
         return cue

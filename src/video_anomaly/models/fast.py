@@ -25,33 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .convlstm_ae import ChannelLayerNorm, ConvLSTM, ConvLSTMAutoencoder, same_padding
+from .convlstm_ae import ConvLSTM, ConvLSTMAutoencoder, same_padding
 
 _CL = torch.channels_last
-
-
-def _norm(layer: ChannelLayerNorm, x: torch.Tensor) -> torch.Tensor:
-    """Per-position LayerNorm over channels of ``(N, C, H, W)``; returns a channels-last tensor."""
-    y = F.layer_norm(x.permute(0, 2, 3, 1), (layer.channels,), layer.weight, layer.bias, layer.eps)
-    return y.permute(0, 3, 1, 2)
-
-
-def _same_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    (kh, kw), (sh, sw) = conv.kernel_size, conv.stride
-    top, bottom = same_padding(x.shape[-2], kh, sh)
-    left, right = same_padding(x.shape[-1], kw, sw)
-    if top or bottom or left or right:
-        x = F.pad(x, (left, right, top, bottom))
-    return F.conv2d(x, conv.weight, conv.bias, conv.stride)
-
-
-def _same_deconv(deconv: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    (kh, kw), (sh, sw) = deconv.kernel_size, deconv.stride
-    h, w = x.shape[-2] * sh, x.shape[-1] * sw
-    top, _ = same_padding(h, kh, sh)
-    left, _ = same_padding(w, kw, sw)
-    y = F.conv_transpose2d(x, deconv.weight, deconv.bias, deconv.stride)
-    return y[..., top : top + h, left : left + w]
 
 
 def conv_out_gemm(
@@ -122,7 +98,9 @@ def _lstm_layer(lstm: ConvLSTM, gates_x: torch.Tensor, b: int, t: int) -> torch.
 class FastConvLSTMAE(nn.Module):
     """The seed model, computed faster, on the parameters of ``model`` (shared, not copied).
 
-    ``forward``: ``(B, T, 1, H, W)`` -> ``(B, T, 1, H, W)``, equal to ``model(clips)``.
+    ``forward``: ``(B, T, 1, H, W)`` -> ``(B, T, 1, H, W)``, equal to ``model(clips)``. The convolutions and norms
+    of the encoder and decoder are the plain model's own layers, called on channels-last tensors; the final
+    convolution and the ConvLSTM recurrence are computed here in their faster form.
     Stages (all accept and return ``(N, C, H, W)`` tensors in channels-last memory):
     ``encode_frames`` -> ``input_gates`` -> ``temporal`` -> ``decode_frames``.
 
@@ -140,8 +118,8 @@ class FastConvLSTMAE(nn.Module):
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Spatial encoder, per frame: ``(N, 1, H, W)`` -> ``(N, 64, H/8, W/8)``."""
         m = self.model
-        x = _norm(m.norm1, _same_conv(m.conv1, frames.contiguous(memory_format=_CL)))
-        return _norm(m.norm2, _same_conv(m.conv2, x))
+        x = m.norm1(m.conv1(frames.contiguous(memory_format=_CL)))
+        return m.norm2(m.conv2(x))
 
     def input_gates(self, feats: torch.Tensor) -> torch.Tensor:
         """Input part of the first ConvLSTM's gates, per frame: ``(N, 64, h, w)`` -> ``(N, 256, h, w)``."""
@@ -156,26 +134,26 @@ class FastConvLSTMAE(nn.Module):
         """
         m = self.model
         b, t = gates1.shape[:2]
-        x = _norm(m.norm3, _lstm_layer(m.lstm1, gates1.flatten(0, 1), b, t))
+        x = m.norm3(_lstm_layer(m.lstm1, gates1.flatten(0, 1), b, t))
         c2 = m.lstm2.cell.input_conv
-        x = _norm(m.norm4, _lstm_layer(m.lstm2, F.conv2d(x, c2.weight, c2.bias, padding=c2.padding), b, t))
+        x = m.norm4(_lstm_layer(m.lstm2, F.conv2d(x, c2.weight, c2.bias, padding=c2.padding), b, t))
         c3 = m.lstm3.cell.input_conv
         x = _lstm_layer(m.lstm3, F.conv2d(x, c3.weight, c3.bias, padding=c3.padding), b, t)
         if last_only:
-            return _norm(m.norm5, x.unflatten(0, (b, t))[:, -1])
-        return _norm(m.norm5, x).unflatten(0, (b, t))
+            return m.norm5(x.unflatten(0, (b, t))[:, -1])
+        return m.norm5(x).unflatten(0, (b, t))
 
     def decode_frames(self, feats: torch.Tensor) -> torch.Tensor:
         """Spatial decoder, per frame: ``(N, 64, H/8, W/8)`` -> ``(N, 1, H, W)`` in (0, 1)."""
         m = self.model
-        x = _norm(m.norm6, _same_deconv(m.deconv1, feats.contiguous(memory_format=_CL)))
+        x = m.norm6(m.deconv1(feats.contiguous(memory_format=_CL)))
         # deconv2's full (uncropped) output is contiguous: normalising all of it and convolving only
         # the "same" window is cheaper than copying the cropped view (~5% more pixels normalised).
         d = m.deconv2
         (kh, kw), (sh, sw) = d.kernel_size, d.stride
         h, w = x.shape[-2] * sh, x.shape[-1] * sw
         top, left = same_padding(h, kh, sh)[0], same_padding(w, kw, sw)[0]
-        full = _norm(m.norm7, F.conv_transpose2d(x, d.weight, d.bias, d.stride))
+        full = m.norm7(F.conv_transpose2d(x, d.weight, d.bias, d.stride))
         return torch.sigmoid(conv_out_gemm(full, m.conv_out.weight, m.conv_out.bias, (top, left, h, w)))
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
