@@ -1,1 +1,1 @@
-"""One module per CLI sub-command; each has ``register(subparsers)``. See ``video_anomaly.cli``."""
+"""One module per CLI sub-command: ``HELP``, ``add_arguments(parser)``, ``run(args)``. See ``video_anomaly.cli``."""

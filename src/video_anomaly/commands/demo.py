@@ -31,18 +31,16 @@ DEMO_CONFIG = {
 }
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="run the whole pipeline on the built-in synthetic scene",
-        description="Synthetic scene -> train -> calibrate -> evaluate (exact and live) -> plots and report.",
-    )
+HELP = "run the whole pipeline on the built-in synthetic scene"
+DESCRIPTION = "Synthetic scene -> train -> calibrate -> evaluate (exact and live) -> plots and report."
+
+
+def add_arguments(p) -> None:
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the synthetic scene")
     p.add_argument("--epochs", type=positive_int, help=f"training epochs (default {DEMO_CONFIG['train']['epochs']})")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

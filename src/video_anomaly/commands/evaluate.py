@@ -7,16 +7,16 @@ from pathlib import Path
 
 from ._detector import SCORE_HELP, add_model_args
 
+HELP = "score a dataset's labelled test videos and report AUC / EER, pixel-level AUC, RBDC / TBDC"
+DESCRIPTION = (
+    "Score every test video of DATASET with a named score of the detector; write "
+    "evaluation.json, evaluation.md, arrays.npz, roc.png and scores/<video>.png into --out and print the "
+    "table: frame-level micro and macro AUC/EER with and without per-video normalisation, and, where the "
+    "dataset has pixel masks and the score has region maps, pixel-level AUC (UCSD 40% rule) and RBDC/TBDC."
+)
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score a dataset's labelled test videos and report AUC / EER, pixel-level AUC, RBDC / TBDC",
-        description="Score every test video of DATASET with a named score of the detector; write "
-        "evaluation.json, evaluation.md, arrays.npz, roc.png and scores/<video>.png into --out and print the "
-        "table: frame-level micro and macro AUC/EER with and without per-video normalisation, and, where the "
-        "dataset has pixel masks and the score has region maps, pixel-level AUC (UCSD 40% rule) and RBDC/TBDC.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument(
         "positionals",
         metavar="[DETECTOR] DATASET",
@@ -34,7 +34,6 @@ def register(subparsers) -> None:
     p.add_argument("--videos", default=None, help="evaluate only these test videos (comma-separated names)")
     p.add_argument("--no-figures", action="store_true", help="skip roc.png and the score plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,16 +8,16 @@ import sys
 from ._detector import add_model_args
 from ._types import finite_float, positive_float, positive_int
 
+HELP = "score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video"
+DESCRIPTION = (
+    "Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would "
+    "score it live (the detector's calibrated score, causal, no future frames). With --dataset, the test "
+    "videos of a dataset are scored too and their labels kept for the plots and the report. Outputs are named "
+    "after each input (distinct inputs never share a name) and are never replaced without --overwrite."
+)
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "score",
-        help="score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video",
-        description="Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would "
-        "score it live (the detector's calibrated score, causal, no future frames). With --dataset, the test "
-        "videos of a dataset are scored too and their labels kept for the plots and the report. Outputs are named "
-        "after each input (distinct inputs never share a name) and are never replaced without --overwrite.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("inputs", metavar="INPUT", nargs="*", help="[DETECTOR] video files or frame folders")
     add_model_args(p)
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
@@ -30,7 +30,6 @@ def register(subparsers) -> None:
         "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
     )
     p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -12,18 +12,18 @@ from pathlib import Path
 
 from ._types import fraction, frame_side, nonneg_int, positive_float, positive_int, positive_ints
 
+HELP = "train a detector on normal videos (autoencoder and/or motion cue, then calibration)"
+DESCRIPTION = (
+    "Fit a detector on the training (normal) videos of DATASET (a dataset in a known layout, a "
+    "folder of your own normal videos or frame folders, or one video). With the ae cue the autoencoder is "
+    "trained first (config, log, loss curve and checkpoint in RUN/checkpoint; flags override --config; "
+    "defaults are the seed recipe); the motion cue needs no training loop (minutes on a CPU). Then each cue "
+    "is calibrated per region on frames its cues were not fitted on (the motion cue cross-fitted by whole "
+    "videos, the autoencoder on the frames held out from its training) and the detector is written into RUN."
+)
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train a detector on normal videos (autoencoder and/or motion cue, then calibration)",
-        description="Fit a detector on the training (normal) videos of DATASET (a dataset in a known layout, a "
-        "folder of your own normal videos or frame folders, or one video). With the ae cue the autoencoder is "
-        "trained first (config, log, loss curve and checkpoint in RUN/checkpoint; flags override --config; "
-        "defaults are the seed recipe); the motion cue needs no training loop (minutes on a CPU). Then each cue "
-        "is calibrated per region on frames its cues were not fitted on (the motion cue cross-fitted by whole "
-        "videos, the autoencoder on the frames held out from its training) and the detector is written into RUN.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument(
         "--cues",
         default=None,
@@ -85,7 +85,6 @@ def register(subparsers) -> None:
     from .calibrate import add_detector_flags
 
     add_detector_flags(p.add_argument_group("detector (after training)"))
-    p.set_defaults(func=run)
 
 
 def resolve_config(args):
