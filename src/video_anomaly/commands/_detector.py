@@ -7,8 +7,10 @@ from ..scores import SCORES
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
 
 
-def add_model_args(p, *, score: bool = True) -> None:
-    """``--model``, ``--score``, ``--device`` (the detector may also be the first positional argument)."""
+def add_model_args(p, dest: str, metavar: str, nargs: str, help: str, *, score: bool = True) -> None:
+    """The positional arguments ``dest`` (the detector may be the first of them, see ``split_detector``), then
+    ``--model``, ``--score``, ``--device``."""
+    p.add_argument(dest, metavar=metavar, nargs=nargs, help=help)
     p.add_argument(
         "--model",
         metavar="DETECTOR",

@@ -20,14 +20,14 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    p.add_argument(
+    add_model_args(
+        p,
         "inputs",
-        metavar="INPUT",
-        nargs="*",
-        help="[DETECTOR] video files, frame folders, folders of those (recursively), globs, or manifests "
+        "INPUT",
+        "*",
+        "[DETECTOR] video files, frame folders, folders of those (recursively), globs, or manifests "
         "(.csv with header path,camera,start or .jsonl with those keys; start in ISO 8601)",
     )
-    add_model_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (resumed when it holds an earlier run)")
     p.add_argument(
         "--segment-frames", type=positive_int, default=3000, help="frames per segment (default 3000: 5 min at 10 fps)"
@@ -55,6 +55,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..archive import score_archive
+    from . import flags
     from ._detector import split_detector
 
     spec, inputs = split_detector(args, args.inputs, "INPUT...")
@@ -62,18 +63,11 @@ def run(args) -> int:
         spec,
         inputs,
         args.out,
-        score=args.score,
-        threshold=args.threshold,
-        segment_frames=args.segment_frames,
-        fps=args.fps,
-        camera=args.camera,
-        end_after=args.end_after,
-        min_length=args.min_length,
-        engine=args.engine,
-        workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker,
-        address=args.address,
         progress=not args.quiet,
+        **flags(
+            args,
+            "score threshold segment_frames fps camera end_after min_length engine workers cpus_per_worker address",
+        ),
     )
     for cam in result.summary:
         print(json.dumps(cam), flush=True)

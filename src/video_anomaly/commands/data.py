@@ -123,15 +123,10 @@ def check_dataset(dataset) -> None:
 
 def _synth(args) -> int:
     from ..data.synthetic import make_synthetic_scene
+    from . import flags
 
     path = make_synthetic_scene(
-        args.out,
-        seed=args.seed,
-        height=args.height,
-        width=args.width,
-        n_train=args.train,
-        n_test=args.test,
-        frames=args.frames,
+        args.out, n_train=args.train, n_test=args.test, **flags(args, "seed height width frames")
     )
     print(path)
     return 0

@@ -17,13 +17,14 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    p.add_argument(
+    add_model_args(
+        p,
         "positionals",
-        metavar="[DETECTOR] DATASET",
-        nargs="+",
-        help="the detector (unless --model) and the dataset folder (e.g. UCSDped2)",
+        "[DETECTOR] DATASET",
+        "+",
+        "the detector (unless --model) and the dataset folder (e.g. UCSDped2)",
+        score=False,
     )
-    add_model_args(p, score=False)
     p.add_argument(
         "--score",
         default=None,

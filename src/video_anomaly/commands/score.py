@@ -18,8 +18,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    p.add_argument("inputs", metavar="INPUT", nargs="*", help="[DETECTOR] video files or frame folders")
-    add_model_args(p)
+    add_model_args(p, "inputs", "INPUT", "*", "[DETECTOR] video files or frame folders")
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run in DIR")
@@ -82,6 +81,7 @@ def run(args) -> int:
 
 def _score_one(args, det, name, what, labels, stem, out) -> dict:
     from ..recordings import score_recording
+    from . import flags
 
     return score_recording(
         det,
@@ -90,11 +90,6 @@ def _score_one(args, det, name, what, labels, stem, out) -> dict:
         name=name,
         stem=stem,
         labels=labels,
-        overlay=args.overlay,
-        score=args.score,
-        threshold=args.threshold,
-        fps=args.fps,
-        end_after=args.end_after,
-        min_length=args.min_length,
         on_warning=lambda msg: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
+        **flags(args, "overlay score threshold fps end_after min_length"),
     )

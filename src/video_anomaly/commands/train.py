@@ -144,6 +144,7 @@ def run(args) -> int:
     from ..data import load_dataset
     from ..errors import DataError
     from ..scores import parse_cues
+    from . import flags
     from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
@@ -162,15 +163,11 @@ def run(args) -> int:
         cfg,
         cues=cues,
         detector_config=dcfg,
-        score=args.score,
-        device=args.device,
-        calibrate=args.calibrate,
-        resume=args.resume,
-        max_steps=args.max_steps,
         progress=not args.quiet,
         use_fast=args.fast_model,
         extras={"dataset_kind": args.kind},
         log=print,
+        **flags(args, "score device calibrate resume max_steps"),
     )
     if det is not None:
         frames = det.meta.get("calibration_frames", {})

@@ -34,13 +34,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    p.add_argument(
-        "source",
-        metavar="[DETECTOR] SOURCE",
-        nargs="+",
-        help="the source (after the detector when --model is not given)",
-    )
-    add_model_args(p)
+    add_model_args(p, "source", "[DETECTOR] SOURCE", "+", "the source (after the detector when --model is not given)")
     p.add_argument(
         "--out", metavar="FILE", help="append JSON lines to this event log instead of stdout (see --overwrite)"
     )
