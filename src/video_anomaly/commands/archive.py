@@ -1,4 +1,12 @@
-"""``video-anomaly archive --model DET INPUT... --out DIR``: many recordings, in segments, on Ray or a local pool."""
+"""``video-anomaly archive --model DET INPUT... --out DIR``: many recordings, in segments, on Ray or a local pool.
+
+Each recording is cut into segments of --segment-frames frames, decoded in order and scored by workers that load the
+detector once, with the same code as `score` and `watch` (each segment starts early by the detector's warm-up and
+pooling window, so every frame gets the score it has in one pass; events are merged across cuts). Output: Parquet
+partitioned by camera and day, a manifest of segments and a summary per camera (docs/archive.md). Killed and rerun
+with the same arguments, it redoes only unfinished segments. Exit status 1 when a recording or segment failed (each
+is named on stderr and in summary.json).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +17,6 @@ from ._detector import add_model_args
 from ._types import finite_float, positive_float, positive_int
 
 HELP = "score an archive (many cameras, months): segments on Ray workers or a local pool, Parquet out, resumable"
-DESCRIPTION = (
-    "Each recording is cut into segments of --segment-frames frames, decoded in order and scored by "
-    "workers that load the detector once, with the same code as `score` and `watch` (each segment starts early "
-    "by the detector's warm-up and pooling window, so every frame gets the score it has in one pass; events are "
-    "merged across cuts). Output: Parquet partitioned by camera and day, a manifest of segments and a summary "
-    "per camera (docs/archive.md). Killed and rerun with the same arguments, it redoes only unfinished segments. "
-    "Exit status 1 when a recording or segment failed (each is named on stderr and in summary.json)."
-)
 
 
 def add_arguments(p) -> None:

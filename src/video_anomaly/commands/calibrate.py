@@ -1,4 +1,11 @@
-"""``video-anomaly calibrate RUN``: (re)fit the detector's cues and calibration on held-out normal frames."""
+"""``video-anomaly calibrate RUN``: (re)fit the detector's cues and calibration on held-out normal frames.
+
+RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is cross-fitted by whole
+training videos (--folds; each fold scored by a cue fitted on the others), then fitted on all of them; the
+autoencoder is scored on the frames held out from its training. The per-region statistics and each live score's
+threshold (the conformal quantile at --target-far) are fitted on those scores, and the detector is written into RUN
+(detector.json, detector.safetensors) with what each threshold rests on.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,6 @@ import sys
 from ._types import positive_int, probability, weight
 
 HELP = "(re)fit a detector's per-region calibration and thresholds on normal frames its cues did not fit"
-DESCRIPTION = (
-    "RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is "
-    "cross-fitted by whole training videos (--folds; each fold scored by a cue fitted on the others), then "
-    "fitted on all of them; the autoencoder is scored on the frames held out from its training. The "
-    "per-region statistics and each live score's threshold (the conformal quantile at --target-far) are "
-    "fitted on those scores, and the detector is written into RUN (detector.json, detector.safetensors) "
-    "with what each threshold rests on."
-)
 
 
 def add_arguments(p) -> None:

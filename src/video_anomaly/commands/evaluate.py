@@ -1,4 +1,10 @@
-"""``video-anomaly evaluate --model DETECTOR DATASET``: every metric of a named score on a dataset's test videos."""
+"""``video-anomaly evaluate --model DETECTOR DATASET``: every metric of a named score on a dataset's test videos.
+
+Score every test video of DATASET with a named score of the detector; write evaluation.json, evaluation.md,
+arrays.npz, roc.png and scores/<video>.png into --out and print the table: frame-level micro and macro AUC/EER with
+and without per-video normalisation, and, where the dataset has pixel masks and the score has region maps,
+pixel-level AUC (UCSD 40% rule) and RBDC/TBDC.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,6 @@ from pathlib import Path
 from ._detector import SCORE_HELP, add_model_args
 
 HELP = "score a dataset's labelled test videos and report AUC / EER, pixel-level AUC, RBDC / TBDC"
-DESCRIPTION = (
-    "Score every test video of DATASET with a named score of the detector; write "
-    "evaluation.json, evaluation.md, arrays.npz, roc.png and scores/<video>.png into --out and print the "
-    "table: frame-level micro and macro AUC/EER with and without per-video normalisation, and, where the "
-    "dataset has pixel masks and the score has region maps, pixel-level AUC (UCSD 40% rule) and RBDC/TBDC."
-)
 
 
 def add_arguments(p) -> None:

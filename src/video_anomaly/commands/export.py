@@ -1,4 +1,9 @@
-"""``video-anomaly export CHECKPOINT OUT.onnx [--size N] [--stages]``: write a checkpoint's model as ONNX."""
+"""``video-anomaly export CHECKPOINT OUT.onnx [--size N] [--stages]``: write a checkpoint's model as ONNX.
+
+Export a trained model to ONNX: one graph (B, T, 1, S, S) -> (B, T, 1, S, S) with a dynamic batch, and with --stages
+the seed model's encoder, ConvLSTM and decoder as OUT.encoder.onnx, OUT.temporal.onnx, OUT.decoder.onnx. Each graph
+is run once with ONNX Runtime and compared with PyTorch (max abs difference <= 1e-4) when onnxruntime is installed.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,6 @@ import argparse
 from ._types import frame_side, positive_int
 
 HELP = "export a checkpoint's model to ONNX (checked against PyTorch with ONNX Runtime)"
-DESCRIPTION = (
-    "Export a trained model to ONNX: one graph (B, T, 1, S, S) -> (B, T, 1, S, S) with a dynamic batch, "
-    "and with --stages the seed model's encoder, ConvLSTM and decoder as OUT.encoder.onnx, "
-    "OUT.temporal.onnx, OUT.decoder.onnx. Each graph is run once with ONNX Runtime and compared with "
-    "PyTorch (max abs difference <= 1e-4) when onnxruntime is installed."
-)
 
 
 def add_arguments(p) -> None:

@@ -1,4 +1,11 @@
-"""``video-anomaly feedback RUN EVENT_ID --normal``: an event normal for this camera joins its normal footage."""
+"""``video-anomaly feedback RUN EVENT_ID --normal``: an event normal for this camera joins its normal footage.
+
+RUN is the --out folder of `video-anomaly score` (or one STEM.scores.json in it); EVENT_ID is STEM:ID as the report
+and STEM.events.jsonl show it (just ID when RUN holds one recording). The event's frames are read again from the
+recording; the cues that can learn from them (the motion cue) add them to their model of normal footage, the
+thresholds are refitted, and the detector is saved with a record of what was added and when. The autoencoder does
+not learn from feedback: a score that uses it may still fire.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,6 @@ import json
 import sys
 
 HELP = "mark an event of a `score` run as normal: the detector learns it and stops raising it"
-DESCRIPTION = (
-    "RUN is the --out folder of `video-anomaly score` (or one STEM.scores.json in it); EVENT_ID is "
-    "STEM:ID as the report and STEM.events.jsonl show it (just ID when RUN holds one recording). The event's "
-    "frames are read again from the recording; the cues that can learn from them (the motion cue) add them "
-    "to their model of normal footage, the thresholds are refitted, and the detector is saved with a record "
-    "of what was added and when. The autoencoder does not learn from feedback: a score that uses it may "
-    "still fire."
-)
 
 
 def add_arguments(p) -> None:

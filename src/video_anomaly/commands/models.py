@@ -1,14 +1,14 @@
-"""``video-anomaly models``: the detectors shipped with the package, with what they were trained on and measure."""
+"""``video-anomaly models``: the detectors shipped with the package, with what they were trained on and measure.
+
+Each shipped detector loads by name: `--model NAME` in score, watch and evaluate, `Detector.load(NAME)` in Python.
+docs/models.md is the model card.
+"""
 
 from __future__ import annotations
 
 import json
 
 HELP = "list the detectors shipped with the package"
-DESCRIPTION = (
-    "Each shipped detector loads by name: `--model NAME` in score, watch and "
-    "evaluate, `Detector.load(NAME)` in Python. docs/models.md is the model card."
-)
 
 
 def add_arguments(p) -> None:

@@ -1,12 +1,12 @@
-"""``video-anomaly report RUN``: one self-contained HTML page for the scored videos of a run folder."""
+"""``video-anomaly report RUN``: one self-contained HTML page for the scored videos of a run folder.
+
+RUN: a folder written by `video-anomaly score --out RUN` (searched recursively for *.scores.json). Images are
+embedded; overlay videos are linked by relative path.
+"""
 
 from __future__ import annotations
 
 HELP = "write RUN/report.html: regularity curves, events with thumbnails, links to overlay videos"
-DESCRIPTION = (
-    "RUN: a folder written by `video-anomaly score --out RUN` (searched recursively for "
-    "*.scores.json). Images are embedded; overlay videos are linked by relative path."
-)
 
 
 def add_arguments(p) -> None:

@@ -1,4 +1,10 @@
-"""``video-anomaly score --model DETECTOR INPUT... --out DIR``: live scores, events and plots for recordings."""
+"""``video-anomaly score --model DETECTOR INPUT... --out DIR``: live scores, events and plots for recordings.
+
+Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would score it live (the
+detector's calibrated score, causal, no future frames). With --dataset, the test videos of a dataset are scored too
+and their labels kept for the plots and the report. Outputs are named after each input (distinct inputs never share
+a name) and are never replaced without --overwrite.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,6 @@ from ._detector import add_model_args
 from ._types import finite_float, positive_float, positive_int
 
 HELP = "score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video"
-DESCRIPTION = (
-    "Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would "
-    "score it live (the detector's calibrated score, causal, no future frames). With --dataset, the test "
-    "videos of a dataset are scored too and their labels kept for the plots and the report. Outputs are named "
-    "after each input (distinct inputs never share a name) and are never replaced without --overwrite."
-)
 
 
 def add_arguments(p) -> None:

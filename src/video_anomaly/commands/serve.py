@@ -1,12 +1,12 @@
-"""``video-anomaly serve CONFIG.toml``: run the camera service (see ``docs/serve.md``)."""
+"""``video-anomaly serve CONFIG.toml``: run the camera service (see ``docs/serve.md``).
+
+Cameras, event store, web server, MQTT and webhooks from one TOML file (docs/serve.md). One worker process per
+camera runs the live session of `watch`; SIGTERM stops it cleanly.
+"""
 
 from __future__ import annotations
 
 HELP = "run many cameras as a service: an event store, web pages to review events, MQTT and webhooks"
-DESCRIPTION = (
-    "Cameras, event store, web server, MQTT and webhooks from one TOML file (docs/serve.md). "
-    "One worker process per camera runs the live session of `watch`; SIGTERM stops it cleanly."
-)
 
 
 def add_arguments(p) -> None:

@@ -1,4 +1,10 @@
-"""``video-anomaly watch --model DETECTOR SOURCE``: score frames as they arrive, events as JSON lines."""
+"""``video-anomaly watch --model DETECTOR SOURCE``: score frames as they arrive, events as JSON lines.
+
+SOURCE: a video file, a frame folder, a camera device (/dev/video0) or a stream URL (rtsp://, http://, udp://, ...).
+Events go out as JSON lines (event_start, then event) on stdout or --out; warnings and the final summary go to
+stderr. When scoring falls behind a live source the oldest queued frames are dropped (counted and reported on
+stderr). Event times are each frame's timestamp in the source (frame folders: frame / fps).
+"""
 
 from __future__ import annotations
 
@@ -24,13 +30,6 @@ EPILOG = (
 
 
 HELP = "watch a camera, stream, video file or frame folder and report abnormal events live"
-DESCRIPTION = (
-    "SOURCE: a video file, a frame folder, a camera device (/dev/video0) or a stream URL "
-    "(rtsp://, http://, udp://, ...). Events go out as JSON lines (event_start, then event) on stdout or "
-    "--out; warnings and the final summary go to stderr. When scoring falls behind a live source the oldest "
-    "queued frames are dropped (counted and reported on stderr). Event times are each frame's timestamp "
-    "in the source (frame folders: frame / fps)."
-)
 
 
 def add_arguments(p) -> None:
