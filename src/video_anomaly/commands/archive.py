@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ._detector import add_model_args
-from ._types import finite_float, positive_float, positive_int
+from ._detector import add_event_args, add_model_args
+from ._types import positive_float, positive_int
 
 HELP = "score an archive (many cameras, months): segments on Ray workers or a local pool, Parquet out, resumable"
 
@@ -44,12 +44,7 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--address", help="Ray cluster to join (ray://HOST:10001, or auto); default RAY_ADDRESS, else a local Ray"
     )
-    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
-    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
-    p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
-    )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    add_event_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

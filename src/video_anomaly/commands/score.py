@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ._detector import add_model_args
-from ._types import finite_float, positive_float, positive_int
+from ._detector import add_event_args, add_model_args
 
 HELP = "score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video"
 
@@ -23,12 +22,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run in DIR")
     p.add_argument("--overlay", action="store_true", help="write STEM.overlay.mp4 heatmap videos")
-    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
-    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
-    p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
-    )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    add_event_args(p)
 
 
 def run(args) -> int:
