@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -107,16 +108,15 @@ def run_bench(
     Each result also holds the largest difference between plain and fast outputs or gradients.
     """
     from .device import pick_device
-    from .inference import stream_live, stream_windows
     from .models.convlstm_ae import ConvLSTMAutoencoder
     from .models.fast import FastConvLSTMAE
 
     device = device if isinstance(device, torch.device) else pick_device(device)
     torch.manual_seed(seed)
     model = ConvLSTMAutoencoder().to(device).eval()
-    fast = FastConvLSTMAE(model)
-    flops = model_flops(model, size, clip_length)
+    b = _Bench(model, FastConvLSTMAE(model), model_flops(model, size, clip_length), device, clip_length, repeats)
     rng = np.random.default_rng(seed)
+    flops = b.flops
     out: dict = {
         "size": size,
         "device": str(device),
@@ -127,101 +127,128 @@ def run_bench(
         "gflop_per_frame": (flops["encode"] + flops["gates1"] + flops["temporal"] / clip_length + flops["decode"])
         / 1e9,
     }
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if "exact" in what or "live" in what:
+        n = max(windows, live_frames) + clip_length - 1
+        video = [rng.integers(0, 256, (size, size), dtype=np.uint8) for _ in range(n)]
+    if "exact" in what:
+        out["exact"] = _bench_exact(b, video[: windows + clip_length - 1], windows)
+    if "live" in what:
+        out["live"] = _bench_live(b, video[: live_frames + clip_length - 1], windows, live_frames)
+    if "train" in what:
+        out["train"] = _bench_train(b, torch.rand(train_batch, clip_length, 1, size, size, device=device))
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
 
-    def timed(fn):
+
+@dataclass
+class _Bench:
+    """What every timing of ``run_bench`` shares: the plain ``model``, its ``fast`` path, the analytic ``flops``
+    of ``model_flops``, the device, the clip length and how many alternating ``repeats`` to take the median of."""
+
+    model: torch.nn.Module
+    fast: torch.nn.Module
+    flops: dict[str, float]
+    device: torch.device
+    clip_length: int
+    repeats: int
+
+    def timed(self, fn: Callable[[], object]) -> Callable[[], object]:
+        """``fn`` followed by a device synchronisation (CUDA runs asynchronously)."""
+
         def run():
             r = fn()
-            sync()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
             return r
 
         return run
 
-    if "exact" in what or "live" in what:
-        n = max(windows, live_frames) + clip_length - 1
-        video = [rng.integers(0, 256, (size, size), dtype=np.uint8) for _ in range(n)]
+    def alternate(self, fns: dict[str, Callable[[], object]]) -> dict[str, float]:
+        return _alternate({k: self.timed(fn) for k, fn in fns.items()}, self.repeats)
 
-    if "exact" in what:
-        frames = video[: windows + clip_length - 1]
-        res: dict = {}
 
-        def plain():
-            res["plain"] = list(stream_windows(model, frames, clip_length=clip_length, batch_windows=1, fast=False))
+def _bench_exact(b: _Bench, frames: list[np.ndarray], windows: int) -> dict:
+    """The exact protocol on ``windows`` stride-1 windows of ``frames``: plain (a window per call) vs fast."""
+    from .inference import stream_windows
 
-        def fastrun():
-            res["fast"] = list(stream_windows(model, frames, clip_length=clip_length, device=device))
+    T, flops, res = b.clip_length, b.flops, {}
 
-        t = _alternate({"plain": timed(plain), "fast": timed(fastrun)}, repeats)
-        diff = max(float(np.max(np.abs(a.l1 - b.l1) / np.abs(a.l1))) for a, b in zip(res["plain"], res["fast"]))
-        plain_work = (
-            windows * clip_length * (flops["encode"] + flops["gates1"] + flops["decode"]) + windows * flops["temporal"]
-        )
-        fast_work = len(frames) * (flops["encode"] + flops["gates1"]) + windows * (
-            flops["temporal_fast"] + clip_length * flops["decode"]
-        )
-        out["exact"] = _rates(t, windows, clip_length * windows, {"plain": plain_work, "fast": fast_work})
-        out["exact"]["max_rel_diff_l1"] = diff
+    def plain():
+        res["plain"] = list(stream_windows(b.model, frames, clip_length=T, batch_windows=1, fast=False))
 
-    if "live" in what:
-        frames = video[: live_frames + clip_length - 1]
-        res = {}
+    def fastrun():
+        res["fast"] = list(stream_windows(b.model, frames, clip_length=T, device=b.device))
 
-        def plain_live():
-            res["plain"] = list(stream_live(model, frames, clip_length=clip_length, fast=False))
+    t = b.alternate({"plain": plain, "fast": fastrun})
+    diff = max(float(np.max(np.abs(x.l1 - y.l1) / np.abs(x.l1))) for x, y in zip(res["plain"], res["fast"]))
+    plain_work = windows * T * (flops["encode"] + flops["gates1"] + flops["decode"]) + windows * flops["temporal"]
+    fast_work = len(frames) * (flops["encode"] + flops["gates1"]) + windows * (
+        flops["temporal_fast"] + T * flops["decode"]
+    )
+    return _rates(t, windows, T * windows, {"plain": plain_work, "fast": fast_work}) | {"max_rel_diff_l1": diff}
 
-        def fast_live():
-            res["fast"] = list(stream_live(model, frames, clip_length=clip_length, device=device))
 
-        # The plain live reference is a whole window per frame: time it on a few frames only.
-        few = frames[: min(live_frames, windows) + clip_length - 1]
+def _bench_live(b: _Bench, frames: list[np.ndarray], windows: int, live_frames: int) -> dict:
+    """Live scoring of ``live_frames`` frames: plain (a whole window per frame, timed on a few) vs fast."""
+    from .inference import stream_live
 
-        def plain_few():
-            list(stream_live(model, few, clip_length=clip_length, fast=False))
+    T, flops, res = b.clip_length, b.flops, {}
 
-        t = _alternate({"plain": timed(plain_few), "fast": timed(fast_live)}, repeats)
-        plain_live()
-        diff = max(abs(a.l1 - b.l1) / abs(a.l1) for a, b in zip(res["plain"], res["fast"]))
-        n_plain = len(few) - clip_length + 1
-        per = flops["encode"] + flops["gates1"] + flops["temporal_fast"] + flops["decode"]
-        plain_per = clip_length * (flops["encode"] + flops["gates1"] + flops["decode"]) + flops["temporal"]
-        out["live"] = {
-            "plain_frames_per_s": n_plain / t["plain"],
-            "fast_frames_per_s": live_frames / t["fast"],
-            "speedup": (live_frames / t["fast"]) / (n_plain / t["plain"]),
-            "plain_gflops": plain_per * n_plain / t["plain"] / 1e9,
-            "fast_gflops": per * live_frames / t["fast"] / 1e9,
-            "max_rel_diff_l1": diff,
-        }
+    def plain_live():
+        res["plain"] = list(stream_live(b.model, frames, clip_length=T, fast=False))
 
-    if "train" in what:
-        model.train()
-        clips = torch.rand(train_batch, clip_length, 1, size, size, device=device)
-        grads: dict = {}
+    def fast_live():
+        res["fast"] = list(stream_live(b.model, frames, clip_length=T, device=b.device))
 
-        def step(module, key):
-            def run():
-                model.zero_grad(set_to_none=True)
-                torch.nn.functional.mse_loss(module(clips), clips).backward()
-                grads[key] = [p.grad.detach().clone() for p in model.parameters()]
+    # The plain live reference is a whole window per frame: time it on a few frames only.
+    few = frames[: min(live_frames, windows) + T - 1]
 
-            return run
+    def plain_few():
+        list(stream_live(b.model, few, clip_length=T, fast=False))
 
-        t = _alternate({"plain": timed(step(model, "plain")), "fast": timed(step(fast, "fast"))}, repeats)
-        model.zero_grad(set_to_none=True)
-        model.eval()
-        diff = max(float((a - b).abs().max() / (a.abs().max() + 1e-12)) for a, b in zip(grads["plain"], grads["fast"]))
-        n = train_batch * clip_length
-        work = 3 * n * (flops["encode"] + flops["gates1"] + flops["decode"] + flops["temporal"] / clip_length)
-        out["train"] = {
-            "plain_s_per_step": t["plain"],
-            "fast_s_per_step": t["fast"],
-            "speedup": t["plain"] / t["fast"],
-            "plain_gflops": work / t["plain"] / 1e9,
-            "fast_gflops": work / t["fast"] / 1e9,
-            "max_rel_diff_grad": diff,
-        }
-    out["peak_rss_mb"] = _peak_rss_mb()
-    return out
+    t = b.alternate({"plain": plain_few, "fast": fast_live})
+    plain_live()
+    diff = max(abs(x.l1 - y.l1) / abs(x.l1) for x, y in zip(res["plain"], res["fast"]))
+    n_plain = len(few) - T + 1
+    per = flops["encode"] + flops["gates1"] + flops["temporal_fast"] + flops["decode"]
+    plain_per = T * (flops["encode"] + flops["gates1"] + flops["decode"]) + flops["temporal"]
+    return {
+        "plain_frames_per_s": n_plain / t["plain"],
+        "fast_frames_per_s": live_frames / t["fast"],
+        "speedup": (live_frames / t["fast"]) / (n_plain / t["plain"]),
+        "plain_gflops": plain_per * n_plain / t["plain"] / 1e9,
+        "fast_gflops": per * live_frames / t["fast"] / 1e9,
+        "max_rel_diff_l1": diff,
+    }
+
+
+def _bench_train(b: _Bench, clips: torch.Tensor) -> dict:
+    """One training step (forward, MSE loss, backward) on ``clips`` ``(B, T, 1, S, S)``: plain vs fast."""
+    flops, model, grads = b.flops, b.model, {}
+    model.train()
+
+    def step(module, key):
+        def run():
+            model.zero_grad(set_to_none=True)
+            torch.nn.functional.mse_loss(module(clips), clips).backward()
+            grads[key] = [p.grad.detach().clone() for p in model.parameters()]
+
+        return run
+
+    t = b.alternate({"plain": step(model, "plain"), "fast": step(b.fast, "fast")})
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    diff = max(float((x - y).abs().max() / (x.abs().max() + 1e-12)) for x, y in zip(grads["plain"], grads["fast"]))
+    n = clips.shape[0] * b.clip_length
+    work = 3 * n * (flops["encode"] + flops["gates1"] + flops["decode"] + flops["temporal"] / b.clip_length)
+    return {
+        "plain_s_per_step": t["plain"],
+        "fast_s_per_step": t["fast"],
+        "speedup": t["plain"] / t["fast"],
+        "plain_gflops": work / t["plain"] / 1e9,
+        "fast_gflops": work / t["fast"] / 1e9,
+        "max_rel_diff_grad": diff,
+    }
 
 
 def _rates(t: dict[str, float], windows: int, frames: int, work: dict[str, float]) -> dict:

@@ -1,8 +1,10 @@
 """The command line: a thin layer over the Python API.
 
-Each sub-command lives in ``video_anomaly.commands.<name>`` and exposes ``register(subparsers)``,
-which adds its parser and sets ``func`` to a callable ``(args) -> int``. Command modules import
-heavy dependencies inside their functions so that ``video-anomaly --help`` stays fast.
+Each sub-command lives in ``video_anomaly.commands.<name>`` and declares what its parser needs: ``HELP`` (its line
+in ``video-anomaly --help``), ``add_arguments(parser)``, ``run(args) -> int`` and optionally ``EPILOG``; the module
+docstring after its first line is the description that ``video-anomaly NAME --help`` prints (one text for readers of
+the code and users of the command; ``python -OO`` drops it). ``build_parser`` alone turns these into sub-parsers.
+Command modules import heavy dependencies inside their functions so that ``video-anomaly --help`` stays fast.
 
 Errors the user can fix are one line on stderr and exit status 2: the toolkit's own errors
 (``VideoAnomalyError``) and file-system errors on a named path (a read-only folder, a file where a
@@ -55,9 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name == f"video_anomaly.commands.{name}":
                 continue
             raise
-        module.register(sub)
+        _add_command(sub, name, module)
     _state_defaults(parser)
     return parser
+
+
+def _add_command(sub: argparse._SubParsersAction, name: str, module) -> None:
+    """The sub-parser ``name`` as its command module declares it (see the module docstring)."""
+    _, _, description = (module.__doc__ or "").partition("\n\n")
+    p = sub.add_parser(
+        name, help=module.HELP, description=description.strip() or None, epilog=getattr(module, "EPILOG", None)
+    )
+    module.add_arguments(p)
+    p.set_defaults(func=module.run)
 
 
 # What an option left unset means, for the options whose help does not say it already.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,70 @@ def score_recording(
     the guard's lines (footage that does not fit the detector) as they come; they are kept in the record too.
     """
     from .events import EventTracker
-    from .overlay import OverlayWriter
-    from .plots import plot_score
-    from .runner import run_source
-    from .sources import LiveSource, open_live_source
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    rec = _open_recording(what, name, labels, fps)
+    # The region maps give events per object (``events.EventTracker``) as well as the overlay; the guard hears
+    # the source's own frame rate only where it has one (files and streams, not frame folders).
+    timed_fps = rec.source.fps if rec.source.timed else None
+    session = detector.session(score, threshold=threshold, keep_maps=True, fps=timed_fps, on_warning=on_warning)
+    stem = stem or safe_name(rec.name)
+    tracker = EventTracker(
+        session.threshold, fps=rec.source.fps, end_after=end_after, min_length=min_length, source=rec.name
+    )
+    trace = _Trace()
+    # Every file is written under a temporary name and renamed when complete (``atomic_output``): a run killed
+    # even by SIGKILL leaves no half-written file under a final name (an overlay without its index is unplayable).
+    with cleanup_on_failure([out_dir / f for f in output_files(stem, overlay)]) as written, ExitStack() as files:
+        tmp_overlay = files.enter_context(atomic_output(out_dir / f"{stem}.overlay.mp4")) if overlay else None
+        stats, events = _run(session, rec.source, tracker, trace, tmp_overlay)
+        if stats.overlay_error:  # `watch` goes on without its overlay; a recording's outputs are all or nothing
+            raise DataError(out_dir / f"{stem}.overlay.mp4", f"cannot be written ({stats.overlay_error})")
+        s, r = np.asarray(trace.scores, dtype=np.float64), np.asarray(trace.raws, dtype=np.float64)
+        if not np.isfinite(s).any():
+            raise DataError(
+                str(getattr(rec.source, "name", rec.name)),
+                f"{plural(trace.n_frames, 'frame')}: too short to score; the "
+                f"{session.score_name!r} score needs at least {plural(session.clip_length, 'frame')}",
+            )
+        lab = None if rec.labels is None else np.asarray(rec.labels, bool)[: len(s)]
+        _write_thumbnails(tracker.events, events, out_dir, stem, written)
+        with atomic_output(out_dir / f"{stem}.events.jsonl") as tmp, open(tmp, "w") as fh:
+            for ev in events:
+                fh.write(json.dumps(ev) + "\n")
+        with atomic_output(out_dir / f"{stem}.scores.csv") as tmp:
+            _write_csv(tmp, s, r, trace.times, lab, rec.source.fps, session.threshold)
+        with atomic_output(out_dir / f"{stem}.score.png") as tmp:
+            _plot(tmp, s, lab, session, rec.name)
+        summary = _summary(rec, detector, session, stem, overlay, trace.n_frames, events, stats)
+        record = {
+            **summary,
+            "scores": [None if not np.isfinite(v) else float(v) for v in s],
+            "raw": [None if not np.isfinite(v) else float(v) for v in r],
+            "labels": None if lab is None else lab.astype(int).tolist(),
+        }
+        with atomic_output(out_dir / f"{stem}.scores.json") as tmp, open(tmp, "w") as fh:
+            json.dump(record, fh)
+    return {k: v for k, v in summary.items() if k != "events"} | {"n_events": len(events)}
+
+
+@dataclass
+class _Recording:
+    """What ``score_recording`` reads: the live ``source``, its ``name``, ``labels`` (or None), the ``recording``
+    to read again for feedback (a path, or None) and the ``path`` the report names it by."""
+
+    source: Any
+    name: str
+    labels: np.ndarray | None
+    recording: Any
+    path: str
+
+
+def _open_recording(what, name: str | None, labels, fps: float | None) -> _Recording:
+    """``what`` (a path, or a ``Video`` record whose labels are taken unless ``labels`` is given) as a live source."""
+    from .sources import LiveSource, open_live_source
+
     if hasattr(what, "source"):
         name = name or what.name
         labels = what.labels if labels is None else labels
@@ -89,125 +147,124 @@ def score_recording(
         path = str(what)
     if "://" not in path:  # the report names recordings by their paths relative to their common folder
         path = str(Path(path).absolute())
-    # The region maps give events per object (``events.EventTracker``) as well as the overlay; the guard hears
-    # the source's own frame rate only where it has one (files and streams, not frame folders).
-    session = detector.session(
-        score, threshold=threshold, keep_maps=True, fps=source.fps if source.timed else None, on_warning=on_warning
-    )
-    stem = stem or safe_name(name)
-    tracker = EventTracker(session.threshold, fps=source.fps, end_after=end_after, min_length=min_length, source=name)
-    n_frames = 0
-    scores: list[float] = []
-    raws: list[float] = []
-    times: list[float] = []
+    return _Recording(source, name, labels, recording, path)
 
-    def on_frame(index: int, t: float, fs) -> None:
-        nonlocal n_frames
-        n_frames = index + 1
-        while len(scores) < index:  # frames never scored (cannot happen without drops)
-            scores.append(np.nan)
-            raws.append(np.nan)
-            times.append(np.nan)
-        scores.append(np.nan if fs is None else fs.score)
-        raws.append(np.nan if fs is None else fs.raw)
-        times.append(t)
+
+@dataclass
+class _Trace:
+    """Per-frame values as the session gives them, aligned to frame index (NaN: not scored, e.g. the warm-up)."""
+
+    scores: list[float] = field(default_factory=list)
+    raws: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # seconds in the source
+    n_frames: int = 0
+
+    def on_frame(self, index: int, t: float, fs) -> None:
+        self.n_frames = index + 1
+        while len(self.scores) < index:  # frames never scored (cannot happen without drops)
+            self.scores.append(np.nan)
+            self.raws.append(np.nan)
+            self.times.append(np.nan)
+        self.scores.append(np.nan if fs is None else fs.score)
+        self.raws.append(np.nan if fs is None else fs.raw)
+        self.times.append(t)
+
+
+def _run(session, source, tracker, trace: _Trace, tmp_overlay: Path | None):
+    """Run ``source`` through ``session`` without drops (the overlay video into ``tmp_overlay`` when given);
+    ``(stats, events)`` with the finished events as ``watch`` prints them. A ``DataError`` names the source."""
+    from .overlay import OverlayWriter
+    from .runner import run_source
 
     events: list[dict] = []
-    # Every file is written under a temporary name and renamed when complete (``atomic_output``): a run killed
-    # even by SIGKILL leaves no half-written file under a final name (an overlay without its index is unplayable).
-    with cleanup_on_failure([out_dir / f for f in output_files(stem, overlay)]) as written, ExitStack() as files:
-        writer = None
-        if overlay:
-            tmp_overlay = files.enter_context(atomic_output(out_dir / f"{stem}.overlay.mp4"))
-            writer = OverlayWriter(tmp_overlay, source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6))
-        try:
-            stats = run_source(
-                session,
-                source,
-                tracker=tracker,
-                on_frame=on_frame,
-                overlay=writer,
-                drop=False,
-                emit=lambda m: events.append(m) if m["type"] == "event" else None,
-            )
-        except DataError as exc:  # a problem of this input: name it
-            if exc.path is not None or exc.problem.startswith(f"{source.name}: "):
-                raise
-            raise DataError(str(source.name), exc.problem) from None
-        finally:
-            if writer is not None:
-                writer.close()
-        if stats.overlay_error:  # `watch` goes on without its overlay; a recording's outputs are all or nothing
-            raise DataError(out_dir / f"{stem}.overlay.mp4", f"cannot be written ({stats.overlay_error})")
-        s, r = np.asarray(scores, dtype=np.float64), np.asarray(raws, dtype=np.float64)
-        if not np.isfinite(s).any():
-            raise DataError(
-                str(getattr(source, "name", name)),
-                f"{plural(n_frames, 'frame')}: too short to score; the "
-                f"{session.score_name!r} score needs at least {plural(session.clip_length, 'frame')}",
-            )
-        lab = None if labels is None else np.asarray(labels, bool)[: len(s)]
-        for k, ev in enumerate(tracker.events):
-            if ev.peak_image is not None and k < len(events):
-                thumb = out_dir / f"{stem}.event-{k}.png"
-                written.append(thumb)
-                with atomic_output(thumb) as tmp:
-                    save_thumbnail(ev.peak_image, ev.bbox, tmp)
-                events[k]["thumbnail"] = thumb.name
-        with atomic_output(out_dir / f"{stem}.events.jsonl") as tmp, open(tmp, "w") as fh:
-            for ev in events:
-                fh.write(json.dumps(ev) + "\n")
-        with atomic_output(out_dir / f"{stem}.scores.csv") as tmp, open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["frame", "time_s", "score", "raw", "alarm"] + (["label"] if lab is not None else []))
-            for i in range(len(s)):
-                ok = np.isfinite(s[i])
-                t = times[i] if np.isfinite(times[i]) else i / source.fps
-                row = [
-                    i,
-                    f"{t:.4f}",
-                    f"{s[i]:.6g}" if ok else "",
-                    f"{r[i]:.6g}" if ok else "",
-                    int(ok and s[i] > session.threshold),
-                ]
-                w.writerow(row + ([int(lab[i])] if lab is not None else []))
-        alarms = np.isfinite(s) & (s > session.threshold)
-        with atomic_output(out_dir / f"{stem}.score.png") as tmp:
-            plot_score(
-                np.where(np.isfinite(s), s, np.nan),
-                tmp,
-                threshold=session.threshold,
-                alarms=alarms,
-                labels=lab,
-                title=f"{name}: {session.score_name} score",
-            )
-        summary = {
-            "video": name,
-            "source": source.name,
-            # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
-            "recording": None if recording is None else str(Path(str(recording)).resolve()),
-            "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
-            "guard": list(session.guard.messages),
-            "path": path,
-            "fps": source.fps,
-            "score_name": session.score_name,
-            "threshold": session.threshold,
-            "target_far": detector.config.target_far,
-            "n_frames": n_frames,
-            "events": events,
-            "stats": stats.to_dict(),
-            "overlay": f"{stem}.overlay.mp4" if overlay else None,
-            "score_png": f"{stem}.score.png",
-        }
-        record = {
-            **summary,
-            "scores": [None if not np.isfinite(v) else float(v) for v in s],
-            "raw": [None if not np.isfinite(v) else float(v) for v in r],
-            "labels": None if lab is None else lab.astype(int).tolist(),
-        }
-        with atomic_output(out_dir / f"{stem}.scores.json") as tmp, open(tmp, "w") as fh:
-            json.dump(record, fh)
-    return {k: v for k, v in summary.items() if k != "events"} | {"n_events": len(events)}
+    writer = None
+    if tmp_overlay is not None:
+        writer = OverlayWriter(tmp_overlay, source.fps, session.threshold, scale=2.0 * max(session.threshold, 1e-6))
+    try:
+        stats = run_source(
+            session,
+            source,
+            tracker=tracker,
+            on_frame=trace.on_frame,
+            overlay=writer,
+            drop=False,
+            emit=lambda m: events.append(m) if m["type"] == "event" else None,
+        )
+    except DataError as exc:  # a problem of this input: name it
+        if exc.path is not None or exc.problem.startswith(f"{source.name}: "):
+            raise
+        raise DataError(str(source.name), exc.problem) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    return stats, events
+
+
+def _write_thumbnails(tracked: list, events: list[dict], out_dir: Path, stem: str, written: list[Path]) -> None:
+    """``STEM.event-K.png`` for each event ``K`` that has a peak image; names it in ``events[K]`` and adds the file
+    to ``written`` before writing it (a failure removes it with the rest)."""
+    for k, ev in enumerate(tracked):
+        if ev.peak_image is not None and k < len(events):
+            thumb = out_dir / f"{stem}.event-{k}.png"
+            written.append(thumb)
+            with atomic_output(thumb) as tmp:
+                save_thumbnail(ev.peak_image, ev.bbox, tmp)
+            events[k]["thumbnail"] = thumb.name
+
+
+def _write_csv(path: Path, s: np.ndarray, r: np.ndarray, times: list[float], lab, fps: float, threshold: float):
+    """``frame, time_s, score, raw, alarm[, label]``, one row a frame; score and raw empty where not scored."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["frame", "time_s", "score", "raw", "alarm"] + (["label"] if lab is not None else []))
+        for i in range(len(s)):
+            ok = np.isfinite(s[i])
+            t = times[i] if np.isfinite(times[i]) else i / fps
+            row = [
+                i,
+                f"{t:.4f}",
+                f"{s[i]:.6g}" if ok else "",
+                f"{r[i]:.6g}" if ok else "",
+                int(ok and s[i] > threshold),
+            ]
+            w.writerow(row + ([int(lab[i])] if lab is not None else []))
+
+
+def _plot(path: Path, s: np.ndarray, lab, session, name: str) -> None:
+    """The score in its own units with the threshold line, alarms and labels shaded."""
+    from .plots import plot_score
+
+    alarms = np.isfinite(s) & (s > session.threshold)
+    plot_score(
+        np.where(np.isfinite(s), s, np.nan),
+        path,
+        threshold=session.threshold,
+        alarms=alarms,
+        labels=lab,
+        title=f"{name}: {session.score_name} score",
+    )
+
+
+def _summary(rec: _Recording, detector, session, stem: str, overlay: bool, n_frames: int, events, stats) -> dict:
+    """The fields of ``STEM.scores.json`` apart from the per-frame arrays."""
+    return {
+        "video": rec.name,
+        "source": rec.source.name,
+        # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
+        "recording": None if rec.recording is None else str(Path(str(rec.recording)).resolve()),
+        "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
+        "guard": list(session.guard.messages),
+        "path": rec.path,
+        "fps": rec.source.fps,
+        "score_name": session.score_name,
+        "threshold": session.threshold,
+        "target_far": detector.config.target_far,
+        "n_frames": n_frames,
+        "events": events,
+        "stats": stats.to_dict(),
+        "overlay": f"{stem}.overlay.mp4" if overlay else None,
+        "score_png": f"{stem}.score.png",
+    }
 
 
 def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -85,83 +85,110 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
     if not run_dir.is_dir():
         raise DataError(run_dir, "run folder not found")
     out = Path(out) if out else run_dir / "report.html"
+    loaded = _load_records(run_dir)
+    title = title or f"video-anomaly report: {run_dir.name}"
+    parts = _page_head(title, loaded)
+    for (rec_path, rec), name in zip(loaded, _titles(run_dir, loaded)):
+        parts += _video_section(rec_path, rec, name, run_dir, out)
+    parts.append("</body></html>")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out
+
+
+def _load_records(run_dir: Path) -> list[tuple[Path, dict]]:
+    """``(file, record)`` for each ``*.scores.json`` under ``run_dir`` (sorted), or for each recording of an
+    ``archive`` output; a ``DataError`` when there is none."""
+    from .errors import DataError
+
     records = sorted(run_dir.rglob("*.scores.json"))
     loaded = [(p, _read_record(p)) for p in records]
     if not records and (run_dir / "archive.json").is_file():  # an `archive` output: its recordings' records
         from .archive import report_records
 
         loaded = [(run_dir / "archive.json", r) for r in report_records(run_dir)]
-        records = [p for p, _ in loaded]
-    if not records:
+    if not loaded:
         raise DataError(run_dir, "no *.scores.json here: run `video-anomaly score ... --out RUN` first")
-    title = title or f"video-anomaly report: {run_dir.name}"
+    return loaded
+
+
+def _page_head(title: str, loaded: list[tuple[Path, dict]]) -> list[str]:
+    """The page up to the first video: title, how to read the curves, and what the alarms did on labelled ones."""
+    from .recordings import labelled_summary, summary_lines
+
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">',
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
-        f'<p class="muted">{len(records)} video(s). Each curve is the score the alarm uses, in its own units '
+        f'<p class="muted">{len(loaded)} video(s). Each curve is the score the alarm uses, in its own units '
         "(live protocol: causal, calibrated on normal footage), with the threshold as a dashed line, alarm frames "
         "shaded red and ground-truth abnormal frames grey where labels exist.</p>",
     ]
-    from .recordings import labelled_summary, summary_lines
-
     names = {str(r.get("score_name")) for _, r in loaded}
     lines = summary_lines(labelled_summary([r for _, r in loaded]), ", ".join(sorted(names)))
     if lines:
         parts.append('<ul class="summary">' + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>")
-    titles = _titles(run_dir, loaded)
-    for (rec_path, rec), name in zip(loaded, titles):
-        folder = rec_path.parent
-        # The id comes from the record's own file name, unique in the run folder (titles may repeat a name).
-        anchor = _safe(rec_path.relative_to(run_dir).as_posix().removesuffix(".scores.json"))
-        parts.append(f'<section class="video" id="{e(anchor)}"><h2>{e(name)}</h2>')
-        events = rec.get("events", [])
-        events = events if isinstance(events, list) else []
+    return parts
+
+
+def _video_section(rec_path: Path, rec: dict, name: str, run_dir: Path, out: Path) -> list[str]:
+    """One recording's section: its numbers, guard lines, score curve, overlay link and events."""
+    e = html.escape
+    folder = rec_path.parent
+    # The id comes from the record's own file name, unique in the run folder (titles may repeat a name).
+    anchor = _safe(rec_path.relative_to(run_dir).as_posix().removesuffix(".scores.json"))
+    parts = [f'<section class="video" id="{e(anchor)}"><h2>{e(name)}</h2>']
+    events = rec.get("events", [])
+    events = events if isinstance(events, list) else []
+    parts.append(
+        f"<p>{_num(rec.get('n_frames', 0))} frames at {_num(rec.get('fps', 0), 'g')} fps; "
+        f"score <code>{e(str(rec.get('score_name')))}"
+        f"</code>, threshold {_num(rec.get('threshold', float('nan')), '.4g')} (target false-alarm rate "
+        f"{_num(rec.get('target_far', float('nan')), 'g')}); {len(events)} event(s).</p>"
+    )
+    # The guard's lines (footage that does not fit the detector) come before anything read from the scores.
+    for msg in rec.get("guard") or []:
+        parts.append(f'<p class="guard"><strong>{e(str(msg))}</strong></p>')
+    # Image and video names come from the file too: only plain names inside the run folder are followed.
+    uri = _data_uri(_inside(folder, rec.get("score_png") or rec.get("regularity_png")))
+    if uri:
+        parts.append(f'<img class="regularity" alt="score curve of {e(name)}" src="{e(uri)}">')
+    overlay = _inside(folder, rec.get("overlay"))
+    if overlay is not None and overlay.is_file():
+        rel = Path(os.path.relpath(overlay, out.parent))
         parts.append(
-            f"<p>{_num(rec.get('n_frames', 0))} frames at {_num(rec.get('fps', 0), 'g')} fps; "
-            f"score <code>{e(str(rec.get('score_name')))}"
-            f"</code>, threshold {_num(rec.get('threshold', float('nan')), '.4g')} (target false-alarm rate "
-            f"{_num(rec.get('target_far', float('nan')), 'g')}); {len(events)} event(s).</p>"
+            f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(str(rec["overlay"]))})</a></p>'
         )
-        # The guard's lines (footage that does not fit the detector) come before anything read from the scores.
-        for msg in rec.get("guard") or []:
-            parts.append(f'<p class="guard"><strong>{e(str(msg))}</strong></p>')
-        # Image and video names come from the file too: only plain names inside the run folder are followed.
-        uri = _data_uri(_inside(folder, rec.get("score_png") or rec.get("regularity_png")))
-        if uri:
-            parts.append(f'<img class="regularity" alt="score curve of {e(name)}" src="{e(uri)}">')
-        overlay = _inside(folder, rec.get("overlay"))
-        if overlay is not None and overlay.is_file():
-            rel = Path(os.path.relpath(overlay, out.parent))
-            parts.append(
-                f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(str(rec["overlay"]))})</a></p>'
-            )
-        if events:
-            head = ("id", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
-            parts.append('<table class="events"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
-            for k, ev in enumerate(events):
-                ev = ev if isinstance(ev, dict) else {}
-                thumb = _data_uri(_inside(folder, ev.get("thumbnail")))
-                alt = f"event {k} at frame {_num(ev.get('peak_frame'))}"
-                img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
-                parts.append(
-                    f'<tr class="event"><td>{e(str(ev.get("id", k)))}</td><td>{_num(ev.get("start_frame"))}</td>'
-                    f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
-                    f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
-                    f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
-                )
-            parts.append("</table>")
-            stem = rec_path.name[: -len(".scores.json")]
-            parts.append(
-                f'<p class="muted">An event that is normal for this camera: <code>video-anomaly feedback '
-                f"{e(str(folder))} {e(stem)}:ID --normal</code> adds it to the detector's normal footage.</p>"
-            )
-        else:
-            parts.append('<p class="no-events">No event above the threshold.</p>')
-        parts.append("</section>")
-    parts.append("</body></html>")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
+    if events:
+        parts += _events_table(events, folder)
+        stem = rec_path.name[: -len(".scores.json")]
+        parts.append(
+            f'<p class="muted">An event that is normal for this camera: <code>video-anomaly feedback '
+            f"{e(str(folder))} {e(stem)}:ID --normal</code> adds it to the detector's normal footage.</p>"
+        )
+    else:
+        parts.append('<p class="no-events">No event above the threshold.</p>')
+    parts.append("</section>")
+    return parts
+
+
+def _events_table(events: list, folder: Path) -> list[str]:
+    """The events as table rows, each with its thumbnail embedded (read from ``folder``)."""
+    e = html.escape
+    head = ("id", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
+    parts = ['<table class="events"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for k, ev in enumerate(events):
+        ev = ev if isinstance(ev, dict) else {}
+        thumb = _data_uri(_inside(folder, ev.get("thumbnail")))
+        alt = f"event {k} at frame {_num(ev.get('peak_frame'))}"
+        img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
+        parts.append(
+            f'<tr class="event"><td>{e(str(ev.get("id", k)))}</td><td>{_num(ev.get("start_frame"))}</td>'
+            f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
+            f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
+            f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts

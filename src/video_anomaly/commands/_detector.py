@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from ..scores import SCORES
+from ._types import finite_float, positive_float, positive_int
 
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
 
 
-def add_model_args(p, *, score: bool = True) -> None:
-    """``--model``, ``--score``, ``--device`` (the detector may also be the first positional argument)."""
+def add_model_args(p, dest: str, metavar: str, nargs: str, help: str, *, score: bool = True) -> None:
+    """The positional arguments ``dest`` (the detector may be the first of them, see ``split_detector``), then
+    ``--model``, ``--score``, ``--device``."""
+    p.add_argument(dest, metavar=metavar, nargs=nargs, help=help)
     p.add_argument(
         "--model",
         metavar="DETECTOR",
@@ -24,6 +27,17 @@ def add_model_args(p, *, score: bool = True) -> None:
             help=f"named score (default: the detector's own). {SCORE_HELP}",
         )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
+
+
+def add_event_args(p) -> None:
+    """``--threshold``, ``--fps``, ``--end-after``, ``--min-length``: how the scores of a recording become events
+    (``score`` and ``archive``; ``watch`` has its own ``--fps``, for live timestamps)."""
+    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
+    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
+    p.add_argument(
+        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
+    )
+    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
 
 
 def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[str]]:

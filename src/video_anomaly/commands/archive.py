@@ -1,33 +1,33 @@
-"""``video-anomaly archive --model DET INPUT... --out DIR``: many recordings, in segments, on Ray or a local pool."""
+"""``video-anomaly archive --model DET INPUT... --out DIR``: many recordings, in segments, on Ray or a local pool.
+
+Each recording is cut into segments of --segment-frames frames, decoded in order and scored by workers that load the
+detector once, with the same code as `score` and `watch` (each segment starts early by the detector's warm-up and
+pooling window, so every frame gets the score it has in one pass; events are merged across cuts). Output: Parquet
+partitioned by camera and day, a manifest of segments and a summary per camera (docs/archive.md). Killed and rerun
+with the same arguments, it redoes only unfinished segments. Exit status 1 when a recording or segment failed (each
+is named on stderr and in summary.json).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 
-from ._detector import add_model_args
-from ._types import finite_float, positive_float, positive_int
+from ._detector import add_event_args, add_model_args
+from ._types import positive_float, positive_int
+
+HELP = "score an archive (many cameras, months): segments on Ray workers or a local pool, Parquet out, resumable"
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "archive",
-        help="score an archive (many cameras, months): segments on Ray workers or a local pool, Parquet out, resumable",
-        description="Each recording is cut into segments of --segment-frames frames, decoded in order and scored by "
-        "workers that load the detector once, with the same code as `score` and `watch` (each segment starts early "
-        "by the detector's warm-up and pooling window, so every frame gets the score it has in one pass; events are "
-        "merged across cuts). Output: Parquet partitioned by camera and day, a manifest of segments and a summary "
-        "per camera (docs/archive.md). Killed and rerun with the same arguments, it redoes only unfinished segments. "
-        "Exit status 1 when a recording or segment failed (each is named on stderr and in summary.json).",
-    )
-    p.add_argument(
+def add_arguments(p) -> None:
+    add_model_args(
+        p,
         "inputs",
-        metavar="INPUT",
-        nargs="*",
-        help="[DETECTOR] video files, frame folders, folders of those (recursively), globs, or manifests "
+        "INPUT",
+        "*",
+        "[DETECTOR] video files, frame folders, folders of those (recursively), globs, or manifests "
         "(.csv with header path,camera,start or .jsonl with those keys; start in ISO 8601)",
     )
-    add_model_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (resumed when it holds an earlier run)")
     p.add_argument(
         "--segment-frames", type=positive_int, default=3000, help="frames per segment (default 3000: 5 min at 10 fps)"
@@ -44,18 +44,13 @@ def register(subparsers) -> None:
     p.add_argument(
         "--address", help="Ray cluster to join (ray://HOST:10001, or auto); default RAY_ADDRESS, else a local Ray"
     )
-    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
-    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
-    p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
-    )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    add_event_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..archive import score_archive
+    from . import flags
     from ._detector import split_detector
 
     spec, inputs = split_detector(args, args.inputs, "INPUT...")
@@ -63,18 +58,11 @@ def run(args) -> int:
         spec,
         inputs,
         args.out,
-        score=args.score,
-        threshold=args.threshold,
-        segment_frames=args.segment_frames,
-        fps=args.fps,
-        camera=args.camera,
-        end_after=args.end_after,
-        min_length=args.min_length,
-        engine=args.engine,
-        workers=args.workers,
-        cpus_per_worker=args.cpus_per_worker,
-        address=args.address,
         progress=not args.quiet,
+        **flags(
+            args,
+            "score threshold segment_frames fps camera end_after min_length engine workers cpus_per_worker address",
+        ),
     )
     for cam in result.summary:
         print(json.dumps(cam), flush=True)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from ._types import frame_side, positive_int
 
+HELP = "time the seed model: plain port vs fast path, side by side"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="time the seed model: plain port vs fast path, side by side")
+
+def add_arguments(p) -> None:
     p.add_argument("--size", type=frame_side, default=256, help="frame side in pixels, a multiple of 8 (default 256)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
     p.add_argument("--windows", type=positive_int, default=3, help="exact-protocol windows per timing (default 3)")
@@ -28,7 +29,6 @@ def register(subparsers) -> None:
     )
     p.add_argument("--memory", action="store_true", help="also compare peak memory for 200 vs 10,000 frames")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the numbers as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,11 @@
-"""``video-anomaly calibrate RUN``: (re)fit the detector's cues and calibration on held-out normal frames."""
+"""``video-anomaly calibrate RUN``: (re)fit the detector's cues and calibration on held-out normal frames.
+
+RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is cross-fitted by whole
+training videos (--folds; each fold scored by a cue fitted on the others), then fitted on all of them; the
+autoencoder is scored on the frames held out from its training. The per-region statistics and each live score's
+threshold (the conformal quantile at --target-far) are fitted on those scores, and the detector is written into RUN
+(detector.json, detector.safetensors) with what each threshold rests on.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,15 @@ import sys
 
 from ._types import positive_int, probability, weight
 
+HELP = "(re)fit a detector's per-region calibration and thresholds on normal frames its cues did not fit"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "calibrate",
-        help="(re)fit a detector's per-region calibration and thresholds on normal frames its cues did not fit",
-        description="RUN: a run folder written by `train` (or an autoencoder checkpoint folder). The motion cue is "
-        "cross-fitted by whole training videos (--folds; each fold scored by a cue fitted on the others), then "
-        "fitted on all of them; the autoencoder is scored on the frames held out from its training. The "
-        "per-region statistics and each live score's threshold (the conformal quantile at --target-far) are "
-        "fitted on those scores, and the detector is written into RUN (detector.json, detector.safetensors) "
-        "with what each threshold rests on.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--dataset", metavar="ROOT", help="training data (default: the dataset recorded at training)")
     p.add_argument("--cues", default=None, help="comma list of ae, motion (default: the run's, else all available)")
     add_detector_flags(p)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
-    p.set_defaults(func=run)
 
 
 def add_detector_flags(p) -> None:

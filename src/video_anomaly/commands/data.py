@@ -12,8 +12,10 @@ from ._types import nonneg_int, positive_int
 KINDS = ("auto", "ucsd", "frames", "avenue", "shanghaitech", "custom")
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="inspect datasets, write the synthetic scene, preview frames")
+HELP = "inspect datasets, write the synthetic scene, preview frames"
+
+
+def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     info = sub.add_parser("info", help="count videos, frames, abnormal frames and masks of a dataset")
@@ -26,7 +28,6 @@ def register(subparsers) -> None:
         action="store_true",
         help="count only; skip decoding every frame (the checks that `train` would otherwise fail on)",
     )
-    info.set_defaults(func=_info)
 
     synth = sub.add_parser("synth", help="write the synthetic walkway scene in the UCSD layout")
     synth.add_argument("out", type=Path, help="folder to write SyntheticPed/ into")
@@ -36,7 +37,6 @@ def register(subparsers) -> None:
     synth.add_argument("--width", type=positive_int, default=160, help="frame width (at least 32)")
     synth.add_argument("--train", type=nonneg_int, default=4, help="number of training videos")
     synth.add_argument("--test", type=nonneg_int, default=4, help="number of test videos")
-    synth.set_defaults(func=_synth)
 
     preview = sub.add_parser("preview", help="save a grid of training frames and test frames with mask overlay")
     preview.add_argument("path", type=Path)
@@ -44,7 +44,10 @@ def register(subparsers) -> None:
     preview.add_argument("--kind", choices=KINDS, default="auto")
     preview.add_argument("--subset", default=None)
     preview.add_argument("--n", type=positive_int, default=4, help="frames per row")
-    preview.set_defaults(func=_preview)
+
+
+def run(args) -> int:
+    return {"info": _info, "synth": _synth, "preview": _preview}[args.data_command](args)
 
 
 def _info(args) -> int:
@@ -120,15 +123,10 @@ def check_dataset(dataset) -> None:
 
 def _synth(args) -> int:
     from ..data.synthetic import make_synthetic_scene
+    from . import flags
 
     path = make_synthetic_scene(
-        args.out,
-        seed=args.seed,
-        height=args.height,
-        width=args.width,
-        n_train=args.train,
-        n_test=args.test,
-        frames=args.frames,
+        args.out, n_train=args.train, n_test=args.test, **flags(args, "seed height width frames")
     )
     print(path)
     return 0

@@ -1,9 +1,6 @@
 """``video-anomaly demo``: the whole pipeline on the built-in synthetic scene, in minutes on 2 CPU cores.
 
-Makes the synthetic walkway scene (pedestrians; test videos with a planted bicycle, cart or person on
-the grass), trains the seed ConvLSTM autoencoder at a small size, calibrates the live threshold on
-held-out training frames, evaluates the test videos by the seed's exact protocol and by the live
-protocol, and writes plots and an HTML report into the run folder.
+Synthetic scene -> train -> calibrate -> evaluate (exact and live) -> plots and report.
 """
 
 from __future__ import annotations
@@ -13,6 +10,11 @@ import time
 from pathlib import Path
 
 from ._types import nonneg_int, positive_int
+
+# The steps: make the synthetic walkway scene (pedestrians; test videos with a planted bicycle, cart or person on
+# the grass), train the seed ConvLSTM autoencoder at a small size, calibrate the live threshold on held-out
+# training frames, evaluate the test videos by the seed's exact protocol and by the live protocol, and write plots
+# and an HTML report into the run folder.
 
 # Small enough to train in a few minutes on 2 cores; the seed recipe itself is 256x256, lr 1e-4,
 # 3 epochs (configs/seed.toml). A higher learning rate and more epochs make up for the few clips.
@@ -31,18 +33,15 @@ DEMO_CONFIG = {
 }
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="run the whole pipeline on the built-in synthetic scene",
-        description="Synthetic scene -> train -> calibrate -> evaluate (exact and live) -> plots and report.",
-    )
+HELP = "run the whole pipeline on the built-in synthetic scene"
+
+
+def add_arguments(p) -> None:
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the synthetic scene")
     p.add_argument("--epochs", type=positive_int, help=f"training epochs (default {DEMO_CONFIG['train']['epochs']})")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

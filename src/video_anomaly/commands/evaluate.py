@@ -1,4 +1,10 @@
-"""``video-anomaly evaluate --model DETECTOR DATASET``: every metric of a named score on a dataset's test videos."""
+"""``video-anomaly evaluate --model DETECTOR DATASET``: every metric of a named score on a dataset's test videos.
+
+Score every test video of DATASET with a named score of the detector; write evaluation.json, evaluation.md,
+arrays.npz, roc.png and scores/<video>.png into --out and print the table: frame-level micro and macro AUC/EER with
+and without per-video normalisation, and, where the dataset has pixel masks and the score has region maps,
+pixel-level AUC (UCSD 40% rule) and RBDC/TBDC.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,18 @@ from pathlib import Path
 
 from ._detector import SCORE_HELP, add_model_args
 
+HELP = "score a dataset's labelled test videos and report AUC / EER, pixel-level AUC, RBDC / TBDC"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score a dataset's labelled test videos and report AUC / EER, pixel-level AUC, RBDC / TBDC",
-        description="Score every test video of DATASET with a named score of the detector; write "
-        "evaluation.json, evaluation.md, arrays.npz, roc.png and scores/<video>.png into --out and print the "
-        "table: frame-level micro and macro AUC/EER with and without per-video normalisation, and, where the "
-        "dataset has pixel masks and the score has region maps, pixel-level AUC (UCSD 40% rule) and RBDC/TBDC.",
-    )
-    p.add_argument(
+
+def add_arguments(p) -> None:
+    add_model_args(
+        p,
         "positionals",
-        metavar="[DETECTOR] DATASET",
-        nargs="+",
-        help="the detector (unless --model) and the dataset folder (e.g. UCSDped2)",
+        "[DETECTOR] DATASET",
+        "+",
+        "the detector (unless --model) and the dataset folder (e.g. UCSDped2)",
+        score=False,
     )
-    add_model_args(p, score=False)
     p.add_argument(
         "--score",
         default=None,
@@ -34,7 +35,6 @@ def register(subparsers) -> None:
     p.add_argument("--videos", default=None, help="evaluate only these test videos (comma-separated names)")
     p.add_argument("--no-figures", action="store_true", help="skip roc.png and the score plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""``video-anomaly export CHECKPOINT OUT.onnx [--size N] [--stages]``: write a checkpoint's model as ONNX."""
+"""``video-anomaly export CHECKPOINT OUT.onnx [--size N] [--stages]``: write a checkpoint's model as ONNX.
+
+Export a trained model to ONNX: one graph (B, T, 1, S, S) -> (B, T, 1, S, S) with a dynamic batch, and with --stages
+the seed model's encoder, ConvLSTM and decoder as OUT.encoder.onnx, OUT.temporal.onnx, OUT.decoder.onnx. Each graph
+is run once with ONNX Runtime and compared with PyTorch (max abs difference <= 1e-4) when onnxruntime is installed.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,16 @@ import argparse
 
 from ._types import frame_side, positive_int
 
+HELP = "export a checkpoint's model to ONNX (checked against PyTorch with ONNX Runtime)"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "export",
-        help="export a checkpoint's model to ONNX (checked against PyTorch with ONNX Runtime)",
-        description=(
-            "Export a trained model to ONNX: one graph (B, T, 1, S, S) -> (B, T, 1, S, S) with a dynamic batch, "
-            "and with --stages the seed model's encoder, ConvLSTM and decoder as OUT.encoder.onnx, "
-            "OUT.temporal.onnx, OUT.decoder.onnx. Each graph is run once with ONNX Runtime and compared with "
-            "PyTorch (max abs difference <= 1e-4) when onnxruntime is installed."
-        ),
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("checkpoint", help="checkpoint written by 'video-anomaly train'")
     p.add_argument("output", help="ONNX file to write, e.g. model.onnx")
     p.add_argument("--size", type=frame_side, default=None, help="frame size S in pixels (default: the checkpoint's)")
     p.add_argument("--stages", action="store_true", help="also export the encoder/temporal/decoder stages")
     p.add_argument("--opset", type=positive_int, default=17, help="ONNX opset (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime check against PyTorch")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,28 +1,26 @@
-"""``video-anomaly feedback RUN EVENT_ID --normal``: an event normal for this camera joins its normal footage."""
+"""``video-anomaly feedback RUN EVENT_ID --normal``: an event normal for this camera joins its normal footage.
+
+RUN is the --out folder of `video-anomaly score` (or one STEM.scores.json in it); EVENT_ID is STEM:ID as the report
+and STEM.events.jsonl show it (just ID when RUN holds one recording). The event's frames are read again from the
+recording; the cues that can learn from them (the motion cue) add them to their model of normal footage, the
+thresholds are refitted, and the detector is saved with a record of what was added and when. The autoencoder does
+not learn from feedback: a score that uses it may still fire.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 
+HELP = "mark an event of a `score` run as normal: the detector learns it and stops raising it"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "feedback",
-        help="mark an event of a `score` run as normal: the detector learns it and stops raising it",
-        description="RUN is the --out folder of `video-anomaly score` (or one STEM.scores.json in it); EVENT_ID is "
-        "STEM:ID as the report and STEM.events.jsonl show it (just ID when RUN holds one recording). The event's "
-        "frames are read again from the recording; the cues that can learn from them (the motion cue) add them "
-        "to their model of normal footage, the thresholds are refitted, and the detector is saved with a record "
-        "of what was added and when. The autoencoder does not learn from feedback: a score that uses it may "
-        "still fire.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("run", metavar="RUN", help="the --out folder of `video-anomaly score`")
     p.add_argument("event_id", metavar="EVENT_ID", help="STEM:ID (or ID when RUN holds one recording)")
     p.add_argument("--normal", action="store_true", required=True, help="the event is normal for this camera")
     p.add_argument("--model", metavar="DETECTOR", help="the detector to correct (default: the one RUN was scored with)")
     p.add_argument("--out", metavar="FOLDER", help="save the corrected detector here (needed for a shipped one)")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -1,19 +1,18 @@
-"""``video-anomaly models``: the detectors shipped with the package, with what they were trained on and measure."""
+"""``video-anomaly models``: the detectors shipped with the package, with what they were trained on and measure.
+
+Each shipped detector loads by name: `--model NAME` in score, watch and evaluate, `Detector.load(NAME)` in Python.
+docs/models.md is the model card.
+"""
 
 from __future__ import annotations
 
 import json
 
+HELP = "list the detectors shipped with the package"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "models",
-        help="list the detectors shipped with the package",
-        description="Each shipped detector loads by name: `--model NAME` in score, watch and "
-        "evaluate, `Detector.load(NAME)` in Python. docs/models.md is the model card.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -1,36 +1,28 @@
-"""``video-anomaly score --model DETECTOR INPUT... --out DIR``: live scores, events and plots for recordings."""
+"""``video-anomaly score --model DETECTOR INPUT... --out DIR``: live scores, events and plots for recordings.
+
+Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would score it live (the
+detector's calibrated score, causal, no future frames). With --dataset, the test videos of a dataset are scored too
+and their labels kept for the plots and the report. Outputs are named after each input (distinct inputs never share
+a name) and are never replaced without --overwrite.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 
-from ._detector import add_model_args
-from ._types import finite_float, positive_float, positive_int
+from ._detector import add_event_args, add_model_args
+
+HELP = "score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video"
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "score",
-        help="score recordings: per-frame scores (CSV, JSON), score plot, events, optional overlay video",
-        description="Each INPUT (video file or frame folder) is scored frame by frame exactly as `watch` would "
-        "score it live (the detector's calibrated score, causal, no future frames). With --dataset, the test "
-        "videos of a dataset are scored too and their labels kept for the plots and the report. Outputs are named "
-        "after each input (distinct inputs never share a name) and are never replaced without --overwrite.",
-    )
-    p.add_argument("inputs", metavar="INPUT", nargs="*", help="[DETECTOR] video files or frame folders")
-    add_model_args(p)
+def add_arguments(p) -> None:
+    add_model_args(p, "inputs", "INPUT", "*", "[DETECTOR] video files or frame folders")
     p.add_argument("--dataset", metavar="ROOT", help="also score this dataset's (labelled) test videos")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (one set of files per video)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run in DIR")
     p.add_argument("--overlay", action="store_true", help="write STEM.overlay.mp4 heatmap videos")
-    p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
-    p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
-    p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
-    )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
-    p.set_defaults(func=run)
+    add_event_args(p)
 
 
 def run(args) -> int:
@@ -83,6 +75,7 @@ def run(args) -> int:
 
 def _score_one(args, det, name, what, labels, stem, out) -> dict:
     from ..recordings import score_recording
+    from . import flags
 
     return score_recording(
         det,
@@ -91,11 +84,6 @@ def _score_one(args, det, name, what, labels, stem, out) -> dict:
         name=name,
         stem=stem,
         labels=labels,
-        overlay=args.overlay,
-        score=args.score,
-        threshold=args.threshold,
-        fps=args.fps,
-        end_after=args.end_after,
-        min_length=args.min_length,
         on_warning=lambda msg: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
+        **flags(args, "overlay score threshold fps end_after min_length"),
     )

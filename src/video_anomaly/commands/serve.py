@@ -1,18 +1,17 @@
-"""``video-anomaly serve CONFIG.toml``: run the camera service (see ``docs/serve.md``)."""
+"""``video-anomaly serve CONFIG.toml``: run the camera service (see ``docs/serve.md``).
+
+Cameras, event store, web server, MQTT and webhooks from one TOML file (docs/serve.md). One worker process per
+camera runs the live session of `watch`; SIGTERM stops it cleanly.
+"""
 
 from __future__ import annotations
 
+HELP = "run many cameras as a service: an event store, web pages to review events, MQTT and webhooks"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="run many cameras as a service: an event store, web pages to review events, MQTT and webhooks",
-        description="Cameras, event store, web server, MQTT and webhooks from one TOML file (docs/serve.md). "
-        "One worker process per camera runs the live session of `watch`; SIGTERM stops it cleanly.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument("config", metavar="CONFIG.toml", help="the service's config file")
     p.add_argument("--check", action="store_true", help="check the config (detectors, sources, database) and exit")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

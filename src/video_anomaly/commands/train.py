@@ -1,8 +1,11 @@
 """``video-anomaly train DATASET --out RUN``: train on a dataset's normal videos.
 
-Settings come from the defaults (the seed recipe), then ``--config FILE.toml``, then flags. With
-``--resume`` and no ``--config`` the checkpoint's own config is the base. Under ``torchrun`` the
-run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 alone writes.
+Fit a detector on the training (normal) videos of DATASET (a dataset in a known layout, a folder of your own normal
+videos or frame folders, or one video). With the ae cue the autoencoder is trained first (config, log, loss curve
+and checkpoint in RUN/checkpoint; flags override --config; defaults are the seed recipe); the motion cue needs no
+training loop (minutes on a CPU). Then each cue is calibrated per region on frames its cues were not fitted on (the
+motion cue cross-fitted by whole videos, the autoencoder on the frames held out from its training) and the detector
+is written into RUN.
 """
 
 from __future__ import annotations
@@ -12,18 +15,10 @@ from pathlib import Path
 
 from ._types import fraction, frame_side, nonneg_int, positive_float, positive_int, positive_ints
 
+HELP = "train a detector on normal videos (autoencoder and/or motion cue, then calibration)"
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train",
-        help="train a detector on normal videos (autoencoder and/or motion cue, then calibration)",
-        description="Fit a detector on the training (normal) videos of DATASET (a dataset in a known layout, a "
-        "folder of your own normal videos or frame folders, or one video). With the ae cue the autoencoder is "
-        "trained first (config, log, loss curve and checkpoint in RUN/checkpoint; flags override --config; "
-        "defaults are the seed recipe); the motion cue needs no training loop (minutes on a CPU). Then each cue "
-        "is calibrated per region on frames its cues were not fitted on (the motion cue cross-fitted by whole "
-        "videos, the autoencoder on the frames held out from its training) and the detector is written into RUN.",
-    )
+
+def add_arguments(p) -> None:
     p.add_argument(
         "--cues",
         default=None,
@@ -85,11 +80,11 @@ def register(subparsers) -> None:
     from .calibrate import add_detector_flags
 
     add_detector_flags(p.add_argument_group("detector (after training)"))
-    p.set_defaults(func=run)
 
 
 def resolve_config(args):
-    """The RunConfig for ``args``: defaults < checkpoint (on --resume) or --config < flags."""
+    """The RunConfig for ``args``: defaults (the seed recipe) < ``--config FILE.toml`` < flags; with ``--resume``
+    and no ``--config`` the checkpoint's own config is the base."""
     from ..checkpoint import read_meta, run_config_from_meta
     from ..config import load_config
     from ..training import CHECKPOINT_NAME
@@ -141,10 +136,13 @@ def refuse_to_replace(args) -> None:
 
 
 def run(args) -> int:
+    """Under ``torchrun`` the run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 alone
+    writes."""
     from ..api import train
     from ..data import load_dataset
     from ..errors import DataError
     from ..scores import parse_cues
+    from . import flags
     from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
@@ -163,15 +161,11 @@ def run(args) -> int:
         cfg,
         cues=cues,
         detector_config=dcfg,
-        score=args.score,
-        device=args.device,
-        calibrate=args.calibrate,
-        resume=args.resume,
-        max_steps=args.max_steps,
         progress=not args.quiet,
         use_fast=args.fast_model,
         extras={"dataset_kind": args.kind},
         log=print,
+        **flags(args, "score device calibrate resume max_steps"),
     )
     if det is not None:
         frames = det.meta.get("calibration_frames", {})

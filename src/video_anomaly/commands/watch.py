@@ -1,4 +1,10 @@
-"""``video-anomaly watch --model DETECTOR SOURCE``: score frames as they arrive, events as JSON lines."""
+"""``video-anomaly watch --model DETECTOR SOURCE``: score frames as they arrive, events as JSON lines.
+
+SOURCE: a video file, a frame folder, a camera device (/dev/video0) or a stream URL (rtsp://, http://, udp://, ...).
+Events go out as JSON lines (event_start, then event) on stdout or --out; warnings and the final summary go to
+stderr. When scoring falls behind a live source the oldest queued frames are dropped (counted and reported on
+stderr). Event times are each frame's timestamp in the source (frame folders: frame / fps).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from ._types import finite_float, positive_float, positive_int
 # Exit status when a camera or stream was lost (failed, timed out, stopped sending) rather than ended.
 EXIT_LOST = 3
 
-EXIT_STATUS_HELP = (
+EPILOG = (
     "Exit status: 0 the source ended (a file or frame folder, or a stream of announced length) or --max-frames "
     "was reached; 2 bad input or a file of which no frame decodes; 3 the source was lost: a camera or stream failed, "
     "timed out or stopped sending (a warning line says why; see --reconnect); 130 interrupted (SIGINT), 143 "
@@ -23,24 +29,11 @@ EXIT_STATUS_HELP = (
 )
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
-        "watch",
-        help="watch a camera, stream, video file or frame folder and report abnormal events live",
-        description="SOURCE: a video file, a frame folder, a camera device (/dev/video0) or a stream URL "
-        "(rtsp://, http://, udp://, ...). Events go out as JSON lines (event_start, then event) on stdout or "
-        "--out; warnings and the final summary go to stderr. When scoring falls behind a live source the oldest "
-        "queued frames are dropped (counted and reported on stderr). Event times are each frame's timestamp "
-        "in the source (frame folders: frame / fps).",
-        epilog=EXIT_STATUS_HELP,
-    )
-    p.add_argument(
-        "source",
-        metavar="[DETECTOR] SOURCE",
-        nargs="+",
-        help="the source (after the detector when --model is not given)",
-    )
-    add_model_args(p)
+HELP = "watch a camera, stream, video file or frame folder and report abnormal events live"
+
+
+def add_arguments(p) -> None:
+    add_model_args(p, "source", "[DETECTOR] SOURCE", "+", "the source (after the detector when --model is not given)")
     p.add_argument(
         "--out", metavar="FILE", help="append JSON lines to this event log instead of stdout (see --overwrite)"
     )
@@ -74,7 +67,6 @@ def register(subparsers) -> None:
         metavar="SECONDS",
         help="when a network stream is lost, try to reopen it for up to SECONDS (default: stop, exit status 3)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
@@ -162,7 +154,7 @@ def _warn(msg: str) -> None:
 
 
 def exit_status(stats, name: str) -> int:
-    """The exit status of a finished run (see ``EXIT_STATUS_HELP``); says on stderr why a run did not simply end."""
+    """The exit status of a finished run (see ``EPILOG``); says on stderr why a run did not simply end."""
     from ..errors import plural
     from ..runner import FAILED, INTERRUPTED, LOST
 
