@@ -122,6 +122,8 @@ def test_api_score_equals_cli_score_for_every_score(tmp_path, monkeypatch):
         assert first == int(np.argmax(api.scored))
         assert (first > 0) == any(det.cues[c].warmup > 0 for c in cues_of(name, det.cues))  # the warm-up, if any
         assert np.array_equal(api.frame_scores, cli), name
+        sr = api.frame_sr  # the regularity score of a plot: 1 at the video's most regular frame, 0 at its least
+        assert sr.max() == 1.0 and sr.min() == 0.0 and np.argmin(sr) == np.argmax(api.frame_scores), name
 
 
 def test_seed_in_a_live_command_is_one_clear_line(tmp_path, monkeypatch, capsys):
