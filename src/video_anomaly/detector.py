@@ -174,8 +174,8 @@ class VideoScores:
     the one convention of ``score``, its report, ``evaluate`` and the API), and ``scored`` says which frames
     were scored; ``raw``: before smoothing; ``alarms``: ``frame_scores > threshold`` on scored frames; ``maps``
     (N, gh, gw) float32 calibrated fused region scores (warm-up frames copy the first map); ``frame_sr``:
-    ``1 - minmax(frame_scores)`` over the video, the regularity score to plot (Hasan et al.'s Sr); ``warnings``: the guard's lines
-    (footage that does not fit the detector, ``guard.py``).
+    ``1 - minmax(frame_scores)`` over the video, the regularity score to plot (Hasan et al.'s Sr); ``warnings``:
+    the guard's lines (footage that does not fit the detector, ``guard.py``).
     """
 
     name: str
