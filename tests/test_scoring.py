@@ -141,13 +141,13 @@ def test_short_video_raises_data_error_naming_it():
     frames = np.zeros((5, 32, 32), np.uint8)
     video = Video("tiny_clip", ArraySource(frames))
     with pytest.raises(DataError, match="tiny_clip"):
-        scoring.score_video(BackgroundModel(frames[0]), video, 32)
+        scoring.seed_score_video(BackgroundModel(frames[0]), video, 32)
 
 
 def test_score_video_reads_the_video_at_the_model_size():
     frames, labels, _, background = blob_video()
     video = Video("blob", ArraySource(frames), labels)
-    vs = scoring.score_video(BackgroundModel(background), video, 32, batch_windows=2)
+    vs = scoring.seed_score_video(BackgroundModel(background), video, 32, batch_windows=2)
     direct = scoring.score_frames(BackgroundModel(background), iter(frames), len(frames))
     assert vs.name == "blob"
     np.testing.assert_array_equal(vs.frame_scores, direct.frame_scores)

@@ -310,13 +310,13 @@ def _score_one(det: Detector, v, name: str, maps: bool) -> VideoScores:
 
 def _seed_scores(det: Detector, video) -> VideoScores:
     """The seed's exact protocol (every 10-frame window, whole video) on the detector's autoencoder."""
-    from .scoring import score_video
+    from .scoring import seed_score_video
 
     need = spec("seed").cues
     ae = next((det.cues[c] for c in need if c in det.cues), None)
     if ae is None:
         raise ConfigError(f"the seed score needs the autoencoder; this detector has only {', '.join(det.cues)}")
-    vs = score_video(ae.model, video, ae.size, clip_length=ae.clip_length, device=ae.device)
+    vs = seed_score_video(ae.model, video, ae.size, clip_length=ae.clip_length, device=ae.device)
     raw, sa = vs.frame_scores, vs.frame_sa
     n = len(raw)
     shape = tuple(np.asarray(next(iter(video.source.iter_frames(None)))).shape[:2])

@@ -1,7 +1,7 @@
 """Evaluate named scores on labelled test videos: every number, its protocol, the per-frame scores, the figures.
 
 ``evaluate_many`` scores each video once for all the live scores asked (each cue runs once; ``seed`` through
-``scoring.score_video``), computes frame-level micro and macro AUC/EER with and without per-video normalisation,
+``scoring.seed_score_video``), computes frame-level micro and macro AUC/EER with and without per-video normalisation,
 pixel-level AUC and RBDC/TBDC where masks and region maps exist, how the alarms read (labelled anomalies caught,
 false alarm runs), and writes into each score's ``out_dir``:
 

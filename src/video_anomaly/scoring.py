@@ -187,7 +187,7 @@ def score_frames(
     return SeedScores(name, clip_length, l1, sq, costs, sa, regularity(sa), raw, frame_sa, regularity(frame_sa))
 
 
-def score_video(model, video, size: int = 256, **options) -> SeedScores:
+def seed_score_video(model, video, size: int = 256, **options) -> SeedScores:
     """``score_frames`` (its keywords: ``options``) on a ``data.records.Video``, frames from
     ``video.source.iter_frames(size)``."""
     n, clip_length = len(video), options.get("clip_length", 10)
