@@ -143,8 +143,10 @@ def _open_recording(what, name: str | None, labels, fps: float | None) -> _Recor
     else:
         source = open_live_source(str(what), fps=fps)
         name = name or Path(str(what)).name
-        recording = what
+        recording = None if "://" in str(what) else what  # a stream cannot be read again by feedback
         path = str(what)
+    if recording is not None:
+        recording = Path(str(recording)).resolve()
     if "://" not in path:  # the report names recordings by their paths relative to their common folder
         path = str(Path(path).absolute())
     return _Recording(source, name, labels, recording, path)
@@ -251,7 +253,7 @@ def _summary(rec: _Recording, detector, session, stem: str, overlay: bool, n_fra
         "video": rec.name,
         "source": rec.source.name,
         # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
-        "recording": None if rec.recording is None else str(Path(str(rec.recording)).resolve()),
+        "recording": None if rec.recording is None else str(rec.recording),
         "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
         "guard": list(session.guard.messages),
         "path": rec.path,

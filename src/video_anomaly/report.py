@@ -137,8 +137,11 @@ def _video_section(rec_path: Path, rec: dict, name: str, run_dir: Path, out: Pat
     """One recording's section: its numbers, guard lines, score curve, overlay link and events."""
     e = html.escape
     folder = rec_path.parent
-    # The id comes from the record's own file name, unique in the run folder (titles may repeat a name).
-    anchor = _safe(rec_path.relative_to(run_dir).as_posix().removesuffix(".scores.json"))
+    # The id comes from the record's own file name, unique in the run folder (titles may repeat a name); an
+    # archive's records share archive.json, and their camera/name is unique there.
+    scores_file = rec_path.name.endswith(".scores.json")
+    key = rec_path.relative_to(run_dir).as_posix().removesuffix(".scores.json") if scores_file else str(name)
+    anchor = _safe(key)
     parts = [f'<section class="video" id="{e(anchor)}"><h2>{e(name)}</h2>']
     events = rec.get("events", [])
     events = events if isinstance(events, list) else []
@@ -163,12 +166,13 @@ def _video_section(rec_path: Path, rec: dict, name: str, run_dir: Path, out: Pat
         )
     if events:
         parts += _events_table(events, folder)
+    if events and scores_file:  # feedback reads the frames of a `score` output (an archive keeps no recording path)
         stem = rec_path.name[: -len(".scores.json")]
         parts.append(
             f'<p class="muted">An event that is normal for this camera: <code>video-anomaly feedback '
             f"{e(str(folder))} {e(stem)}:ID --normal</code> adds it to the detector's normal footage.</p>"
         )
-    else:
+    if not events:
         parts.append('<p class="no-events">No event above the threshold.</p>')
     parts.append("</section>")
     return parts
