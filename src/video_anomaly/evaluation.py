@@ -266,7 +266,7 @@ def scores_table_markdown(results: dict[str, Any]) -> str:
         lo, hi = far["interval"]
         lines += ["", f"False-alarm rate on the {far['normal_frames']} labelled-normal frames: achieved "
                   f"{far['achieved']:.2%} (95% {lo:.2%}-{hi:.2%}; worst video {far['worst_video']:.1%}) at a target "
-                  f"of {far['target']:.0%}."]  # fmt: skip
+                  f"of {100 * far['target']:g}%."]  # fmt: skip
     ev = results.get("events") or {}
     if ev:
         lines += ["", f"Alarms at the calibrated threshold {_fmt(results['threshold'])}: "

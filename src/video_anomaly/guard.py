@@ -135,7 +135,7 @@ class Guard:
         size = "" if self.fitted.frame_shape is None else f" on {_size(self.fitted.frame_shape)} footage"
         return self._say(
             "alarm_rate",
-            f"warning: this detector was fitted{size} for a {self.fitted.target_far:.0%} false-alarm rate; its "
+            f"warning: this detector was fitted{size} for a {100 * self.fitted.target_far:g}% false-alarm rate; its "
             f"alarm has been on for {self._alarms / n:.0%} of the last {n} frames: unless one long event is under "
             "way, this footage does not fit it (another camera, a moved view, another frame rate): train one on "
             "this camera's normal footage",

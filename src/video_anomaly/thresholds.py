@@ -111,9 +111,9 @@ class ThresholdInfo:
         lo, hi = self.interval
         spread = f"; per fold {min(self.fold_rates):.1%}-{max(self.fold_rates):.1%}" if self.fold_rates else ""
         return (
-            f"threshold {self.threshold:.4g} at a {self.target_far:.0%} target ({self.method}): {self.frames} frames "
-            f"of {self.videos} videos in {self.folds} folds; rate on them {self.rate:.2%} (95% {lo:.2%}-{hi:.2%})"
-            f"{spread}"
+            f"threshold {self.threshold:.4g} at a {100 * self.target_far:g}% target ({self.method}): "
+            f"{self.frames} frames of {self.videos} videos in {self.folds} folds; rate on them {self.rate:.2%} "
+            f"(95% {lo:.2%}-{hi:.2%}){spread}"
         )
 
 

@@ -94,7 +94,7 @@ def detector_config(args, base=None):
             "calibration": args.calibration,
             "topk": args.topk,
             "ema_alpha": args.ema_alpha,
-            "folds": getattr(args, "folds", None),
+            "folds": args.folds,
         }.items()
         if v is not None
     }
