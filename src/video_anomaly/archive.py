@@ -52,7 +52,7 @@ from .errors import ConfigError, DataError, VideoAnomalyError
 from .outputs import atomic_output, safe_name
 
 FORMAT = "video-anomaly-archive"
-VERSION = 1
+VERSION = 2  # 2: frames carry the region maps of alarmed frames (events per object); 1 is refused
 UNDATED = "undated"
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 # The EMA's remaining weight on frames before a segment's overlap: below this, a score differs from the one-pass
@@ -359,7 +359,6 @@ class SegmentWorker:
         first = max(0, seg.start - cfg.overlap)
         source = _segment_source(seg, first, cfg.fps)
         cols: dict[str, list] = {k: [] for k in ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1", *MAP_COLUMNS)}
-        threshold = [None]
 
         def on_frame(index: int, t: float, fs) -> None:
             if index < seg.start:  # the overlap: scored for its history, written by the segment before
@@ -372,14 +371,13 @@ class SegmentWorker:
                 cols[key].append(v)
             # Events per object need the region map of every alarmed frame (and the frame's size for the boxes);
             # frames below the threshold form no object, so only alarmed frames keep theirs.
-            keep = fs is not None and fs.map is not None and fs.score > threshold[0]
+            keep = fs is not None and fs.map is not None and fs.alarm
             values = (fs.map.ravel().tolist(), *fs.map.shape, *fs.frame.shape[:2]) if keep else (None,) * 5
             for key, v in zip(MAP_COLUMNS, values):
                 cols[key].append(v)
 
         # The run of `watch` and `score`; its tracker's events are not the segment's to keep (they need the whole
         # recording, see the module docstring).
-        threshold[0] = self.detector.session(cfg.score, threshold=cfg.threshold).threshold
         session, source, _, _ = watch(self.detector, source, score=cfg.score, threshold=cfg.threshold,
                                       on_frame=on_frame, drop=False)  # fmt: skip
         parts = _write_parts(seg, cols, session.threshold, Path(cfg.out))
@@ -638,7 +636,7 @@ def recording_events(table, rec: Recording, *, threshold: float, fps: float, end
             continue
         # As ``run_source`` feeds it: the region map (per-object events) and the frame (its size, for the boxes).
         region_map = idle if m is None else np.asarray(m, np.float32).reshape(mh, mw)
-        image = None if m is None else np.empty((fh, fw), np.uint8)
+        image = None if m is None else np.broadcast_to(np.uint8(0), (fh, fw))  # only its size is read: no copy
         msgs = tracker.update(i, s, tuple(box), image, t=ts, region_map=region_map)
         events += [msg for msg in msgs if msg["type"] == "event"]
     events += tracker.finish()

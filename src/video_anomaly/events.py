@@ -77,19 +77,6 @@ class Event:
         }
 
 
-def grid_boxes(grid: tuple[int, int], frame_shape: tuple[int, int]) -> np.ndarray:
-    """``(gh, gw, 4)`` int boxes ``(x0, y0, x1, y1)`` (x1, y1 exclusive) of a region grid laid evenly over frames of
-    ``frame_shape`` ``(H, W)`` pixels."""
-    gh, gw = int(grid[0]), int(grid[1])
-    h, w = int(frame_shape[0]), int(frame_shape[1])
-    xs = np.round(np.arange(gw + 1) * w / gw).astype(np.int64)
-    ys = np.round(np.arange(gh + 1) * h / gh).astype(np.int64)
-    out = np.empty((gh, gw, 4), np.int64)
-    out[..., 0], out[..., 2] = xs[None, :-1], xs[None, 1:]
-    out[..., 1], out[..., 3] = ys[:-1, None], ys[1:, None]
-    return out
-
-
 @dataclass
 class _Track:
     """An open per-object event: its ``Event``, its last region box ``(r0, c0, r1, c1)`` (cells, exclusive ends),
@@ -109,9 +96,9 @@ class EventTracker:
     units (given: events per object). ``update`` returns a list of messages (dicts ready for JSON):
     ``{"type": "event_start", ...}`` once an event has lasted ``min_length`` frames (so live users hear of it
     within ``min_length`` frames) and the finished ``Event.to_dict()`` when it ends. ``finish`` closes the events
-    still open at the end of a source. ``region_boxes`` ``(gh, gw, 4)``: each region's box in frame pixels
-    (default: the grid laid evenly over the frame given to ``update``); ``link_gap``: regions between a group and
-    an open event's last box that still continue it.
+    still open at the end of a source. An object's box in frame pixels spans its regions laid evenly over
+    the frame given to ``update`` (``cues.base.uniform_box``, as a cue's own ``region_box``); ``link_gap``: regions
+    between a group and an open event's last box that still continue it.
     """
 
     def __init__(
@@ -122,7 +109,6 @@ class EventTracker:
         end_after: int = 5,
         min_length: int = 3,
         source: str = "",
-        region_boxes: np.ndarray | None = None,
         link_gap: int = 1,
     ):
         self.threshold = float(threshold)
@@ -130,7 +116,6 @@ class EventTracker:
         self.end_after = max(1, int(end_after))
         self.min_length = max(1, int(min_length))
         self.source = source
-        self.region_boxes = None if region_boxes is None else np.asarray(region_boxes)
         self.link_gap = max(0, int(link_gap))
         self.events: list[Event] = []
         self._open: Event | None = None
@@ -220,17 +205,13 @@ class EventTracker:
         return out
 
     def _pixel_box(self, cells: tuple[int, int, int, int], grid, image) -> tuple[int, int, int, int]:
-        boxes = self.region_boxes
-        if boxes is None or boxes.shape[:2] != tuple(grid):
-            boxes = grid_boxes(grid, grid if image is None else np.asarray(image).shape[:2])
-            self.region_boxes = boxes
+        from .cues.base import uniform_box
+
+        shape = tuple(grid) if image is None else np.shape(image)[:2]
         r0, c0, r1, c1 = cells
-        return (
-            int(boxes[r0, c0, 0]),
-            int(boxes[r0, c0, 1]),
-            int(boxes[r1 - 1, c1 - 1, 2]),
-            int(boxes[r1 - 1, c1 - 1, 3]),
-        )
+        x0, y0, _, _ = uniform_box(r0, c0, tuple(grid), shape)
+        _, _, x1, y1 = uniform_box(r1 - 1, c1 - 1, tuple(grid), shape)
+        return x0, y0, x1, y1
 
     def _overlap(self, a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
         """Cells shared by box ``a`` and box ``b`` grown by ``link_gap`` regions on each side (0: not linked)."""
