@@ -400,8 +400,8 @@ def test_supervisor_follows_the_schedule_and_restarts_a_dead_worker(tmp_path):
 
     now = [datetime(2026, 12, 5, 8, 0)]
     cfg = _load(tmp_path, CAMERA + 'schedule = ["07:00-19:00"]\n')
-    exits = []
-    sup = Supervisor(cfg, lambda m: exits.append(m) if m["kind"] == "worker_exit" else None, clock=lambda: now[0])
+    exits, states = [], []
+    sup = Supervisor(cfg, lambda m: (exits if m["kind"] == "worker_exit" else states).append(m), clock=lambda: now[0])
     spawned = []
 
     def spawn(cam):
@@ -437,6 +437,8 @@ def test_supervisor_follows_the_schedule_and_restarts_a_dead_worker(tmp_path):
     sup._check()
     sup._check()
     assert len(spawned) == 3 and sup.status()["yard"]["state"] == ENDED
+    # The supervisor's own states reach the service's messages (MQTT's retained state), not only the status.
+    assert {"inactive", "restarting"} <= {m.get("state") for m in states if m["kind"] == "state"}
 
 
 def test_serve_check_loads_detectors_and_creates_the_store(tmp_path, capsys):
@@ -447,6 +449,16 @@ def test_serve_check_loads_detectors_and_creates_the_store(tmp_path, capsys):
     cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\n')
     assert main(["serve", str(cfg), "--check"]) == 0
     assert "1 camera(s)" in capsys.readouterr().out and (tmp_path / "events.sqlite").is_file()
+    # Beside a running service (the store made, an event open): the check reads, and changes nothing.
+    from video_anomaly.serve.store import OPEN, Store
+
+    store = Store(f"sqlite:///{tmp_path / 'events.sqlite'}", tmp_path / "media")
+    store.migrate()
+    open_id = store.record("lobby/r/1", camera="lobby", run_id="r", start_frame=1, status=OPEN, start_ts=1.0,
+                           threshold=1)  # fmt: skip
+    assert main(["serve", str(cfg), "--check"]) == 0
+    assert store.get(open_id)["status"] == OPEN
+    store.close()
     cfg.write_text('[cameras.lobby]\nsource = "frames"\ndetector = "ucsd-ped2"\nscore = "fused"\nthreshold = 2\n')
     assert main(["serve", str(cfg), "--check"]) == 0
     cfg.write_text('[cameras.lobby]\nsource = "gone"\ndetector = "ucsd-ped2"\n')

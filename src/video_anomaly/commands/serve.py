@@ -20,6 +20,7 @@ def run(args) -> int:
     try:
         from ..serve.config import load_config
         from ..serve.service import Service, check_config, listen
+        from ..serve.store import Store
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"serve needs the optional dependencies: pip install 'video-anomaly[serve]' ({exc})"
@@ -27,7 +28,11 @@ def run(args) -> int:
     config = load_config(args.config)
     check_config(config)
     if args.check:
-        Service(config).store.close()
+        store = Store(config.store.database, config.store.media)  # read only: a running service's events stay open
+        try:
+            store.check()
+        finally:
+            store.close()
         print(f"{args.config}: {len(config.cameras)} camera(s), database and detectors ok")
         return 0
     sock = listen(config)  # a port in use stops it here, before anything is created

@@ -63,6 +63,11 @@ def curve_svg_points(curve, threshold: float, width: int = 600, height: int = 16
     }
 
 
+def clamp_limit(limit) -> int:
+    """Events per page: 1..500."""
+    return max(1, min(int(limit), 500))
+
+
 @dataclass(frozen=True)
 class _Site:
     """What the pages and the API read: the config's cameras by name, the store, the supervisor's ``status()``
@@ -106,7 +111,7 @@ class _Site:
             raise HTTPException(404, f"no camera named {camera!r}")
         if label and label not in LABELS:
             raise HTTPException(422, f"label must be one of {', '.join(LABELS)}")
-        limit = max(1, min(int(limit), 500))
+        limit = clamp_limit(limit)
         rows = self.store.list(
             camera=camera or None,
             since=_parse_time(since, "since"),
@@ -176,7 +181,7 @@ def _page_routes(site: _Site):
             "until": until,
             "label": label,
             "labels": LABELS,
-            "limit": limit,
+            "limit": clamp_limit(limit),  # as events() clamps it: the pager steps by the page's real size
             "offset": offset,
         }
         return templates.TemplateResponse(request, "events.html", ctx)

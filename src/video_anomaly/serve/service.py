@@ -53,6 +53,10 @@ def feedback_hook(config: ServeConfig):
     the camera's worker uses it from its next start. A shipped detector is never changed in place (the mark is
     stored and the reply says so)."""
 
+    # One mark at a time: the app runs requests in a thread pool, and two saves of one detector folder at once
+    # would lose an update (or leave files and manifest that disagree).
+    lock = threading.Lock()
+
     def on_label(row: dict, label: str | None) -> str | None:
         if label != "normal":
             return None
@@ -60,17 +64,23 @@ def feedback_hook(config: ServeConfig):
         from ..data.frames import open_source
         from ..feedback import mark_normal
 
+        event = f"serve:{row['camera']}:{row['id']}"
         try:
-            cam = config.camera(row["camera"])
-            det = Detector.load(cam.detector)
-            shipped = {weights.folder(n).resolve() for n in weights.MODELS}
-            if det.path is None or det.path.resolve() in shipped:
-                return "stored; a shipped detector is not changed in place: train one for this camera to learn marks"
-            if not row.get("clip"):
-                return "stored; the event has no clip (yet) to learn from"
-            clip = config.store.media / row["clip"]
-            mark_normal(det, clip, 0, len(open_source(clip)) - 1, event=f"serve:{row['camera']}:{row['id']}")
-            det.save(det.path)
+            with lock:
+                cam = config.camera(row["camera"])
+                det = Detector.load(cam.detector)
+                shipped = {weights.folder(n).resolve() for n in weights.MODELS}
+                if det.path is None or det.path.resolve() in shipped:
+                    return (
+                        "stored; a shipped detector is not changed in place: train one for this camera to learn marks"
+                    )
+                if not row.get("clip"):
+                    return "stored; the event has no clip (yet) to learn from"
+                if any(r.get("event") == event for r in det.meta.get("feedback") or []):
+                    return "stored; the detector has already learnt this event"
+                clip = config.store.media / row["clip"]
+                mark_normal(det, clip, 0, len(open_source(clip)) - 1, event=event)
+                det.save(det.path)
         except Exception as exc:  # noqa: BLE001 - the label is stored whatever the feedback does
             return f"stored; the detector's feedback failed: {exc}"[:400]
         return "stored and learnt by the detector (its camera uses it from the worker's next start)"

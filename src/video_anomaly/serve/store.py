@@ -123,13 +123,12 @@ class Store:
             return 0
         return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
 
-    def migrate(self) -> int:
-        """Bring the schema to ``SCHEMA_VERSION``; returns the version found. A newer database is refused."""
+    def check(self) -> int:
+        """The schema version found, changing nothing (``serve --check`` beside a running service); a database it
+        cannot reach, or one of a newer schema, is refused."""
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn:
                 found = self.version(conn)
-                if found == 0:
-                    schema_version.create(conn, checkfirst=True)
         except sa.exc.OperationalError as exc:
             raise ConfigError(f"database {redact(self.url)}: cannot connect: {exc.orig}") from None
         if found > SCHEMA_VERSION:
@@ -137,6 +136,14 @@ class Store:
                 f"database {redact(self.url)}: schema version {found} is newer than this program's "
                 f"({SCHEMA_VERSION}): upgrade video-anomaly"
             )
+        return found
+
+    def migrate(self) -> int:
+        """Bring the schema to ``SCHEMA_VERSION``; returns the version found. A newer database is refused."""
+        found = self.check()
+        if found == 0:
+            with self.engine.begin() as conn:
+                schema_version.create(conn, checkfirst=True)
         for v in range(found + 1, SCHEMA_VERSION + 1):
             with self.engine.begin() as conn:
                 _schema(v, conn, start=v - 1)  # the steps before v rebuild the tables in memory only

@@ -278,9 +278,15 @@ class EventRecorder:
             clip.abort()
             self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
             size = 0
-        if size:
-            self.store.add_media_bytes(uid, size, clip=str(clip.path.relative_to(self.store.media)))
-        row = self.store.get_uid(uid)
+        import sqlalchemy as sa
+
+        try:
+            if size:
+                self.store.add_media_bytes(uid, size, clip=str(clip.path.relative_to(self.store.media)))
+            row = self.store.get_uid(uid)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:  # as on_message: a database blip never stops detection
+            self.send("warning", message=f"camera {self.cam.name}: cannot record the clip of event {event_id}: {exc}")
+            return
         if row is not None and row["status"] != "open":
             self.send("event", id=event_id)
 
@@ -506,6 +512,10 @@ class Supervisor:
         self._started_at[cam.name] = time.monotonic()
         self._set(cam.name, state=STARTING, pid=p.pid, error=None)
 
+    def _state(self, camera: str, **fields) -> None:
+        """A state the supervisor decides (restarting, inactive): told like a worker's, so MQTT hears it too."""
+        self._handle({"kind": "state", "camera": camera, **fields})
+
     def _handle(self, msg: dict) -> None:
         if msg.get("kind") == "state":
             fields = {k: v for k, v in msg.items() if k not in ("kind", "camera")}
@@ -532,7 +542,8 @@ class Supervisor:
 
     def _check(self) -> None:
         now = time.monotonic()
-        minute = self.clock().hour * 60 + self.clock().minute
+        clock = self.clock()  # read once: two reads can straddle a minute (10:59 + :00 -> 10:00)
+        minute = clock.hour * 60 + clock.minute
         for cam in self.config.cameras:
             p = self._procs.get(cam.name)
             active = cam.active_at(minute)
@@ -551,13 +562,13 @@ class Supervisor:
                 self._handle({"kind": "worker_exit", "camera": cam.name, "exitcode": p.exitcode})
                 if cam.name in self._leaving:
                     self._leaving.discard(cam.name)
-                    self._set(cam.name, state=INACTIVE, in_event=False)
+                    self._state(cam.name, state=INACTIVE, in_event=False)
                     continue
                 if p.exitcode == 0 and self.status()[cam.name].get("state") == ENDED:
                     continue  # a file that ended: done
                 delay = self._backoff[cam.name].next()
                 self._retry_at[cam.name] = now + delay
-                self._set(
+                self._state(
                     cam.name,
                     state=RESTARTING,
                     error=f"worker exited with status {p.exitcode}; restarting in {delay:g} s",
@@ -566,7 +577,7 @@ class Supervisor:
                 continue
             if not active:
                 if self.status()[cam.name].get("state") != INACTIVE:
-                    self._set(cam.name, state=INACTIVE, in_event=False)
+                    self._state(cam.name, state=INACTIVE, in_event=False)
                 continue
             if self.status()[cam.name].get("state") == ENDED:
                 continue

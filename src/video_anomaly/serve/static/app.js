@@ -36,11 +36,18 @@ for (const button of document.querySelectorAll("button.mark")) {
   button.addEventListener("click", async () => {
     const message = document.getElementById("message");
     const token = tokenInput ? tokenInput.value : "";
-    const r = await fetch(`/api/events/${button.dataset.id}/label`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", ...(token ? { Authorization: "Bearer " + token } : {}) },
-      body: JSON.stringify({ label: button.dataset.label }),
-    });
+    const buttons = document.querySelectorAll("button.mark");
+    buttons.forEach((b) => (b.disabled = true)); // one request at a time: a double click marks once
+    let r;
+    try {
+      r = await fetch(`/api/events/${button.dataset.id}/label`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...(token ? { Authorization: "Bearer " + token } : {}) },
+        body: JSON.stringify({ label: button.dataset.label }),
+      });
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+    }
     const body = await r.json().catch(() => ({}));
     if (r.ok) {
       document.getElementById("label").textContent = body.label ?? "none";
