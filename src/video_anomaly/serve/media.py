@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs import atomic_output
+
 SNAPSHOT_EXT, CLIP_EXT = ".jpg", ".webm"
 
 
@@ -30,9 +32,8 @@ def write_snapshot(path: str | Path, frame: np.ndarray, bbox=None) -> int:
         x0, y0, x1, y1 = (int(v) for v in bbox)
         width = max(1, round(min(img.size) / 120))
         ImageDraw.Draw(img).rectangle([x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)], outline=(255, 32, 32), width=width)
-    tmp = _tmp(path)
-    img.save(tmp, format="JPEG", quality=88)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:  # a failed write (disk full) leaves nothing behind
+        img.save(tmp, format="JPEG", quality=88)
     return path.stat().st_size
 
 
@@ -49,12 +50,16 @@ class ClipWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp(self.path)
         self._container = av.open(str(self._tmp), mode="w", format="webm")
-        self._stream = self._container.add_stream("libvpx", rate=max(1, round(fps)))
-        self._stream.bit_rate = bitrate
-        # Real-time settings, one thread: the clip is encoded on the camera's own worker, between frames (libvpx's
-        # own threads cost 4x the CPU per frame here, 360x240 on 2 cores: 4.3 ms against 1.1 ms).
-        self._stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "threads": "1"}
-        self._stream.pix_fmt = "yuv420p"
+        try:
+            self._stream = self._container.add_stream("libvpx", rate=max(1, round(fps)))
+            self._stream.bit_rate = bitrate
+            # Real-time settings, one thread: the clip is encoded on the camera's own worker, between frames
+            # (libvpx's own threads cost 4x the CPU per frame here, 360x240 on 2 cores: 4.3 ms against 1.1 ms).
+            self._stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "threads": "1"}
+            self._stream.pix_fmt = "yuv420p"
+        except BaseException:  # no encoder: nothing left open or on disk
+            self.abort()
+            raise
         self._shape: tuple[int, int] | None = None
         self.frames = 0
 
