@@ -202,11 +202,26 @@ def test_watch_resamples_a_slightly_different_frame_size_and_says_so_once(ckpt, 
     out = tmp_path / "events.jsonl"
     assert main(["watch", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"]) == 0
     err = capsys.readouterr().err
-    stated = [line for line in err.splitlines() if "resampled" in line]
+    # Stated once as a line (the run's JSON summary on stderr lists the guard's lines as well).
+    stated = [line for line in err.splitlines() if "resampled" in line and not line.startswith("{")]
     assert len(stated) == 1 and "65x49" in stated[0] and "64x48" in stated[0], err
     first, last = np.flatnonzero(labels)[[0, -1]]
     events = [m for m in json_lines(out.read_text()) if m["type"] == "event"]
     assert any(e["start_frame"] <= last and e["end_frame"] >= first for e in events), events
+
+
+def test_score_keeps_the_guards_size_line_in_its_record(ckpt, grass, tmp_path, monkeypatch, capsys):
+    """The guard judges the source's own frame size (before resampling hides it): its line is in the record."""
+    import json
+
+    install_median(monkeypatch)
+    frames, _ = grass
+    folder = write_folder(_resized(frames, 96, 96), tmp_path / "square")  # another aspect than the fitted 64x48
+    out = tmp_path / "scores"
+    assert main(["score", "--model", str(ckpt), str(folder), "--out", str(out), "--device", "cpu"]) == 0
+    (record,) = [json.loads(f.read_text()) for f in out.glob("*.scores.json")]
+    assert any("96x96" in m and "fitted on 64x48" in m for m in record["guard"]), record["guard"]
+    assert sum("resampled" in line for line in capsys.readouterr().err.splitlines()) == 1
 
 
 def test_a_stream_that_changes_resolution_mid_way_is_followed(ckpt, grass, monkeypatch):

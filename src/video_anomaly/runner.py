@@ -102,20 +102,21 @@ class FrameFitter:
 
     A frame of another size is cut to the fitted aspect ratio (centred, so nothing is stretched) and resampled
     (OpenCV, area interpolation when shrinking); the first frame of each new size is stated once through
-    ``warn``. ``__call__(frame) -> (gray (H, W) uint8, changed)``: ``changed`` when the source's size differs
-    from the previous frame's (a stream that changed resolution), so that the caller restarts its clip.
+    ``warn`` (the first frame's only with ``state_first``: a session's guard states that one itself).
+    ``__call__(frame) -> (gray (H, W) uint8, changed)``: ``changed`` when the source's size differs from the
+    previous frame's (a stream that changed resolution), so that the caller restarts its clip.
     """
 
-    def __init__(self, want: tuple[int, int] | None, name: str, warn: Callable[[str], None]):
+    def __init__(self, want: tuple[int, int] | None, name: str, warn: Callable[[str], None], state_first: bool = True):
         self.want = None if want is None else (int(want[0]), int(want[1]))
-        self.name, self.warn = name, warn
+        self.name, self.warn, self.state_first = name, warn, state_first
         self._last: tuple[int, int] | None = None
 
     def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
         gray = to_gray(frame)
         size = (int(gray.shape[0]), int(gray.shape[1]))
         changed = self._last is not None and size != self._last
-        first = self._last is None or changed
+        first = (self._last is None and self.state_first) or changed
         self._last = size
         if self.want is None or size == self.want:
             if changed and self.want is not None:
@@ -176,10 +177,13 @@ def run_source(
     latencies: collections.deque = collections.deque(maxlen=10_000)
     t0 = time.monotonic()
     items, fq = threaded_frames(source, queue=queue, keep=detector.clip_length - 1, drop=drop, warn=warn)
-    fit = FrameFitter(getattr(detector, "frame_shape", None), source.name, warn or _stderr)
+    guarded = hasattr(detector, "see")  # a live session: its guard judges (and states) the source's size
+    fit = FrameFitter(getattr(detector, "frame_shape", None), source.name, warn or _stderr, state_first=not guarded)
     failure: BaseException | None = None
     try:
         for index, arrived, frame, t in items:
+            if not stats.frames and guarded:
+                detector.see(frame)  # the guard judges the source's own size, before the fitting below hides it
             frame, changed = fit(frame)
             if changed and stats.frames:  # a new resolution mid-stream: no clip spans the change
                 detector.reset()
