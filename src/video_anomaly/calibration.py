@@ -5,8 +5,7 @@ statistics of held-out normal frames (``fit_region_stats``); calibrated maps of 
 common grid and fused (``fuse``); the frame value is the mean of the ``topk`` highest regions (``frame_value``);
 a live score's threshold is the conformal quantile of its frame scores on frames the cues were not fitted on
 (``out_of_fold_thresholds``: the cues cross-fitted by whole videos, a trained-first cue on its held-out frames;
-``thresholds.py``). ``cross_fitted_thresholds`` (the ``1 - target_far`` quantile on held-out ranges, each half
-scored with statistics of the other halves) is the earlier rule, kept for the studies that compare the two.
+``thresholds.py``); ``far_quantile`` is the plain ``1 - target_far`` quantile the studies compare it with.
 """
 
 from __future__ import annotations
@@ -95,47 +94,6 @@ def frame_value(fused: np.ndarray, topk: int = 1) -> float:
     if k == 1:
         return float(flat.max())
     return float(np.partition(flat, flat.size - k)[-k:].mean())
-
-
-def cross_fitted_thresholds(
-    held: Mapping[str, Sequence[np.ndarray]],
-    score_cues: Mapping[str, Sequence[str]],
-    *,
-    method: str,
-    grid: tuple[int, int],
-    fusion: str,
-    topk: int,
-    ema_alpha: float,
-    target_far: float,
-    stats: Stats,
-) -> dict[str, float]:
-    """Per score (``{name: the cues it reads}``) the ``1 - target_far`` quantile of its frame scores on held-out
-    frames, each half of a held-out range scored with region statistics fitted on the other halves (so that no
-    threshold is set on frames that shaped their own statistics). ``held``: per cue, per range ``(n, gh, gw)``
-    raw maps; ``stats``: the statistics of all held-out frames (used for a fold too small to fit its own)."""
-    cues = list(held)
-    n_ranges = len(held[cues[0]])
-    halves = {c: [(m[: len(m) // 2], m[len(m) // 2 :]) for m in held[c]] for c in cues}
-    folds = []
-    for k in (0, 1):
-        st = {}
-        for c in cues:
-            other = np.concatenate([h[1 - k] for h in halves[c]])
-            st[c] = fit_region_stats(other, method) if len(other) >= 2 else stats[c]
-        folds.append(st)
-    out = {}
-    for name, reads in score_cues.items():
-        values = []
-        for i in range(n_ranges):
-            n = min(len(held[c][i]) for c in reads)
-            seq = []
-            for t in range(n):
-                st = folds[0 if t < n // 2 else 1]
-                maps = {c: held[c][i][len(held[c][i]) - n + t] for c in reads}
-                seq.append(frame_value(fuse(maps, st, grid, fusion), topk))
-            values.append(EMA(ema_alpha).series(seq))
-        out[name] = far_quantile(np.concatenate(values), target_far)
-    return out
 
 
 def out_of_fold_thresholds(

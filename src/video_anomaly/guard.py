@@ -129,8 +129,8 @@ class Guard:
         self._alarms += bool(alarm)
         if len(self._recent) > w:
             self._alarms -= self._recent.popleft()
-        if self._alarms <= self.config.max_alarm_share * w:
-            return []
+        if self._alarms <= self.config.max_alarm_share * w or "alarm_rate" in self._said:
+            return []  # (said once: never formatted again on every frame)
         n = len(self._recent)
         size = "" if self.fitted.frame_shape is None else f" on {_size(self.fitted.frame_shape)} footage"
         return self._say(
