@@ -222,19 +222,11 @@ class AppearanceCue(CellGridCue):
 
     def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
         """Learn more normal appearance (user feedback): the descriptors of ``frames`` after the first ``skip``
-        (context for the background and the pooling) join every region's exemplars. Returns the exemplars added
-        per region: all of them up to ``max_add``, else a k-center coreset of them."""
+        (context for the background and the pooling) join every region's exemplars (``CellGridCue._add_refs``)."""
         if not self.fitted:
             raise ConfigError("appearance cue: not fitted; nothing to add feedback to")
         desc = [d for i, d in enumerate(self.descriptors(frames)) if i >= skip]
-        if not desc:
-            return 0
-        x = np.stack(desc) / self.scale  # (n, Gh, Gw, D)
-        n, gh, gw, d = x.shape
-        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, d), np.float32), max_add)
-        new = new.reshape(gh, gw, new.shape[1], d).astype(np.float32)
-        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
-        return int(new.shape[2])
+        return self._add_refs(desc, max_add, np.float32)
 
     # -- fit and score ------------------------------------------------------------------------------------
 

@@ -366,6 +366,20 @@ class CellGridCue(Cue):
             raise ConfigError(f"{self.name} cue: not fitted; nothing to save")
         return {"cue": self.name, "version": version}
 
+    def _add_refs(self, samples: list[np.ndarray], max_add: int, dtype=None) -> int:
+        """Feedback's part shared by the cues: ``samples`` (per frame ``(Gh, Gw, F)`` unscaled features) join every
+        cell's references, all of them up to ``max_add`` per cell, else a k-center coreset of them. Each call is
+        bounded; the references (and the cost of scoring a frame) grow with every feedback. Returns the number
+        added per cell."""
+        if not samples:
+            return 0
+        x = np.stack(samples) / self.scale  # (n, Gh, Gw, F)
+        n, gh, gw, f = x.shape
+        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f), dtype), max_add)
+        new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)
+        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
+        return int(new.shape[2])
+
 
 class MotionCue(CellGridCue):
     """Per-cell motion anomaly from DIS optical flow; see the module docstring for the method and units.
@@ -577,20 +591,11 @@ class MotionCue(CellGridCue):
 
     def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
         """Learn more normal motion (user feedback): the pooled features of ``frames`` after the first ``skip``
-        (context for the flow and the pooling) join every cell's references. Returns the samples added per cell:
-        all of them up to ``max_add``, else a k-center coreset of them, so the model stays bounded."""
+        (context for the flow and the pooling) join every cell's references (``CellGridCue._add_refs``)."""
         if not self.fitted:
             raise ConfigError("motion cue: not fitted; nothing to add feedback to")
         feats = [f for i, f in enumerate(self.features(_fitted_size(frames, self.frame_shape))) if i >= skip]
-        feats = [f for f in feats if f is not None]
-        if not feats:
-            return 0
-        x = np.stack(feats) / self.scale  # (n, Gh, Gw, 4)
-        n, gh, gw, f = x.shape
-        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f)), max_add)
-        new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)
-        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
-        return int(new.shape[2])
+        return self._add_refs([f for f in feats if f is not None], max_add)
 
     def score_features(self, feats: np.ndarray) -> np.ndarray:
         """Pooled features ``(Gh, Gw, F)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""
