@@ -208,10 +208,10 @@ def _event_summary(labelled) -> dict[str, Any]:
     for _, vs, y, _ in labelled:
         if not np.isfinite(vs.threshold):
             return {}
-        for a, b in _runs(y):
+        for a, b in metrics.true_runs(y):
             total += 1
             hit += bool(vs.alarms[a:b].any())
-        for a, b in _runs(vs.alarms):
+        for a, b in metrics.true_runs(vs.alarms):
             false += not bool(y[a:b].any())
     return {"labelled_anomalies": total, "anomalies_with_alarm": hit, "false_alarm_runs": false}
 
@@ -233,12 +233,6 @@ def _false_alarm_rate(labelled, target: float) -> dict[str, Any]:
         worst = max(worst, k / normal.sum()) if normal.any() else worst
     return {"target": target, "achieved": above / n if n else None, "normal_frames": n, "above": above,
             "interval": list(clopper_pearson(above, n)), "worst_video": worst}  # fmt: skip
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
-    d = np.flatnonzero(np.diff(m.astype(np.int8)))
-    return list(zip(d[0::2], d[1::2]))
 
 
 def scores_table_markdown(results: dict[str, Any]) -> str:

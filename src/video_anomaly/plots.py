@@ -38,9 +38,9 @@ def _save(fig, path: str | Path) -> Path:
 
 def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
     """Runs of True in ``mask`` as ``(first, last)`` inclusive."""
-    mask = np.asarray(mask, dtype=bool)
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+    from .metrics import true_runs
+
+    return [(a, b - 1) for a, b in true_runs(mask)]
 
 
 def plot_roc(curves: Sequence[tuple[str, np.ndarray, np.ndarray]], path: str | Path, *, title: str | None = None):

@@ -275,7 +275,7 @@ def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     dropped mid-stream are left out), the labelled anomalies (runs of abnormal frames) that
     overlap an event, and the events that overlap no abnormal frame. None when no record has labels."""
     from .detector import fill_warmup
-    from .metrics import roc_auc
+    from .metrics import roc_auc, true_runs
 
     ys, ss = [], []
     anomalies = caught = events = false = 0
@@ -296,9 +296,7 @@ def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
                 spans.append((ev["start_frame"], ev["end_frame"]))
         events += len(spans)
         false += sum(not y[a : b + 1].any() for a, b in spans)
-        m = np.concatenate([[False], y, [False]]).astype(np.int8)
-        d = np.flatnonzero(np.diff(m))
-        for a, b in zip(d[0::2], d[1::2]):
+        for a, b in true_runs(y):
             anomalies += 1
             caught += any(s0 <= b - 1 and e0 >= a for s0, e0 in spans)
     if not ys:

@@ -33,7 +33,6 @@ from .errors import ConfigError, DataError
 
 COSTS = ("l1", "l2")
 NORMALIZATIONS = ("seed", "minmax", "none")
-COVER_FRACTION = 0.4  # UCSD pixel-level criterion (Mahadevan et al. 2010)
 
 
 # ---------------------------------------------------------------------------------------------

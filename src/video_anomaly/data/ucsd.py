@@ -79,11 +79,9 @@ def ranges_to_labels(ranges: list[tuple[int, int]], n_frames: int, path: Path, e
 
 def labels_to_ranges(labels: np.ndarray) -> list[tuple[int, int]]:
     """``(N,)`` bool -> 1-based inclusive runs of True (the inverse of ``ranges_to_labels``)."""
-    x = np.concatenate([[False], np.asarray(labels, dtype=bool), [False]]).astype(np.int8)
-    d = np.diff(x)
-    starts = np.flatnonzero(d == 1) + 1
-    ends = np.flatnonzero(d == -1)
-    return [(int(a), int(b)) for a, b in zip(starts, ends)]
+    from ..metrics import true_runs
+
+    return [(a + 1, b) for a, b in true_runs(labels)]
 
 
 def format_ucsd_m(entries: list[list[tuple[int, int]]]) -> str:
