@@ -15,8 +15,9 @@ Two ways, one tracker (``EventTracker``):
 
 Events shorter than ``min_length`` frames are dropped as flicker. Times are seconds from the start of the
 source: each frame's own time when the caller gives it (``t=``: the presentation timestamps of a video or
-stream, right for variable frame rates), else ``frame / fps``. Every event has an ``id`` (1, 2, ... in the
-order they start within one tracker), which ``feedback`` uses to name it.
+stream, right for variable frame rates), else ``frame / fps``. Every event has an ``id`` (increasing in the
+order they start within one tracker; a flicker dropped for ``min_length`` leaves its number unused), which
+``feedback`` uses to name it.
 """
 
 from __future__ import annotations
