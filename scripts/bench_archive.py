@@ -75,7 +75,7 @@ def cost_model(tmp: Path, model: str) -> dict:
 
     from video_anomaly.archive import Recording, Segment, _write_parts, recording_events
     from video_anomaly.cues.motion import synthetic_sequence
-    from video_anomaly.sources import open_live_source
+    from video_anomaly.live.sources import open_live_source
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from live_fixtures import write_ts  # the tests' H.264 writer (PyAV)

@@ -38,7 +38,7 @@ CALS = {
 def cue_maps(cue, ds, ranges):
     """``(held-out maps per training video, maps of every test frame per test video)`` of one fitted cue, the
     warm-up frames of a test video given its first map (the detector's convention)."""
-    from video_anomaly.detector import fill_warmup, held_out_maps
+    from video_anomaly.detector.core import fill_warmup, held_out_maps
 
     hold = held_out_maps({cue.name: cue}, [v.source for v in ds.train], ranges)[cue.name]
     test = []
@@ -50,7 +50,7 @@ def cue_maps(cue, ds, ranges):
 
 def variant_scores(test, stats, grid, fusion, topks=(1, 3)):
     """Per ``topk`` the frame values of every test frame (all videos concatenated) under ``stats``."""
-    from video_anomaly.calibration import frame_value, fuse
+    from video_anomaly.fusion.calibration import frame_value, fuse
 
     out = {k: [] for k in topks}
     names = list(stats)
@@ -68,7 +68,7 @@ def variant_scores(test, stats, grid, fusion, topks=(1, 3)):
 def rows_for(label, test, stats, grid, fusion, alphas, y):
     from sklearn.metrics import roc_auc_score
 
-    from video_anomaly.scores import ema
+    from video_anomaly.fusion.scores import ema
 
     rows = []
     for k, per_video in variant_scores(test, stats, grid, fusion).items():
@@ -80,10 +80,10 @@ def rows_for(label, test, stats, grid, fusion, alphas, y):
 
 
 def main():
-    from video_anomaly.calibration import common_grid, fit_region_stats
     from video_anomaly.cues import AECue, MotionCue
     from video_anomaly.data import load_dataset
-    from video_anomaly.detector import DetectorConfig, holdout_ranges_of
+    from video_anomaly.detector.core import DetectorConfig, holdout_ranges_of
+    from video_anomaly.fusion.calibration import common_grid, fit_region_stats
 
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")

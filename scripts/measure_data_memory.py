@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from video_anomaly.config import DataConfig
-from video_anomaly.data.clips import ClipDataset, batch_to_float
 from video_anomaly.data.ucsd import load_ucsd
+from video_anomaly.seed.clips import ClipDataset, batch_to_float
+from video_anomaly.seed.config import DataConfig
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/datasets/UCSD_Anomaly_Dataset.v1p2/UCSDped1"
 

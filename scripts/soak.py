@@ -55,16 +55,16 @@ def _hog():
 
 def main(argv=None) -> int:
     from video_anomaly.api import Detector
-    from video_anomaly.config import RunConfig
     from video_anomaly.cues.ae import AECue
     from video_anomaly.data.records import ArraySource
     from video_anomaly.data.synthetic import render_synthetic_videos
-    from video_anomaly.detector import DetectorConfig
+    from video_anomaly.detector.core import DetectorConfig
     from video_anomaly.device import choose_threads, pick_device
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.scores import live_score_for, parse_cues
-    from video_anomaly.sources import LiveSource
+    from video_anomaly.fusion.scores import live_score_for, parse_cues
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
+    from video_anomaly.seed.config import RunConfig
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=100_000)
@@ -89,8 +89,8 @@ def main(argv=None) -> int:
 
             model = TemporalMedian().to(device)
         else:
-            from video_anomaly.config import ModelConfig
-            from video_anomaly.models import build_model
+            from video_anomaly.seed.config import ModelConfig
+            from video_anomaly.seed.models import build_model
 
             model = build_model(ModelConfig()).to(device).eval()
         cfg = RunConfig().replace(data={"size": args.size})

@@ -43,7 +43,7 @@ class TemporalMedian(nn.Module):
 
 def install_median(monkeypatch) -> None:
     """Make ``build_model(ModelConfig(name="median"))`` (used by ``load_checkpoint``) return the stand-in."""
-    import video_anomaly.models as models
+    import video_anomaly.seed.models as models
 
     real = models.build_model
 
@@ -54,7 +54,7 @@ def install_median(monkeypatch) -> None:
 
 
 def run_config():
-    from video_anomaly.config import RunConfig
+    from video_anomaly.seed.config import RunConfig
 
     return RunConfig().replace(data={"size": SIZE}, model={"name": "median"})
 
@@ -118,7 +118,7 @@ def main_with_sigterm_at(argv: list[str], index: int, monkeypatch, on_signal=lam
     import signal
 
     from video_anomaly.cli import main
-    from video_anomaly.detector import LiveSession
+    from video_anomaly.detector.core import LiveSession
 
     real_push = LiveSession.push
 
@@ -171,10 +171,10 @@ def calibrated_checkpoint(tmp: Path, monkeypatch, cues: str = "ae,motion") -> tu
     The stand-in was never trained, so any training frames may calibrate it: the hold-out recorded in its
     checkpoint is the second half of each training video (the motion cue fits on the first halves).
     """
-    from video_anomaly.checkpoint import save_checkpoint
     from video_anomaly.cli import main
     from video_anomaly.data import load_dataset
     from video_anomaly.data.synthetic import make_synthetic_scene
+    from video_anomaly.seed.checkpoint import save_checkpoint
 
     install_median(monkeypatch)
     root = make_synthetic_scene(tmp / "scene", seed=SEED, height=H, width=W, n_train=N_TRAIN, n_test=1, frames=FRAMES)

@@ -78,7 +78,7 @@ def test_tiny_cue_plugs_in_through_the_cli(tmp_path, monkeypatch, synthetic_root
     from video_anomaly import Detector
     from video_anomaly.cli import main
     from video_anomaly.data import load_dataset
-    from video_anomaly.scores import SCORES
+    from video_anomaly.fusion.scores import SCORES
 
     monkeypatch.setitem(CUES, "tiny", TinyCue)
     assert SCORES["tiny"].cues == ("tiny",)  # a live score of its own name, no edit of scores.py
@@ -105,7 +105,7 @@ def test_api_score_equals_cli_score_for_every_score(tmp_path, monkeypatch):
     from video_anomaly import Detector
     from video_anomaly.cli import main
     from video_anomaly.data import load_dataset
-    from video_anomaly.scores import cues_of, scores_for
+    from video_anomaly.fusion.scores import cues_of, scores_for
 
     run, root = calibrated_checkpoint(tmp_path, monkeypatch, ",".join(CUES))
     install_median(monkeypatch)

@@ -119,7 +119,7 @@ def test_default_detector_fuses_motion_and_appearance_through_the_cli(tmp_path, 
     from video_anomaly import Detector
     from video_anomaly.cli import main
     from video_anomaly.data import load_dataset
-    from video_anomaly.scores import default_score
+    from video_anomaly.fusion.scores import default_score
 
     assert default_score(("motion", "appearance")) == "fused" and default_score(("ae", "motion")) == "motion"
     assert default_score(("appearance",)) == "appearance"

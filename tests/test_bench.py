@@ -6,7 +6,7 @@ import pytest
 
 from video_anomaly.bench import format_table, model_flops, run_bench
 from video_anomaly.cli import main
-from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
 
 
 def test_flops_match_the_issue_count_at_256():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from live_fixtures import N_TRAIN, PATCH, TemporalMedian, calibrated_checkpoint, run_config
-from video_anomaly.detector import Detector, DetectorConfig, far_quantile, fit_region_stats
+from video_anomaly.detector.core import Detector, DetectorConfig, far_quantile, fit_region_stats
 from video_anomaly.errors import CheckpointError, ConfigError
 
 

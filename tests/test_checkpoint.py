@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from video_anomaly import checkpoint as ckpt
-from video_anomaly.config import RunConfig
 from video_anomaly.errors import CheckpointError
-from video_anomaly.models import build_model
+from video_anomaly.seed import checkpoint as ckpt
+from video_anomaly.seed.config import RunConfig
+from video_anomaly.seed.models import build_model
 
 CFG = RunConfig().replace(data={"size": 32, "clip_length": 4})
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from video_anomaly.config import RunConfig, load_config
 from video_anomaly.errors import ConfigError
+from video_anomaly.seed.config import RunConfig, load_config
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "video_anomaly" / "weights"
 
@@ -30,7 +30,7 @@ def test_a_bad_key_names_the_file_and_good_sections_load(tmp_path):
 
 
 def test_checkpoints_written_with_a_score_section_still_load():
-    from video_anomaly.checkpoint import run_config_from_meta
+    from video_anomaly.seed.checkpoint import run_config_from_meta
 
     meta = json.loads((SHIPPED / "ucsd-ped2" / "checkpoint" / "checkpoint.json").read_text())
     assert "score" in meta["config"]  # written before the section went

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from video_anomaly.config import ModelConfig
-from video_anomaly.models import build_model
-from video_anomaly.models.conv_ae import ConvAutoencoder, max_unpool
+from video_anomaly.seed.config import ModelConfig
+from video_anomaly.seed.models import build_model
+from video_anomaly.seed.models.conv_ae import ConvAutoencoder, max_unpool
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from video_anomaly.config import RunConfig
-from video_anomaly.detector import DetectorConfig
+from video_anomaly.detector.core import DetectorConfig
 from video_anomaly.device import autocast, configure_backend, pick_device
-from video_anomaly.inference import stream_live, stream_windows
-from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
-from video_anomaly.models.fast import fast_model
+from video_anomaly.seed.config import RunConfig
+from video_anomaly.seed.inference import stream_live, stream_windows
+from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
+from video_anomaly.seed.models.fast import fast_model
 
 pytestmark = pytest.mark.cuda
 

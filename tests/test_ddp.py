@@ -21,9 +21,9 @@ WORKER = textwrap.dedent(
     import torch.distributed as dist
     from safetensors.torch import save_file
 
-    from video_anomaly.config import RunConfig
+    from video_anomaly.seed.config import RunConfig
     from video_anomaly.data.records import ArraySource, Video
-    from video_anomaly.training import dist_info, init_distributed, train
+    from video_anomaly.seed.training import dist_info, init_distributed, train
 
     out = sys.argv[1]
     torch.set_num_threads(1)
@@ -60,9 +60,9 @@ def test_two_cpu_processes_end_with_identical_weights(tmp_path):
     for k in r0:
         assert torch.equal(r0[k], r1[k]), f"ranks differ at {k}"
     # The ranks saw different clips, so equality means gradients were averaged; and they did train.
-    from video_anomaly.checkpoint import load_checkpoint, read_meta
-    from video_anomaly.config import ModelConfig
-    from video_anomaly.models import build_model
+    from video_anomaly.seed.checkpoint import load_checkpoint, read_meta
+    from video_anomaly.seed.config import ModelConfig
+    from video_anomaly.seed.models import build_model
 
     torch.manual_seed(5)
     init = build_model(ModelConfig()).state_dict()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from video_anomaly.api import Detector
-from video_anomaly.config import RunConfig
 from video_anomaly.data import load_dataset
 from video_anomaly.data.synthetic import make_synthetic_scene
-from video_anomaly.detector import DetectorConfig
+from video_anomaly.detector.core import DetectorConfig
+from video_anomaly.seed.config import RunConfig
 
 
 @pytest.fixture(scope="module")

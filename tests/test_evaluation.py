@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from video_anomaly.config import DataConfig, RunConfig
 from video_anomaly.data.records import ArraySource, Video
+from video_anomaly.seed.config import DataConfig, RunConfig
 
 
 class BackgroundModel(nn.Module):
@@ -43,7 +43,7 @@ def _detector(background):
     """A fitted ae-only detector over the background stand-in (its error is exactly what differs from it)."""
     from video_anomaly.api import Detector
     from video_anomaly.cues.ae import AECue
-    from video_anomaly.detector import DetectorConfig
+    from video_anomaly.detector.core import DetectorConfig
 
     rng = np.random.default_rng(1)
     normal = [ArraySource(np.clip(100 + rng.normal(0, 3, (40, 32, 32)), 0, 255).astype(np.uint8)) for _ in range(3)]
@@ -52,7 +52,7 @@ def _detector(background):
 
 
 def test_evaluate_writes_every_output_and_finds_planted_blobs(tmp_path):
-    from video_anomaly.evaluation import evaluate_scores, scores_table_markdown
+    from video_anomaly.evaluation.evaluate import evaluate_scores, scores_table_markdown
 
     videos, background = blob_videos()
     det = _detector(background)
@@ -81,7 +81,7 @@ def test_evaluate_writes_every_output_and_finds_planted_blobs(tmp_path):
 
 
 def test_evaluate_unlabelled_and_the_seed_protocol(tmp_path):
-    from video_anomaly.evaluation import evaluate_many
+    from video_anomaly.evaluation.evaluate import evaluate_many
 
     videos, background = blob_videos(n_videos=2, n=20)
     videos.append(Video("unlabelled", ArraySource(videos[0].source.frames().copy())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_anomaly.events import EventTracker, events_to_mask
+from video_anomaly.live.events import EventTracker, events_to_mask
 
 
 def _run(scores, **kw):

@@ -7,9 +7,9 @@ import importlib.util
 import pytest
 import torch
 
-from video_anomaly.export import ExportError, MethodModule, export_onnx, export_stages, stage_paths, verify_onnx
-from video_anomaly.models.conv_ae import ConvAutoencoder
-from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+from video_anomaly.seed.export import ExportError, MethodModule, export_onnx, export_stages, stage_paths, verify_onnx
+from video_anomaly.seed.models.conv_ae import ConvAutoencoder
+from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
 
 pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("onnx") is None, reason="onnx is not installed (extra 'onnx')"),
@@ -88,9 +88,11 @@ def test_cli_export_parser():
 
 
 def test_cli_export_end_to_end(tmp_path, capsys):
-    checkpoint = pytest.importorskip("video_anomaly.checkpoint", reason="video_anomaly.checkpoint not written yet")
+    checkpoint = pytest.importorskip(
+        "video_anomaly.seed.checkpoint", reason="video_anomaly.seed.checkpoint not written yet"
+    )
     from video_anomaly.cli import main
-    from video_anomaly.config import RunConfig
+    from video_anomaly.seed.config import RunConfig
 
     cfg = RunConfig().replace(data={"size": SIZE, "clip_length": T}, model={"clip_length": T})
     torch.manual_seed(0)

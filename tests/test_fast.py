@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
-from video_anomaly.models.fast import FastConvLSTMAE, conv_out_gemm, fast_model
+from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
+from video_anomaly.seed.models.fast import FastConvLSTMAE, conv_out_gemm, fast_model
 
 
 def _model(seed: int = 0) -> ConvLSTMAutoencoder:

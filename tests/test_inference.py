@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from video_anomaly.inference import stream_live, stream_windows
-from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+from video_anomaly.seed.inference import stream_live, stream_windows
+from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ def _events(text: str) -> list[dict]:
 def test_session_matches_cues_and_calibration(setup, monkeypatch):
     """Each pushed frame's score is the fused calibrated map's top-k mean, smoothed by the EMA, as documented."""
     from video_anomaly.api import Detector
-    from video_anomaly.detector import to_grid
+    from video_anomaly.detector.core import to_grid
 
     install_median(monkeypatch)
     run, _, _ = setup
@@ -74,7 +74,7 @@ def test_gap_restarts_the_clip(setup, monkeypatch):
 def test_api_and_cli_give_identical_scores_for_every_live_score(setup, monkeypatch, tmp_path):
     from video_anomaly.api import Detector
     from video_anomaly.cli import main
-    from video_anomaly.scores import scores_for
+    from video_anomaly.fusion.scores import scores_for
 
     install_median(monkeypatch)
     run, _, _ = setup
@@ -95,7 +95,7 @@ def test_api_and_cli_give_identical_scores_for_every_live_score(setup, monkeypat
 
 
 def test_queue_drops_oldest_and_warns():
-    from video_anomaly.sources import FrameQueue
+    from video_anomaly.live.sources import FrameQueue
 
     warnings: list[str] = []
     q = FrameQueue(8, policy="drop", keep=3, warn=warnings.append)
@@ -111,9 +111,9 @@ def test_queue_drops_oldest_and_warns():
 
 def test_slow_scorer_on_live_source_drops_and_says_so(setup, monkeypatch):
     from video_anomaly.api import Detector
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.sources import LiveSource
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
 
     install_median(monkeypatch)
     det = Detector.load(setup[0], device="cpu").session()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from video_anomaly import metrics
+from video_anomaly.evaluation import metrics
 
 
 def test_auc_matches_sklearn_on_random_data():

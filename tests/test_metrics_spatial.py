@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from video_anomaly import metrics
+from video_anomaly.evaluation import metrics
 
 EIGHT = np.ones((3, 3), bool)
 

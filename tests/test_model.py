@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from video_anomaly.config import ModelConfig
-from video_anomaly.models import build_model
-from video_anomaly.models.convlstm_ae import ChannelLayerNorm, ConvLSTMAutoencoder, same_padding
+from video_anomaly.seed.config import ModelConfig
+from video_anomaly.seed.models import build_model
+from video_anomaly.seed.models.convlstm_ae import ChannelLayerNorm, ConvLSTMAutoencoder, same_padding
 
 
 def test_parameter_count_is_the_seed_keras_models():

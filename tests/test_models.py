@@ -10,8 +10,8 @@ import pytest
 
 from video_anomaly import weights
 from video_anomaly.api import Detector
-from video_anomaly.checkpoint import _sha256
 from video_anomaly.errors import CheckpointError, ConfigError
+from video_anomaly.seed.checkpoint import _sha256
 
 
 @pytest.mark.parametrize("name", list(weights.MODELS))

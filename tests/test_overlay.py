@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_anomaly.overlay import STRIP, OverlayWriter, blend_heatmap
+from video_anomaly.live.overlay import STRIP, OverlayWriter, blend_heatmap
 
 av = pytest.importorskip("av")
 

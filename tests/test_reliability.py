@@ -97,7 +97,7 @@ def _write_vfr(frames: np.ndarray, times: list[float], path: Path) -> Path:
 
 
 def test_event_tracker_uses_each_frames_time():
-    from video_anomaly.events import EventTracker
+    from video_anomaly.live.events import EventTracker
 
     tr = EventTracker(1.0, fps=10, end_after=2, min_length=2)
     times = [0.0, 0.1, 0.2, 5.0, 5.5, 6.0, 6.5, 7.0]
@@ -116,7 +116,7 @@ def test_watch_reports_presentation_times_of_a_variable_rate_video(ckpt, grass, 
     # 10 fps for 3 s, then one frame every 0.5 s: frame / fps would put frame 43 at 4.3 s, it is at 9.5 s.
     times = [i * 0.1 if i < 30 else 3.0 + (i - 30) * 0.5 for i in range(len(frames))]
     video = _write_vfr(frames, times, tmp_path / "vfr.mkv")
-    from video_anomaly.sources import open_live_source
+    from video_anomaly.live.sources import open_live_source
 
     got = [item.t for item in open_live_source(str(video)).timed_frames()]
     np.testing.assert_allclose(got, times, atol=1e-3)
@@ -168,7 +168,7 @@ class _FakeContainer:
 
 def test_stream_joined_between_keyframes_skips_undecodable_packets_and_says_so_once(monkeypatch):
     av = pytest.importorskip("av")
-    from video_anomaly.sources import open_live_source
+    from video_anomaly.live.sources import open_live_source
 
     monkeypatch.setattr(av, "open", lambda *a, **k: _FakeContainer(n_bad=7, n_good=5))
     warnings: list[str] = []
@@ -193,9 +193,9 @@ class _Score:
 
 
 def test_run_source_closes_the_open_event_when_the_source_is_lost():
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.sources import LiveSource, SourceLost
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource, SourceLost
 
     def frames():
         for i in range(10):
@@ -606,9 +606,9 @@ def test_export_prints_the_measured_difference(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     import torch
 
-    from video_anomaly.checkpoint import save_checkpoint
-    from video_anomaly.config import RunConfig
-    from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+    from video_anomaly.seed.checkpoint import save_checkpoint
+    from video_anomaly.seed.config import RunConfig
+    from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
 
     cfg = RunConfig().replace(data={"size": 32, "clip_length": 4}, model={"clip_length": 4})
     torch.manual_seed(0)
@@ -711,9 +711,9 @@ def test_cleanup_on_failure_removes_what_the_failed_block_wrote(tmp_path):
 
 
 def test_resume_refuses_another_input_size(tmp_path, capsys):
-    from video_anomaly.checkpoint import save_checkpoint
-    from video_anomaly.config import RunConfig
-    from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder
+    from video_anomaly.seed.checkpoint import save_checkpoint
+    from video_anomaly.seed.config import RunConfig
+    from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder
 
     cfg = RunConfig().replace(data={"size": 32})
     save_checkpoint(tmp_path / "run" / "checkpoint", ConvLSTMAutoencoder(), cfg, {})

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from video_anomaly import scoring
 from video_anomaly.data.records import ArraySource, Video
 from video_anomaly.errors import ConfigError, DataError
-from video_anomaly.scores import ema
+from video_anomaly.fusion.scores import ema
+from video_anomaly.seed import scoring
 
 
 class BackgroundModel(nn.Module):
@@ -126,8 +126,8 @@ def test_a_stream_shorter_than_announced_is_a_data_error_naming_it():
 
 
 def test_untrained_seed_model_gives_finite_scores_every_frame():
-    from video_anomaly.config import ModelConfig
-    from video_anomaly.models import build_model
+    from video_anomaly.seed.config import ModelConfig
+    from video_anomaly.seed.models import build_model
 
     torch.manual_seed(0)
     model = build_model(ModelConfig())

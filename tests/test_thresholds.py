@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from video_anomaly.errors import ConfigError
-from video_anomaly.thresholds import clopper_pearson, conformal_quantile, fit_threshold, video_folds
+from video_anomaly.fusion.thresholds import clopper_pearson, conformal_quantile, fit_threshold, video_folds
 
 
 def test_folds_are_whole_videos_or_blocks_of_one_video():
@@ -43,7 +43,7 @@ def test_motion_cross_fit_in_one_pass_equals_one_fit_per_fold():
     from video_anomaly.cues.motion import MotionCue
     from video_anomaly.data.records import ArraySource
     from video_anomaly.data.synthetic import render_synthetic_videos
-    from video_anomaly.thresholds import out_of_fold_maps
+    from video_anomaly.fusion.thresholds import out_of_fold_maps
 
     train, _ = render_synthetic_videos(seed=2, height=32, width=48, n_train=4, n_test=0, frames=30)
     sources = [ArraySource(v.frames) for v in train]

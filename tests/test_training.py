@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from video_anomaly import training
-from video_anomaly.checkpoint import load_checkpoint, read_meta
-from video_anomaly.config import RunConfig, TrainConfig, load_config
 from video_anomaly.data.records import ArraySource, Video
 from video_anomaly.errors import TrainingError
-from video_anomaly.training import plateau_update, scheduled_lr, train
+from video_anomaly.seed import training
+from video_anomaly.seed.checkpoint import load_checkpoint, read_meta
+from video_anomaly.seed.config import RunConfig, TrainConfig, load_config
+from video_anomaly.seed.training import plateau_update, scheduled_lr, train
 
 # 2 videos x 16 frames; hold-out 4 frames each -> 12 frames -> 3 clips of 4 per video -> 3 steps of 2 per epoch.
 # (32x32 is the smallest cheap size: the seed model is slower at 16x16 on oneDNN.)
@@ -203,8 +203,8 @@ def test_api_training_hands_over_the_model_it_trained(tmp_path, monkeypatch):
     back, and the detector loaded from disk later gives the same scores."""
     import warnings
 
-    from video_anomaly import checkpoint
     from video_anomaly.api import Detector
+    from video_anomaly.seed import checkpoint
 
     results = []
 

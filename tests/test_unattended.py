@@ -74,7 +74,7 @@ def test_failed_score_leaves_no_empty_out_folder(ckpt, tmp_path, monkeypatch, ca
 
 def test_detector_and_checkpoint_files_follow_the_umask(ckpt, tmp_path):
     from live_fixtures import TemporalMedian, run_config
-    from video_anomaly.checkpoint import save_checkpoint
+    from video_anomaly.seed.checkpoint import save_checkpoint
 
     mask = os.umask(0o027)
     try:
@@ -173,8 +173,8 @@ def test_score_keeps_what_a_truncated_recording_decoded_and_names_it_once(ckpt, 
 
 def test_size_is_bounded_with_a_clear_error(synthetic_root, capsys):
     from video_anomaly.cli import build_parser
-    from video_anomaly.config import DataConfig
     from video_anomaly.errors import ConfigError
+    from video_anomaly.seed.config import DataConfig
 
     # Parsed only: before the bound, this command fitted until the kernel killed it (24 GB).
     with pytest.raises(SystemExit) as exc:
@@ -225,10 +225,10 @@ def test_score_keeps_the_guards_size_line_in_its_record(ckpt, grass, tmp_path, m
 
 
 def test_a_stream_that_changes_resolution_mid_way_is_followed(ckpt, grass, monkeypatch):
-    from video_anomaly.detector import Detector
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.sources import LiveSource
+    from video_anomaly.detector.core import Detector
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
 
     install_median(monkeypatch)
     frames, labels = grass
@@ -495,7 +495,7 @@ def test_detector_json_is_covered_and_the_check_cannot_be_switched_off(ckpt, gra
 def test_a_save_killed_half_way_leaves_a_detector_that_is_refused_with_the_remedy(
     ckpt, grass, tmp_path, monkeypatch, capsys
 ):
-    from video_anomaly.detector import Detector
+    from video_anomaly.detector.core import Detector
 
     install_median(monkeypatch)
     folder = write_folder(grass[0][:20], tmp_path / "cam")
@@ -526,7 +526,7 @@ def test_a_save_killed_half_way_leaves_a_detector_that_is_refused_with_the_remed
 
 
 def test_duplicated_frames_score_like_the_original(ckpt, grass, monkeypatch):
-    from video_anomaly.detector import Detector
+    from video_anomaly.detector.core import Detector
 
     install_median(monkeypatch)
     frames, _ = grass
@@ -556,7 +556,7 @@ def test_watch_overlay_to_a_folder_or_an_unwritable_place_is_one_line(ckpt, gras
     assert err.count("\n") == 1 and str(a_dir) in err and "Traceback" not in err
     # A place that cannot be written (root ignores modes: the file system's refusal is simulated): the events and
     # the summary still come out, then the error line, exit 2.
-    import video_anomaly.overlay as overlay_mod
+    import video_anomaly.live.overlay as overlay_mod
 
     def refuse(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(self.path))

@@ -15,12 +15,12 @@ Public API (imported lazily so that ``import video_anomaly`` stays fast):
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Detector": ("video_anomaly.detector", "Detector"),
+    "Detector": ("video_anomaly.detector.core", "Detector"),
     "Cue": ("video_anomaly.cues.base", "Cue"),
     "CUES": ("video_anomaly.cues", "CUES"),
     "load_dataset": ("video_anomaly.data", "load_dataset"),
-    "RunConfig": ("video_anomaly.config", "RunConfig"),
-    "load_config": ("video_anomaly.config", "load_config"),
+    "RunConfig": ("video_anomaly.seed.config", "RunConfig"),
+    "load_config": ("video_anomaly.seed.config", "load_config"),
     "make_synthetic_scene": ("video_anomaly.data.synthetic", "make_synthetic_scene"),
     "score_archive": ("video_anomaly.archive", "score_archive"),
 }

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .detector import Detector, DetectorConfig, VideoScores
+from .detector.core import Detector, DetectorConfig, VideoScores
 from .errors import CheckpointError, ConfigError, DataError
+from .fusion.scores import spec
 from .outputs import check_writable_folder
-from .scores import spec
 
 
 def _videos(data, part: str) -> list:
@@ -77,8 +77,8 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
 
     from safetensors.numpy import load_file
 
-    from . import manifest
-    from .detector import FORMAT
+    from .detector import manifest
+    from .detector.core import FORMAT
 
     folder, rebuild = resolve(name_or_folder)
     jf = folder / "detector.json"
@@ -136,7 +136,7 @@ def train(
     """
     from .cues import CUES, DEFAULT_CUES
     from .device import apply_thread_policy
-    from .training import footage_fingerprint
+    from .seed.training import footage_fingerprint
 
     apply_thread_policy()
     videos = _videos(data, "train")
@@ -169,7 +169,7 @@ def _same_footage(detector_json: Path, videos) -> None:
     the autoencoder's own resume refuses other data: ``--resume`` continues a run, it does not retarget it."""
     import json
 
-    from .training import footage_fingerprint
+    from .seed.training import footage_fingerprint
 
     if not detector_json.is_file():
         return
@@ -186,7 +186,7 @@ def _same_footage(detector_json: Path, videos) -> None:
 
 def _train_first(cls, videos, out_dir: Path, config, settings, device, extras, log, train_kw):
     """``(cue, rank)``: a cue trained before the detector's fit, in the process group ``torchrun`` set up."""
-    from .training import dist_info, init_distributed
+    from .seed.training import dist_info, init_distributed
 
     dev = init_distributed(None if device is None else str(device))
     try:
@@ -219,7 +219,7 @@ def calibrate(
 
     from .cues import CUES, DEFAULT_CUES
     from .device import apply_thread_policy
-    from .training import footage_fingerprint
+    from .seed.training import footage_fingerprint
 
     apply_thread_policy()
     run = Path(run)
@@ -261,7 +261,7 @@ def calibrate(
 
 
 def _scores_for(cues):
-    from .scores import scores_for
+    from .fusion.scores import scores_for
 
     return scores_for(cues)
 
@@ -310,7 +310,7 @@ def _score_one(det: Detector, v, name: str, maps: bool) -> VideoScores:
 
 def _seed_scores(det: Detector, video) -> VideoScores:
     """The seed's exact protocol (every 10-frame window, whole video) on the detector's autoencoder."""
-    from .scoring import seed_score_video
+    from .seed.scoring import seed_score_video
 
     need = spec("seed").cues
     ae = next((det.cues[c] for c in need if c in det.cues), None)
@@ -335,7 +335,7 @@ def evaluate(det: Detector, data, out_dir: str | Path, score=None, *, figures: b
     or ``"all"`` (every score the detector has, and ``seed`` where it has the autoencoder) -> ``{name: results}``,
     each written into ``out_dir/name``, the cues run once for all of them."""
     from .device import apply_thread_policy
-    from .evaluation import evaluate_many
+    from .evaluation.evaluate import evaluate_many
 
     apply_thread_policy()
     test = _videos(data, "test")
@@ -375,11 +375,11 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
 
     from .device import apply_thread_policy
     from .errors import os_reason
-    from .events import EventTracker
+    from .live.events import EventTracker
+    from .live.overlay import OverlayWriter
+    from .live.runner import run_source
+    from .live.sources import open_live_source
     from .outputs import check_output_file
-    from .overlay import OverlayWriter
-    from .runner import run_source
-    from .sources import open_live_source
 
     apply_thread_policy()
     final = None if not overlay else check_output_file(overlay, overwrite, "--overlay")
@@ -420,9 +420,9 @@ def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str
     """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
     folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted, and
     the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
-    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.feedback``."""
+    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.fusion.feedback``."""
     from . import weights
-    from .feedback import find_event, mark_normal
+    from .fusion.feedback import find_event, mark_normal
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")

@@ -288,7 +288,7 @@ def _segment_source(seg: Segment, first: int, fps: float | None):
     that ``open_live_source`` gives them when the whole recording is read (a frame folder is read from file
     ``first``; a video file is decoded from its start, frames before ``first`` are skipped unscored)."""
     from .data.frames import list_images
-    from .sources import LiveSource, TimedFrame, open_live_source
+    from .live.sources import LiveSource, TimedFrame, open_live_source
 
     path = Path(seg.rec.path)
     if path.is_dir():
@@ -622,7 +622,7 @@ def _event_row(rec: Recording, ev: dict[str, Any]) -> dict[str, Any]:
 def recording_events(table, rec: Recording, *, threshold: float, fps: float, end_after: int, min_length: int):
     """The events of one recording from its per-frame rows (a pyarrow table in any order): one ``EventTracker``
     fed in frame order exactly as ``runner.run_source`` feeds it, closed at the end. ``Event.to_dict`` items."""
-    from .events import EventTracker
+    from .live.events import EventTracker
 
     t = table.sort_by("frame")
     frame, t_s, score = (t.column(k).to_pylist() for k in ("frame", "t_s", "score"))
@@ -713,7 +713,7 @@ class ArchiveResult:
 
 
 def _settings(det, rec_model: str, score, threshold, segment_frames, overlap, fps, end_after, min_length) -> dict:
-    from .checkpoint import _sha256
+    from .seed.checkpoint import _sha256
 
     session = det.session(score, threshold=threshold)
     return {

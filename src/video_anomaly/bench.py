@@ -108,8 +108,8 @@ def run_bench(
     Each result also holds the largest difference between plain and fast outputs or gradients.
     """
     from .device import pick_device
-    from .models.convlstm_ae import ConvLSTMAutoencoder
-    from .models.fast import FastConvLSTMAE
+    from .seed.models.convlstm_ae import ConvLSTMAutoencoder
+    from .seed.models.fast import FastConvLSTMAE
 
     device = device if isinstance(device, torch.device) else pick_device(device)
     torch.manual_seed(seed)
@@ -169,7 +169,7 @@ class _Bench:
 
 def _bench_exact(b: _Bench, frames: list[np.ndarray], windows: int) -> dict:
     """The exact protocol on ``windows`` stride-1 windows of ``frames``: plain (a window per call) vs fast."""
-    from .inference import stream_windows
+    from .seed.inference import stream_windows
 
     T, flops, res = b.clip_length, b.flops, {}
 
@@ -190,7 +190,7 @@ def _bench_exact(b: _Bench, frames: list[np.ndarray], windows: int) -> dict:
 
 def _bench_live(b: _Bench, frames: list[np.ndarray], windows: int, live_frames: int) -> dict:
     """Live scoring of ``live_frames`` frames: plain (a whole window per frame, timed on a few) vs fast."""
-    from .inference import stream_live
+    from .seed.inference import stream_live
 
     T, flops, res = b.clip_length, b.flops, {}
 
@@ -273,8 +273,8 @@ def memory_check(frame_counts: Sequence[int] = (200, 10_000), size: int = 16, ba
     code = (
         "import sys,resource,numpy as np,torch\n"
         "from video_anomaly._memory import limit_heap_growth; limit_heap_growth()\n"
-        "from video_anomaly.models.convlstm_ae import ConvLSTMAutoencoder\n"
-        "from video_anomaly.inference import stream_windows\n"
+        "from video_anomaly.seed.models.convlstm_ae import ConvLSTMAutoencoder\n"
+        "from video_anomaly.seed.inference import stream_windows\n"
         "n,s,b=map(int,sys.argv[1:4]);torch.manual_seed(0);m=ConvLSTMAutoencoder().eval()\n"
         "rng=np.random.default_rng(0)\n"
         "frames=(rng.integers(0,256,(s,s),dtype=np.uint8) for _ in range(n))\n"
@@ -337,12 +337,12 @@ def detector_bench(n_frames: int = 100, shape: tuple[int, int] = (240, 360), siz
     """Frames/s of the live detectors on ``shape`` frames (frames already decoded), side by side in one run:
     the motion cue with the default settings (flow + features + scoring), and a detector with both cues (the
     seed autoencoder at ``size x size``, untrained: the same compute as a trained one) as ``watch`` runs it."""
-    from .config import RunConfig
     from .cues.ae import AECue
     from .cues.motion import synthetic_sequence
-    from .detector import Detector, DetectorConfig
+    from .detector.core import Detector, DetectorConfig
     from .device import pick_device
-    from .models.convlstm_ae import ConvLSTMAutoencoder
+    from .seed.config import RunConfig
+    from .seed.models.convlstm_ae import ConvLSTMAutoencoder
 
     device = device if isinstance(device, torch.device) else pick_device(device)
     train = synthetic_sequence(120, shape, seed=2)

@@ -114,7 +114,7 @@ def _load_records(run_dir: Path) -> list[tuple[Path, dict]]:
 
 def _page_head(title: str, loaded: list[tuple[Path, dict]]) -> list[str]:
     """The page up to the first video: title, how to read the curves, and what the alarms did on labelled ones."""
-    from .recordings import labelled_summary, summary_lines
+    from .live.recordings import labelled_summary, summary_lines
 
     e = html.escape
     parts = [

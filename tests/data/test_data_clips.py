@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from video_anomaly.config import DataConfig
-from video_anomaly.data.clips import ClipDataset, batch_to_float, clip_starts, clip_table, count_clips, split_holdout
 from video_anomaly.data.records import ArraySource, Video
 from video_anomaly.errors import DataError
+from video_anomaly.seed.clips import ClipDataset, batch_to_float, clip_starts, clip_table, count_clips, split_holdout
+from video_anomaly.seed.config import DataConfig
 
 
 def test_seed_scheme_counts_and_content():

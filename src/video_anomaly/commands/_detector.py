@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..scores import SCORES
+from ..fusion.scores import SCORES
 from ._types import finite_float, positive_float, positive_int
 
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
@@ -52,6 +52,6 @@ def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[s
 
 
 def load_detector(spec: str, device=None):
-    from ..detector import Detector
+    from ..detector.core import Detector
 
     return Detector.load(spec, device=device)

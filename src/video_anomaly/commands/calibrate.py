@@ -28,8 +28,8 @@ def add_arguments(p) -> None:
 def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
     from ..cues import AECue, MotionCue
-    from ..detector import CALIBRATIONS, DetectorConfig
-    from ..scores import live_scores
+    from ..detector.core import CALIBRATIONS, DetectorConfig
+    from ..fusion.scores import live_scores
 
     d = DetectorConfig()
     p.add_argument(
@@ -84,7 +84,7 @@ def detector_config(args, base=None):
     """A ``DetectorConfig`` from the flags over ``base`` (default settings when None)."""
     from dataclasses import replace
 
-    from ..detector import DetectorConfig
+    from ..detector.core import DetectorConfig
 
     cfg = base or DetectorConfig()
     over = {
@@ -111,8 +111,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..api import Detector
-    from ..detector import DetectorConfig
-    from ..scores import parse_cues
+    from ..detector.core import DetectorConfig
+    from ..fusion.scores import parse_cues
 
     base = None
     if (Path(args.run) / "detector.json").is_file():

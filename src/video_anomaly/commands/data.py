@@ -98,9 +98,9 @@ def check_dataset(dataset) -> None:
     sizes agree within each video; each training video gives at least one clip at the default clip length.
     Decodes every frame once (no caching): seconds for UCSD, minutes for ShanghaiTech (``--quick`` skips).
     """
-    from ..config import RunConfig
-    from ..data.clips import ClipDataset, split_holdout
     from ..errors import DataError
+    from ..seed.clips import ClipDataset, split_holdout
+    from ..seed.config import RunConfig
 
     check_layout(dataset)
     for video in [*dataset.train, *dataset.test]:

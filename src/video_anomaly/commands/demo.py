@@ -46,9 +46,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..api import Detector
-    from ..config import RunConfig
     from ..data import load_dataset
     from ..data.synthetic import make_synthetic_scene
+    from ..seed.config import RunConfig
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -80,7 +80,7 @@ def run(args) -> int:
     say(f"[3/5] evaluating the scores {', '.join(names)} -> {out / 'evaluation'}")
     summary = det.evaluate(dataset, out / "evaluation", names, progress=not args.quiet)
     say(f"[4/5] live scoring ({det.config.score}) with events and heatmap videos -> {out / 'scores'}")
-    from ..recordings import labelled_summary, score_recording, summary_lines
+    from ..live.recordings import labelled_summary, score_recording, summary_lines
     from ..report import build_report
 
     for video in dataset.test:

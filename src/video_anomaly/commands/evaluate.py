@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..evaluation import scores_table_markdown
+    from ..evaluation.evaluate import scores_table_markdown
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.positionals, "DATASET")

@@ -25,7 +25,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..errors import DataError
-    from ..feedback import find_event
+    from ..fusion.feedback import find_event
     from ._detector import load_detector
 
     spec = args.model

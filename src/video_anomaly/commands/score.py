@@ -29,8 +29,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import DataError
+    from ..live.recordings import output_files
     from ..outputs import check_no_overwrite, output_stem
-    from ..recordings import output_files
     from ._detector import load_detector, split_detector
 
     spec, inputs = split_detector(args, args.inputs, "INPUT...")
@@ -50,7 +50,7 @@ def run(args) -> int:
         raise DataError(twice, "given twice: each input is scored once per call")
     out = Path(args.out)
     check_no_overwrite(out, [f for s in stems for f in output_files(s, args.overlay)], args.overwrite)
-    from ..runner import stop_on_signals
+    from ..live.runner import stop_on_signals
 
     made_out = not out.exists()
     done = 0
@@ -74,7 +74,7 @@ def run(args) -> int:
 
 
 def _score_one(args, det, name, what, labels, stem, out) -> dict:
-    from ..recordings import score_recording
+    from ..live.recordings import score_recording
     from . import flags
 
     return score_recording(

@@ -85,9 +85,9 @@ def add_arguments(p) -> None:
 def resolve_config(args):
     """The RunConfig for ``args``: defaults (the seed recipe) < ``--config FILE.toml`` < flags; with ``--resume``
     and no ``--config`` the checkpoint's own config is the base."""
-    from ..checkpoint import read_meta, run_config_from_meta
-    from ..config import load_config
-    from ..training import CHECKPOINT_NAME
+    from ..seed.checkpoint import read_meta, run_config_from_meta
+    from ..seed.config import load_config
+    from ..seed.training import CHECKPOINT_NAME
 
     ckpt = Path(args.out) / CHECKPOINT_NAME
     if args.config is None and args.resume and ckpt.exists():
@@ -124,7 +124,7 @@ def refuse_to_replace(args) -> None:
     """A run folder that holds a checkpoint is continued (``--resume``) or replaced (``--overwrite``), never
     silently replaced."""
     from ..errors import ConfigError
-    from ..training import CHECKPOINT_NAME
+    from ..seed.training import CHECKPOINT_NAME
 
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: continue the run or replace it")
@@ -141,7 +141,7 @@ def run(args) -> int:
     from ..api import train
     from ..data import load_dataset
     from ..errors import DataError
-    from ..scores import parse_cues
+    from ..fusion.scores import parse_cues
     from . import flags
     from .calibrate import detector_config
 

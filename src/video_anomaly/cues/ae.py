@@ -65,9 +65,9 @@ class AECue(Cue):
         """Train the autoencoder (``training.train``; ``config``: a ``RunConfig``, the seed recipe by default)
         on ``videos`` into ``out_dir/checkpoint`` and return the cue of the model it trained, as it is in memory
         (the checkpoint holds the same weights); ``log`` gets one summary line."""
-        from ..config import RunConfig
         from ..device import pick_device
-        from ..training import dist_info, train
+        from ..seed.config import RunConfig
+        from ..seed.training import dist_info, train
 
         r = train(config or RunConfig(), videos, out_dir, device=device, **train_kw)
         rank, world = dist_info()
@@ -95,7 +95,7 @@ class AECue(Cue):
         if not (path / "checkpoint.json").is_file():
             return None
         if settings is None and doc is not None:
-            from ..detector import DetectorConfig
+            from ..detector.core import DetectorConfig
 
             settings = DetectorConfig.from_dict(doc["config"]).settings(cls.name)
         return cls.from_checkpoint(path, settings=settings, device=device)
@@ -103,8 +103,8 @@ class AECue(Cue):
     @classmethod
     def from_checkpoint(cls, checkpoint: Path, *, settings=None, device=None) -> AECue:
         """The cue of an autoencoder checkpoint folder (the hold-out ranges its training recorded included)."""
-        from ..checkpoint import load_checkpoint
         from ..device import pick_device
+        from ..seed.checkpoint import load_checkpoint
 
         dev = pick_device(device)
         model, run_config, extras = load_checkpoint(checkpoint, device=dev)
@@ -149,8 +149,8 @@ class AECue(Cue):
         """Per ``(H, W)`` uint8 frame one ``(S/p, S/p)`` float32 map (``None`` for the first ``T - 1``); one
         frame is read per item yielded, so the stream can be fed live one frame at a time."""
         from ..data.images import resize_frame
-        from ..inference import stream_live
-        from ..scoring import patch_errors
+        from ..seed.inference import stream_live
+        from ..seed.scoring import patch_errors
 
         window: collections.deque = collections.deque(maxlen=self.clip_length)
         feed = OneFrameFeed()

@@ -241,7 +241,7 @@ def _resolve_local(base: Path, value: str) -> str:
 
 
 def _camera(path: Path, name: str, data: Any) -> CameraConfig:
-    from ..scores import SCORES
+    from ..fusion.scores import SCORES
 
     t = _Table(path, f"cameras.{name}", data)
     if not CAMERA_NAME.match(name):
@@ -351,7 +351,7 @@ def _section(path: Path, name: str, data: Any, read: Callable[[_Table], Any]) ->
 
 def load_config(path: str | Path) -> ServeConfig:
     """Read and check a service config (see the module docstring). Raises ``ConfigError`` naming file and key."""
-    from ..config import read_toml
+    from ..seed.config import read_toml
 
     path = Path(path)
     doc = read_toml(path)

@@ -32,7 +32,7 @@ def check_config(config: ServeConfig) -> None:
 
     from .. import Detector
     from ..errors import VideoAnomalyError
-    from ..sources import is_stream_url
+    from ..live.sources import is_stream_url
 
     loaded: dict[str, object] = {}
     for cam in config.cameras:
@@ -62,7 +62,7 @@ def feedback_hook(config: ServeConfig):
             return None
         from .. import Detector, weights
         from ..data.frames import open_source
-        from ..feedback import mark_normal
+        from ..fusion.feedback import mark_normal
 
         event = f"serve:{row['camera']}:{row['id']}"
         try:

@@ -70,7 +70,7 @@ def open_camera_source(cam: CameraConfig, warn: Callable[[str], None]):
     real time, as a camera would send it; one frame number is skipped at each seam so that the detector restarts
     its clip instead of seeing the cut as motion)."""
     from ..errors import ConfigError, DataError
-    from ..sources import LiveSource, TimedFrame, open_live_source
+    from ..live.sources import LiveSource, TimedFrame, open_live_source
 
     def open_once():
         return open_live_source(cam.source, fps=cam.fps, timeout_s=cam.timeout_s, warn=warn)
@@ -408,7 +408,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
 
     apply_thread_policy(threads)  # the API's runs keep this count
     from ..errors import VideoAnomalyError
-    from ..runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, stop_on_signals
+    from ..live.runner import ENDED, FAILED, INTERRUPTED, LOST, MAX_FRAMES, stop_on_signals
     from .store import Store
 
     report = _Reporter(cam, queue)

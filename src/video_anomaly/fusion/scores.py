@@ -44,7 +44,7 @@ FUSED = ScoreSpec("fused", "live", None, True, True, "every cue of the detector,
 
 
 def _cue_table() -> dict:
-    from .cues import CUES
+    from ..cues import CUES
 
     return CUES
 
@@ -83,7 +83,7 @@ def spec(name: str) -> ScoreSpec:
     try:
         return SCORES[name]
     except KeyError:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"unknown score {name!r}; known scores: {', '.join(SCORES)}") from None
 
@@ -107,7 +107,7 @@ def live_score_for(cues: Iterable[str]) -> str:
         return cues[0]
     if len(cues) > 1 and all(c in _cue_table() for c in cues):
         return FUSED.name
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     raise ConfigError(f"no score reads the cues {', '.join(cues)}; known cues: {', '.join(_cue_table())}")
 
@@ -129,7 +129,7 @@ def parse_cues(text: str) -> tuple[str, ...]:
     cues = tuple(dict.fromkeys(c.strip() for c in str(text).split(",") if c.strip()))
     bad = [c for c in cues if c not in _cue_table()]
     if not cues or bad:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"--cues: expected a comma list of {', '.join(_cue_table())}, got {text!r}")
     return cues

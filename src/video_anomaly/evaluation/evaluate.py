@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from . import metrics
-from .errors import DataError
 
 
 def _jsonable(x: Any) -> Any:
@@ -66,7 +66,7 @@ def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, f
                   progress: bool = True) -> dict[str, dict[str, Any]]:  # fmt: skip
     """``evaluate_scores`` for several scores (``{score: out_dir}``): each video is decoded, and each cue run,
     once for all the live scores."""
-    from .scores import spec
+    from ..fusion.scores import spec
 
     if not test_videos:
         raise DataError(None, "no test videos to evaluate")
@@ -105,7 +105,7 @@ def evaluate_many(detector, test_videos: list, outs: dict[str, str | Path], *, f
 def _write_evaluation(detector, rows, out_dir, score, seconds, figures) -> dict[str, Any]:
     """Every number of the ``score`` over ``rows`` (``(video, VideoScores, labels or None, masks or None)`` per
     video), written into ``out_dir`` (the files of ``evaluate_scores``); returns them as JSON values."""
-    from .scores import spec
+    from ..fusion.scores import spec
 
     sp = spec(score)
     out_dir = Path(out_dir)
@@ -186,7 +186,7 @@ def _labelled_metrics(labelled, base, what: str, target_far: float) -> dict[str,
 
 def _figures(rows, labelled, base, out_dir: Path, score: str, what: str, threshold) -> dict[str, str]:
     """``scores/<video>.png`` for every video and, where both classes are labelled, ``roc.png`` (its path)."""
-    from .plots import plot_roc, plot_score
+    from ..plots import plot_roc, plot_score
 
     for v, vs, y, _ in rows:
         plot_score(vs.frame_scores, out_dir / "scores" / f"{v.name}.png", threshold=threshold,
@@ -220,7 +220,7 @@ def _false_alarm_rate(labelled, target: float) -> dict[str, Any]:
     """The rate the threshold promises against the one it achieves: the share of labelled-normal scored frames
     above the threshold, with its Clopper-Pearson 95% interval (frames of one video are correlated: the interval
     is narrower than the truth) and the highest rate of any one video."""
-    from .thresholds import clopper_pearson
+    from ..fusion.thresholds import clopper_pearson
 
     above = n = 0
     worst = 0.0

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .scores import EMA
 
 CALIBRATIONS = ("region_q99_floor", "global_q99", "region_z")

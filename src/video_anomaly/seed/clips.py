@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..config import DataConfig
+from ..data.records import FrameSource, Video
 from ..errors import DataError
-from .records import FrameSource, Video
+from .config import DataConfig
 
 
 def clip_starts(n_frames: int, clip_length: int, stride: int = 1, step: int | None = None) -> list[list[int]]:

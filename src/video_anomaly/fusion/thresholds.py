@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Folds of whole videos: enough that each cue is fitted on most of the footage, few enough to keep the cost of
 # fitting the cues ``k`` more times bounded.

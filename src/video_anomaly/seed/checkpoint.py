@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import CheckpointError, ConfigError
+from ..outputs import umask_mode
 from .config import RunConfig
-from .errors import CheckpointError, ConfigError
-from .outputs import umask_mode
 
 FORMAT = "video-anomaly-checkpoint"
 VERSION = 1

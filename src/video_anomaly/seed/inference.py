@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .device import autocast
+from ..device import autocast
 
 
 @dataclass

@@ -38,14 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from . import calibration as cal
-from .calibration import CALIBRATIONS, far_quantile, fit_region_stats, to_grid
-from .cues import CUES
-from .cues.base import Cue, OneFrameFeed, uniform_box
-from .errors import CheckpointError, ConfigError, DataError
-from .scores import EMA, cues_of, scores_for, spec
-from .sources import is_repeat, skip_repeats
-from .thresholds import out_of_fold_maps, video_folds
+from ..cues import CUES
+from ..cues.base import Cue, OneFrameFeed, uniform_box
+from ..errors import CheckpointError, ConfigError, DataError
+from ..fusion import calibration as cal
+from ..fusion.calibration import CALIBRATIONS, far_quantile, fit_region_stats, to_grid
+from ..fusion.scores import EMA, cues_of, scores_for, spec
+from ..fusion.thresholds import out_of_fold_maps, video_folds
+from ..live.sources import is_repeat, skip_repeats
 
 FORMAT = "video-anomaly-detector"
 VERSION = 2  # 1: cue settings as config["<cue>"] / config["<cue>_<field>"], the ae folder as doc["ae_checkpoint"]
@@ -84,7 +84,7 @@ class DetectorConfig:
     def __post_init__(self):
         object.__setattr__(self, "cues", tuple(self.cues))
         if self.score is None:
-            from .scores import default_score
+            from ..fusion.scores import default_score
 
             object.__setattr__(self, "score", default_score(self.cues))
 
@@ -141,7 +141,7 @@ class DetectorConfig:
 
 
 def _default_cues() -> tuple[str, ...]:
-    from .cues import DEFAULT_CUES
+    from ..cues import DEFAULT_CUES
 
     return tuple(DEFAULT_CUES)
 
@@ -250,7 +250,7 @@ class LiveSession:
         fps: float | None = None,
         on_warning=None,
     ):
-        from .guard import Fitted, Guard
+        from ..fusion.guard import Fitted, Guard
 
         self.fps = fps
         self.guard = Guard(Fitted.of(detector), on_message=on_warning)
@@ -277,7 +277,7 @@ class LiveSession:
             self.ema.reset()
 
     def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
-        from .data.images import to_gray
+        from ..data.images import to_gray
 
         gray = to_gray(frame)
         self.see(gray)
@@ -376,7 +376,7 @@ class Detector:
         """A ``LiveSession`` of live score ``score`` (default: the detector's); ``threshold``, ``keep_maps``."""
         name = self.score_name(score)
         if spec(name).protocol != "live":
-            from .scores import live_scores
+            from ..fusion.scores import live_scores
 
             raise ConfigError(
                 f"score {name!r} is not a live score (it needs the whole video: use `evaluate` or "
@@ -406,7 +406,7 @@ class Detector:
         self, frames: Iterable[np.ndarray], scores: Sequence[str], *, name: str = "video", maps: bool = True
     ) -> dict[str, VideoScores]:
         """Several live scores of one video in one pass: each cue runs once, every score reads its maps."""
-        from .data.images import to_gray
+        from ..data.images import to_gray
 
         sessions = {n: self.session(n, keep_maps=maps) for n in scores}
         feed = CueFeed({c: self.cues[c] for c in dict.fromkeys(c for s in sessions.values() for c in s.cues)})
@@ -576,8 +576,8 @@ class Detector:
         """Load a detector folder written by ``save`` (the ``--out`` of ``train``) or a shipped detector by name
         (``ucsd-ped2``); version-1 files load unchanged. Its manifest ``detector.sha256`` is always checked first
         (``api.read_detector_doc``)."""
-        from .api import read_detector_doc
-        from .device import apply_thread_policy
+        from ..api import read_detector_doc
+        from ..device import apply_thread_policy
 
         apply_thread_policy()
         folder, doc, arrays = read_detector_doc(name_or_folder)
@@ -622,51 +622,51 @@ class Detector:
     @classmethod
     def train(cls, data, out_dir: str | Path, config=None, **kw) -> Detector:
         """``api.train``: train the cues on the normal videos of ``data``, calibrate, save into ``out_dir``."""
-        from .api import train
+        from ..api import train
 
         return train(data, out_dir, config, **kw)
 
     @classmethod
     def calibrate_run(cls, run: str | Path, **kw) -> Detector:
         """``api.calibrate``: (re)fit the calibration of a run folder on its held-out normal frames."""
-        from .api import calibrate
+        from ..api import calibrate
 
         return calibrate(run, **kw)
 
     def score(self, video, score: str | None = None, *, maps: bool = True) -> VideoScores:
         """``api.score``: one recording (a ``Video``, a video file or a frame folder) with a named score."""
-        from .api import score as run
+        from ..api import score as run
 
         return run(self, video, score, maps=maps)
 
     def score_many(self, videos, score: str | None = None, *, maps: bool = False) -> list[VideoScores]:
         """``api.score_many``: every recording of ``videos`` (a dataset's test videos, a list of files...)."""
-        from .api import score_many
+        from ..api import score_many
 
         return score_many(self, videos, score, maps=maps)
 
     def evaluate(self, data, out_dir: str | Path, score=None, **kw):
         """``api.evaluate``: every metric of one score (or a list of scores) on the labelled test videos."""
-        from .api import evaluate
+        from ..api import evaluate
 
         return evaluate(self, data, out_dir, score, **kw)
 
     def feedback(self, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
         """``api.feedback``: event ``event_id`` (``STEM:ID``) of a ``score`` run marked normal; the detector learns
         it, refits its thresholds and is saved (its own folder, or ``out``; never a shipped one in place)."""
-        from .api import feedback
+        from ..api import feedback
 
         return feedback(self, run, event_id, normal=normal, out=out)
 
     def watch(self, source, **kw):
         """``api.watch``: score a live source (a camera, a stream URL, a file) until it ends; events out."""
-        from .api import watch
+        from ..api import watch
 
         return watch(self, source, **kw)
 
     def score_archive(self, inputs, out: str | Path, **kw):
         """``archive.score_archive``: many recordings in segments on Ray or a process pool, Parquet out, resumable."""
-        from .archive import score_archive
+        from ..archive import score_archive
 
         return score_archive(self, inputs, out, **kw)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ...errors import ConfigError
 from ..config import ModelConfig
-from ..errors import ConfigError
 
 
 def build_model(config: ModelConfig) -> nn.Module:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 COSTS = ("l1", "l2")
 NORMALIZATIONS = ("seed", "minmax", "none")

@@ -206,7 +206,7 @@ class EventTracker:
         return out
 
     def _pixel_box(self, cells: tuple[int, int, int, int], grid, image) -> tuple[int, int, int, int]:
-        from .cues.base import uniform_box
+        from ..cues.base import uniform_box
 
         shape = tuple(grid) if image is None else np.shape(image)[:2]
         r0, c0, r1, c1 = cells

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .data.images import describe_av_error, to_gray
-from .errors import DataError, plural
+from ..data.images import describe_av_error, to_gray
+from ..errors import DataError, plural
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
 # Consecutive packets that fail to decode before a stream is given up as unreadable.
@@ -310,7 +310,7 @@ def open_live_source(
         live = True
     else:
         path = Path(spec)
-        from .data.frames import ImageFolderSource, open_source
+        from ..data.frames import ImageFolderSource, open_source
 
         source = open_source(path)  # a plain DataError for anything that is not a video or a frame folder
         if isinstance(source, ImageFolderSource):

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 MANIFEST = "detector.sha256"
 
@@ -56,7 +56,7 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def _sha256(path: Path) -> str:
-    from .checkpoint import _sha256 as sha
+    from ..seed.checkpoint import _sha256 as sha
 
     return sha(path)
 

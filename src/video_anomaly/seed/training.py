@@ -8,7 +8,7 @@ A run folder holds::
     config.json        the resolved RunConfig
     train_log.jsonl    one line per epoch: epoch, step, loss, lr, seconds, clips_per_s, peak_rss_mb
     loss.png           the loss curve
-    checkpoint/        see ``video_anomaly.checkpoint``; rewritten atomically after every epoch
+    checkpoint/        see ``video_anomaly.seed.checkpoint``; rewritten atomically after every epoch
 
 Exact resume: the model is initialised from ``torch.manual_seed(seed)``; clip order in epoch ``e``
 comes from a generator seeded with ``seed + e`` (``DistributedSampler``'s rule), and nothing else
@@ -43,10 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import autocast, autocast_dtype, configure_backend, pick_device
+from ..errors import ConfigError, TrainingError
 from . import checkpoint as ckpt
 from .config import RunConfig, TrainConfig
-from .device import autocast, autocast_dtype, configure_backend, pick_device
-from .errors import ConfigError, TrainingError
 
 LOG_NAME = "train_log.jsonl"
 CONFIG_NAME = "config.json"
@@ -216,7 +216,7 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _plot_loss(path: Path, history: list[float], holdout: list[float | None] | None = None) -> None:
-    from .plots import plot_loss_curve
+    from ..plots import plot_loss_curve
 
     held = [np.nan if v is None else v for v in holdout or []]
     epochs = np.arange(1, len(history) + 1)
@@ -254,7 +254,7 @@ def _check_resumable(meta: dict[str, Any], cfg: RunConfig, fingerprint: str, whe
 
 def _prepare_data(videos: list, cfg: RunConfig, holdout: bool):
     """``(clips, held-out clips or None, held-out ranges or None, data fingerprint)`` of the training videos."""
-    from .data.clips import ClipDataset, split_holdout
+    from .clips import ClipDataset, split_holdout
 
     tcfg = cfg.train
     if not videos:

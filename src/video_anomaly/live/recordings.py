@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError, plural
-from .outputs import atomic_output, cleanup_on_failure, safe_name
+from ..errors import DataError, plural
+from ..outputs import atomic_output, cleanup_on_failure, safe_name
 
 
 def save_thumbnail(frame: np.ndarray, bbox, path: Path, width: int = 240) -> Path:
@@ -234,7 +234,7 @@ def _write_csv(path: Path, s: np.ndarray, r: np.ndarray, times: list[float], lab
 
 def _plot(path: Path, s: np.ndarray, lab, session, name: str) -> None:
     """The score in its own units with the threshold line, alarms and labels shaded."""
-    from .plots import plot_score
+    from ..plots import plot_score
 
     alarms = np.isfinite(s) & (s > session.threshold)
     plot_score(
@@ -274,8 +274,8 @@ def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     over the frames of all labelled recordings (warm-up frames take the first score, as in ``evaluate``; frames
     dropped mid-stream are left out), the labelled anomalies (runs of abnormal frames) that
     overlap an event, and the events that overlap no abnormal frame. None when no record has labels."""
-    from .detector import fill_warmup
-    from .metrics import roc_auc, true_runs
+    from ..detector.core import fill_warmup
+    from ..evaluation.metrics import roc_auc, true_runs
 
     ys, ss = [], []
     anomalies = caught = events = false = 0

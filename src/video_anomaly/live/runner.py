@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data.images import to_gray
-from .errors import VideoAnomalyError, os_reason
+from ..data.images import to_gray
+from ..errors import VideoAnomalyError, os_reason
 from .sources import LiveSource, SourceLost, threaded_frames
 
 if TYPE_CHECKING:
-    from .detector import FrameScore, LiveSession
+    from ..detector.core import FrameScore, LiveSession
 
 # How a run ended (``RunStats.end``).
 ENDED, MAX_FRAMES, LOST, INTERRUPTED, FAILED = "ended", "max_frames", "lost", "interrupted", "failed"

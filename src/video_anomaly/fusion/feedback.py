@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 
 def find_event(run: str | Path, event_id: str) -> tuple[dict[str, Any], dict[str, Any], Path]:
@@ -69,7 +69,7 @@ def mark_normal(
     thresholds are refitted and the change recorded in ``det.meta["feedback"]``. Returns that record.
     ``context``: frames before ``start`` read for the cues' state (default: all of them, from the recording's
     start)."""
-    from .data.frames import open_source
+    from ..data.frames import open_source
     from .thresholds import conformal_quantile
 
     start, end = int(start), int(end)

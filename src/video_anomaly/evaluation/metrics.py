@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import normalize
+from ..seed.scoring import normalize
 
 COVER_FRACTION = 0.4  # UCSD pixel-level criterion (Mahadevan et al. 2010)
 

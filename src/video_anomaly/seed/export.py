@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import VideoAnomalyError
+from ..errors import VideoAnomalyError
 
 STAGES = ("encoder", "temporal", "decoder")
 
