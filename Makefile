@@ -24,6 +24,8 @@ demo: venv
 lint: venv
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
+	# the layer contracts of pyproject.toml [tool.importlinter] (docs/architecture.md)
+	$(BIN)/lint-imports
 
 # Debian packages some tests use: headless Chromium (the HTML report's and serve's browser tests; chromium-driver
 # for Selenium), mosquitto (serve's MQTT broker) and PostgreSQL (serve's event store). Installed when we can (root

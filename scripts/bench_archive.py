@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--cost-only", action="store_true", help="only the cost-model figures (no scaling runs)")
     args = p.parse_args(argv)
 
-    from video_anomaly.archive import score_archive
+    from video_anomaly.api import score_archive
 
     if args.cost_only:
         with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:

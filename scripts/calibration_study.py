@@ -53,7 +53,7 @@ def frame_values(maps: np.ndarray, g: float) -> np.ndarray:
 
 
 def holdout10(cfg, train, test, shape, target, holdout=0.1):
-    from video_anomaly.detector.core import far_quantile
+    from video_anomaly.fusion.calibration import far_quantile
 
     cut = [len(f) - max(int(round(holdout * len(f))), 2) for f in train]
     cue = fit(cfg, np.concatenate([f[1:a] for f, a in zip(train, cut)]), shape)
@@ -90,7 +90,7 @@ def main() -> None:
 
     from video_anomaly.cues.motion import MotionCue
     from video_anomaly.data import load_dataset
-    from video_anomaly.detector.core import DetectorConfig
+    from video_anomaly.detector import DetectorConfig
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dataset")

@@ -38,7 +38,8 @@ CALS = {
 def cue_maps(cue, ds, ranges):
     """``(held-out maps per training video, maps of every test frame per test video)`` of one fitted cue, the
     warm-up frames of a test video given its first map (the detector's convention)."""
-    from video_anomaly.detector.core import fill_warmup, held_out_maps
+    from video_anomaly.detector.core import held_out_maps
+    from video_anomaly.fusion.session import fill_warmup
 
     hold = held_out_maps({cue.name: cue}, [v.source for v in ds.train], ranges)[cue.name]
     test = []
@@ -82,7 +83,8 @@ def rows_for(label, test, stats, grid, fusion, alphas, y):
 def main():
     from video_anomaly.cues import AECue, MotionCue
     from video_anomaly.data import load_dataset
-    from video_anomaly.detector.core import DetectorConfig, holdout_ranges_of
+    from video_anomaly.detector import DetectorConfig
+    from video_anomaly.detector.core import holdout_ranges_of
     from video_anomaly.fusion.calibration import common_grid, fit_region_stats
 
     ap = argparse.ArgumentParser()

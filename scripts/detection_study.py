@@ -161,8 +161,8 @@ def appearance_maps(train, test, **cfg):
 def evaluate(hold: dict, test: dict, labels, *, fusion: str, topk: int) -> dict:
     """Calibrate each cue's maps by one global 99th percentile of its held-out maps, fuse on the first cue's
     grid, frame value = mean of the ``topk`` highest regions; micro/macro AUC and achieved false-alarm rate."""
-    from video_anomaly.detector.core import far_quantile, fit_region_stats, to_grid
     from video_anomaly.evaluation.metrics import macro, micro
+    from video_anomaly.fusion.calibration import far_quantile, fit_region_stats, to_grid
 
     cues = list(hold)
     grid = hold[cues[0]][0].shape[1:]

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     from video_anomaly.cues.ae import AECue
     from video_anomaly.data.records import ArraySource
     from video_anomaly.data.synthetic import render_synthetic_videos
-    from video_anomaly.detector.core import DetectorConfig
+    from video_anomaly.detector import DetectorConfig
     from video_anomaly.device import choose_threads, pick_device
     from video_anomaly.fusion.scores import live_score_for, parse_cues
     from video_anomaly.live.events import EventTracker

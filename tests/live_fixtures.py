@@ -118,7 +118,7 @@ def main_with_sigterm_at(argv: list[str], index: int, monkeypatch, on_signal=lam
     import signal
 
     from video_anomaly.cli import main
-    from video_anomaly.detector.core import LiveSession
+    from video_anomaly.detector import LiveSession
 
     real_push = LiveSession.push
 

@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("pyarrow")
 pytest.importorskip("av")
 
-from video_anomaly import archive  # noqa: E402
+from video_anomaly import api, archive  # noqa: E402
 from video_anomaly.cli import main  # noqa: E402
 
 SEG = 8
@@ -79,7 +79,7 @@ def local_ray():
 def _run(setup, out, **kw):
     det, manifest, _, _, threshold = setup
     kw.setdefault("workers", 2)
-    return archive.score_archive(det, [manifest], out, segment_frames=SEG, threshold=threshold, progress=False, **kw)
+    return api.score_archive(det, [manifest], out, segment_frames=SEG, threshold=threshold, progress=False, **kw)
 
 
 def _tables(out):
@@ -141,7 +141,7 @@ def test_resume_after_the_driver_is_killed(setup, local_ray, tmp_path):
     out = tmp_path / "out"
     script = textwrap.dedent(f"""
         import os, signal
-        from video_anomaly.archive import score_archive
+        from video_anomaly.api import score_archive
         seen = []
         def on_segment(marker):
             seen.append(marker)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from live_fixtures import N_TRAIN, PATCH, TemporalMedian, calibrated_checkpoint, run_config
-from video_anomaly.detector.core import Detector, DetectorConfig, far_quantile, fit_region_stats
+from video_anomaly.detector import Detector, DetectorConfig
 from video_anomaly.errors import CheckpointError, ConfigError
+from video_anomaly.fusion.calibration import far_quantile, fit_region_stats
 
 
 def test_far_quantile_hand_cases():

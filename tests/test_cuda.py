@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from video_anomaly.detector.core import DetectorConfig
+from video_anomaly.detector import DetectorConfig
 from video_anomaly.device import autocast, configure_backend, pick_device
 from video_anomaly.seed.config import RunConfig
 from video_anomaly.seed.inference import stream_live, stream_windows

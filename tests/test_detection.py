@@ -7,7 +7,7 @@ import pytest
 from video_anomaly.api import Detector
 from video_anomaly.data import load_dataset
 from video_anomaly.data.synthetic import make_synthetic_scene
-from video_anomaly.detector.core import DetectorConfig
+from video_anomaly.detector import DetectorConfig
 from video_anomaly.seed.config import RunConfig
 
 

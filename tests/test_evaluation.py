@@ -43,7 +43,7 @@ def _detector(background):
     """A fitted ae-only detector over the background stand-in (its error is exactly what differs from it)."""
     from video_anomaly.api import Detector
     from video_anomaly.cues.ae import AECue
-    from video_anomaly.detector.core import DetectorConfig
+    from video_anomaly.detector import DetectorConfig
 
     rng = np.random.default_rng(1)
     normal = [ArraySource(np.clip(100 + rng.normal(0, 3, (40, 32, 32)), 0, 255).astype(np.uint8)) for _ in range(3)]

@@ -9,7 +9,7 @@ import pytest
 
 from live_fixtures import write_folder
 from video_anomaly.cli import main
-from video_anomaly.detector.core import DetectorConfig
+from video_anomaly.detector import DetectorConfig
 from video_anomaly.errors import ConfigError, DataError
 
 

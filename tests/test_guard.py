@@ -54,7 +54,7 @@ def test_a_resized_other_camera_warns_the_training_camera_does_not():
     from video_anomaly.cues.motion import synthetic_sequence
     from video_anomaly.data.records import ArraySource
     from video_anomaly.data.synthetic import render_synthetic_videos
-    from video_anomaly.detector.core import DetectorConfig
+    from video_anomaly.detector import DetectorConfig
 
     train, _ = render_synthetic_videos(seed=0, height=48, width=64, n_train=7, n_test=0, frames=150)
     det = Detector.fit(

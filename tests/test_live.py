@@ -27,7 +27,7 @@ def _events(text: str) -> list[dict]:
 def test_session_matches_cues_and_calibration(setup, monkeypatch):
     """Each pushed frame's score is the fused calibrated map's top-k mean, smoothed by the EMA, as documented."""
     from video_anomaly.api import Detector
-    from video_anomaly.detector.core import to_grid
+    from video_anomaly.fusion.calibration import to_grid
 
     install_median(monkeypatch)
     run, _, _ = setup

@@ -272,7 +272,7 @@ SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above thres
 def _record(tmp_path, scores=SCRIPT):
     """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
     frames)``."""
-    from video_anomaly.detector.core import FrameScore
+    from video_anomaly.detector import FrameScore
     from video_anomaly.live.events import EventTracker
     from video_anomaly.live.runner import run_source
     from video_anomaly.live.sources import LiveSource

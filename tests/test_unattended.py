@@ -225,7 +225,7 @@ def test_score_keeps_the_guards_size_line_in_its_record(ckpt, grass, tmp_path, m
 
 
 def test_a_stream_that_changes_resolution_mid_way_is_followed(ckpt, grass, monkeypatch):
-    from video_anomaly.detector.core import Detector
+    from video_anomaly.detector import Detector
     from video_anomaly.live.events import EventTracker
     from video_anomaly.live.runner import run_source
     from video_anomaly.live.sources import LiveSource
@@ -495,7 +495,7 @@ def test_detector_json_is_covered_and_the_check_cannot_be_switched_off(ckpt, gra
 def test_a_save_killed_half_way_leaves_a_detector_that_is_refused_with_the_remedy(
     ckpt, grass, tmp_path, monkeypatch, capsys
 ):
-    from video_anomaly.detector.core import Detector
+    from video_anomaly.detector import Detector
 
     install_median(monkeypatch)
     folder = write_folder(grass[0][:20], tmp_path / "cam")
@@ -526,7 +526,7 @@ def test_a_save_killed_half_way_leaves_a_detector_that_is_refused_with_the_remed
 
 
 def test_duplicated_frames_score_like_the_original(ckpt, grass, monkeypatch):
-    from video_anomaly.detector.core import Detector
+    from video_anomaly.detector import Detector
 
     install_median(monkeypatch)
     frames, _ = grass

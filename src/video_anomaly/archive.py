@@ -1,7 +1,7 @@
 """Archive scoring: months of footage from many cameras, cut into segments, scored by workers, resumable.
 
 The unit of work is a **segment of one recording**: frames ``[start, end)`` decoded in order inside one worker
-and scored by the same code as ``score`` and ``watch`` (``api.watch``: ``Detector.session`` driven by
+and scored by the same code as ``score`` and ``watch`` (``live.watch``: ``Detector.session`` driven by
 ``runner.run_source``).
 A causal detector needs each frame's past, so a segment starts ``overlap`` frames early (``history_frames``: the
 warm-up and pooling window of the score's cues, plus what the score's smoothing still remembers); those frames
@@ -272,7 +272,9 @@ def plan_segments(rec: Recording, n_frames: int | None, segment_frames: int) -> 
 @dataclass(frozen=True)
 class WorkerConfig:
     """What every worker needs: the detector (a folder or shipped name), the score, the threshold override, the
-    overlap (frames), the frame rate override, the output folder, CPU threads per worker."""
+    overlap (frames), the frame rate override, the output folder, CPU threads per worker, and the detector's class
+    (``detector_class.load(model)``: the archive sits below the ``Detector``, whose ``score_archive`` calls it, so
+    it is handed the class instead of importing it)."""
 
     model: str
     score: str | None
@@ -281,6 +283,7 @@ class WorkerConfig:
     fps: float | None
     out: str
     threads: int = 1
+    detector_class: Any = None
 
 
 def _segment_source(seg: Segment, first: int, fps: float | None):
@@ -328,12 +331,11 @@ class SegmentWorker:
     """
 
     def __init__(self, config: WorkerConfig):
-        from .api import Detector
         from .device import apply_thread_policy
 
         apply_thread_policy(config.threads)  # before the API's own calls, which keep the count chosen first
         self.config = config
-        self.detector = Detector.load(config.model)
+        self.detector = config.detector_class.load(config.model)
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, seg: Segment) -> dict[str, Any]:
@@ -353,7 +355,7 @@ class SegmentWorker:
         return marker
 
     def _score(self, seg: Segment) -> dict[str, Any]:
-        from .api import watch
+        from .live.watch import watch
 
         cfg = self.config
         first = max(0, seg.start - cfg.overlap)
@@ -882,14 +884,17 @@ class _Run:
                 self.log(f"archive: error: {doc['error']}")
 
 
-def _load_detector(model):
-    """``(Detector, the model as the workers load it)``; the workers need a detector saved in a folder."""
-    from .api import Detector
-
-    det = model if isinstance(model, Detector) else Detector.load(model)
+def _load_detector(model, detector_class):
+    """``(Detector, the model as the workers load it, its class)``; the workers need a detector saved in a folder.
+    ``model``: a loaded detector, or a folder or shipped name that ``detector_class.load`` reads."""
+    loaded = not isinstance(model, (str, Path))
+    cls = type(model) if loaded else detector_class
+    if cls is None:
+        raise ConfigError(f"archive: {model} is not a loaded detector: load it first (or use api.score_archive)")
+    det = model if loaded else cls.load(model)
     if det.path is None:
         raise ConfigError("archive workers load the detector from its folder: save it first (Detector.save)")
-    return det, str(det.path) if isinstance(model, Detector) else str(model)
+    return det, str(det.path) if loaded else str(model), cls
 
 
 def _prepare_out(out: Path, settings: dict) -> None:
@@ -920,10 +925,12 @@ def score_archive(
     progress: bool = True,
     on_segment: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] = _stderr,
+    detector_class=None,
 ) -> ArchiveResult:
     """Score every recording of ``inputs`` into ``out`` (see the module docstring); resumes a killed run.
 
-    ``model``: a detector folder or shipped name (or a loaded ``api.Detector`` with a ``path``);
+    ``model``: a loaded ``Detector`` with a ``path``, or a detector folder or shipped name with ``detector_class``
+    (``api.score_archive`` gives it);
     ``segment_frames``: frames per segment (each is decoded in order by one worker); ``workers``: Ray actors or
     pool processes (default: the available cores / ``cpus_per_worker``); ``engine``: ``auto`` (Ray when
     installed), ``ray`` or ``local``; ``address``: a Ray cluster to join (``ray://...``, ``auto``; default
@@ -938,7 +945,7 @@ def score_archive(
     if int(segment_frames) < 1:
         raise ConfigError(f"segment_frames must be >= 1, got {segment_frames}")
     t_run = time.monotonic()
-    det, model_spec = _load_detector(model)
+    det, model_spec, detector_class = _load_detector(model, detector_class)
     overlap = history_frames(det, score)
     out = Path(out)
     settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, end_after, min_length)
@@ -961,7 +968,8 @@ def score_archive(
     if todo:
         est = sum((s.end if s.end is not None else s.start + segment_frames) - s.start for s in todo)
         bar = _progress(progress, est, len(todo))
-        wcfg = WorkerConfig(model_spec, score, threshold, overlap, fps, str(out), max(1, int(cpus_per_worker)))
+        threads = max(1, int(cpus_per_worker))
+        wcfg = WorkerConfig(model_spec, score, threshold, overlap, fps, str(out), threads, detector_class)
         backend = (RayBackend(wcfg, workers, cpus_per_worker, address) if engine == "ray"
                    else LocalBackend(wcfg, workers))  # fmt: skip
         log(f"archive: {len(todo)} segments of up to {segment_frames} frames (+{overlap} of overlap) from "

@@ -339,7 +339,7 @@ def detector_bench(n_frames: int = 100, shape: tuple[int, int] = (240, 360), siz
     seed autoencoder at ``size x size``, untrained: the same compute as a trained one) as ``watch`` runs it."""
     from .cues.ae import AECue
     from .cues.motion import synthetic_sequence
-    from .detector.core import Detector, DetectorConfig
+    from .detector import Detector, DetectorConfig
     from .device import pick_device
     from .seed.config import RunConfig
     from .seed.models.convlstm_ae import ConvLSTMAutoencoder

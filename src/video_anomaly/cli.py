@@ -19,8 +19,8 @@ import importlib
 import sys
 import warnings
 
+from .api import VideoAnomalyError, describe_os_error
 from .commands._types import positive_int
-from .errors import VideoAnomalyError, describe_os_error
 
 COMMANDS = ("data", "train", "evaluate", "score", "calibrate", "watch", "feedback", "models", "report", "bench",
             "export", "demo")  # fmt: skip
@@ -115,11 +115,11 @@ def _plain_warnings(command: str):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ._memory import limit_heap_growth
+    from .api import limit_heap_growth
 
     limit_heap_growth()  # long scoring runs: resident memory stays flat (see _memory.py)
     if args.command not in _NO_TORCH or args.threads is not None:
-        from .device import apply_thread_policy
+        from .api import apply_thread_policy
 
         apply_thread_policy(args.threads)
     try:

@@ -38,7 +38,7 @@ def _save(fig, path: str | Path) -> Path:
 
 def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
     """Runs of True in ``mask`` as ``(first, last)`` inclusive."""
-    from .evaluation.metrics import true_runs
+    from .data.records import true_runs
 
     return [(a, b - 1) for a, b in true_runs(mask)]
 

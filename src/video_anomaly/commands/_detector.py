@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..fusion.scores import SCORES
+from ..api import SCORES
 from ._types import finite_float, positive_float, positive_int
 
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
@@ -42,7 +42,7 @@ def add_event_args(p) -> None:
 
 def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[str]]:
     """``(detector, rest)`` from ``--model`` or the first positional argument."""
-    from ..errors import ConfigError
+    from ..api import ConfigError
 
     if args.model:
         return args.model, list(positionals)
@@ -52,6 +52,6 @@ def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[s
 
 
 def load_detector(spec: str, device=None):
-    from ..detector.core import Detector
+    from ..api import Detector
 
     return Detector.load(spec, device=device)

@@ -63,7 +63,7 @@ def positive_ints(text: str) -> tuple[int, ...]:
 
 def frame_side(text: str) -> int:
     """A frame side in pixels: a multiple of 8 from 8 to ``config.MAX_SIZE`` (memory grows with its square)."""
-    from ..seed.config import MAX_SIZE
+    from ..api import MAX_SIZE
 
     value = _number(text, int)
     if value < 8 or value % 8 or value > MAX_SIZE:

@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..archive import score_archive
+    from ..api import score_archive
     from . import flags
     from ._detector import split_detector
 

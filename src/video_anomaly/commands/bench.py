@@ -32,15 +32,14 @@ def add_arguments(p) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import format_table, memory_check, run_bench
-    from ..errors import ConfigError
+    from ..api import ConfigError, format_table, memory_check, run_bench
 
     what = tuple(w.strip() for w in args.what.split(",") if w.strip())
     unknown = set(what) - {"exact", "live", "train", "detector"}
     if unknown:
         raise ConfigError(f"--what: unknown {sorted(unknown)}; choose from exact, live, train, detector")
     if "detector" in what:
-        from ..bench import detector_bench
+        from ..api import detector_bench
 
         d = detector_bench(n_frames=args.detector_frames, size=args.detector_size, device=args.device)
         print(

@@ -27,9 +27,7 @@ def add_arguments(p) -> None:
 
 def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
-    from ..cues import AECue, MotionCue
-    from ..detector.core import CALIBRATIONS, DetectorConfig
-    from ..fusion.scores import live_scores
+    from ..api import CALIBRATIONS, AECue, DetectorConfig, MotionCue, live_scores
 
     d = DetectorConfig()
     p.add_argument(
@@ -84,7 +82,7 @@ def detector_config(args, base=None):
     """A ``DetectorConfig`` from the flags over ``base`` (default settings when None)."""
     from dataclasses import replace
 
-    from ..detector.core import DetectorConfig
+    from ..api import DetectorConfig
 
     cfg = base or DetectorConfig()
     over = {
@@ -110,9 +108,7 @@ def detector_config(args, base=None):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..api import Detector
-    from ..detector.core import DetectorConfig
-    from ..fusion.scores import parse_cues
+    from ..api import Detector, DetectorConfig, parse_cues
 
     base = None
     if (Path(args.run) / "detector.json").is_file():

@@ -51,7 +51,7 @@ def run(args) -> int:
 
 
 def _info(args) -> int:
-    from ..data import load_dataset
+    from ..api import load_dataset
 
     dataset = load_dataset(args.path, args.kind, subset=args.subset)
     summary = dataset.summary()
@@ -82,7 +82,7 @@ _TRAIN_FOLDERS = ("Train", "training/frames", "training/videos", "training_video
 
 def check_layout(dataset) -> None:
     """Raise ``DataError`` when the dataset has a training folder without a video (what ``--quick`` checks too)."""
-    from ..errors import DataError
+    from ..api import DataError
 
     root = Path(dataset.root)
     if not dataset.train and root.is_dir():
@@ -98,9 +98,7 @@ def check_dataset(dataset) -> None:
     sizes agree within each video; each training video gives at least one clip at the default clip length.
     Decodes every frame once (no caching): seconds for UCSD, minutes for ShanghaiTech (``--quick`` skips).
     """
-    from ..errors import DataError
-    from ..seed.clips import ClipDataset, split_holdout
-    from ..seed.config import RunConfig
+    from ..api import ClipDataset, DataError, RunConfig, split_holdout
 
     check_layout(dataset)
     for video in [*dataset.train, *dataset.test]:
@@ -122,7 +120,7 @@ def check_dataset(dataset) -> None:
 
 
 def _synth(args) -> int:
-    from ..data.synthetic import make_synthetic_scene
+    from ..api import make_synthetic_scene
     from . import flags
 
     path = make_synthetic_scene(
@@ -164,8 +162,7 @@ def preview_figure(rows: list[tuple[list[str], list[np.ndarray], list[np.ndarray
 
 
 def _preview(args) -> int:
-    from ..data import load_dataset
-    from ..errors import DataError
+    from ..api import DataError, load_dataset
 
     ds = load_dataset(args.path, args.kind, subset=args.subset)
     rows = []

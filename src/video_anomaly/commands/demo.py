@@ -45,10 +45,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..api import Detector
-    from ..data import load_dataset
-    from ..data.synthetic import make_synthetic_scene
-    from ..seed.config import RunConfig
+    from ..api import Detector, RunConfig, load_dataset, make_synthetic_scene
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -80,8 +77,7 @@ def run(args) -> int:
     say(f"[3/5] evaluating the scores {', '.join(names)} -> {out / 'evaluation'}")
     summary = det.evaluate(dataset, out / "evaluation", names, progress=not args.quiet)
     say(f"[4/5] live scoring ({det.config.score}) with events and heatmap videos -> {out / 'scores'}")
-    from ..live.recordings import labelled_summary, score_recording, summary_lines
-    from ..report import build_report
+    from ..api import build_report, labelled_summary, score_recording, summary_lines
 
     for video in dataset.test:
         score_recording(det, video, out / "scores", overlay=True)

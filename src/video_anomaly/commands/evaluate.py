@@ -38,8 +38,7 @@ def add_arguments(p) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..evaluation.evaluate import scores_table_markdown
+    from ..api import ConfigError, scores_table_markdown
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.positionals, "DATASET")

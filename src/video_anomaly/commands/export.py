@@ -26,8 +26,7 @@ def add_arguments(p) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..seed.checkpoint import load_checkpoint
-    from ..seed.export import export_onnx, export_stages, have_module
+    from ..api import export_onnx, export_stages, have_module, load_checkpoint
 
     model, run_config, _extras = load_checkpoint(args.checkpoint, torch.device("cpu"))
     size = args.size if args.size is not None else run_config.data.size
@@ -55,7 +54,7 @@ def _checked(check: bool, path, model, size: int, clip_length: int, stage: str |
         return ""
     import torch
 
-    from ..seed.export import MethodModule, example_input, verify_onnx
+    from ..api import MethodModule, example_input, verify_onnx
 
     device = next(model.parameters()).device
     model.eval()

@@ -24,8 +24,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import DataError
-    from ..fusion.feedback import find_event
+    from ..api import DataError, find_event
     from ._detector import load_detector
 
     spec = args.model

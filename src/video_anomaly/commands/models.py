@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from .. import weights
+    from ..api import weights
 
     rows = []
     for name, info in weights.MODELS.items():

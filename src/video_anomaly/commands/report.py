@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..report import build_report
+    from ..api import build_report
 
     path = build_report(args.run, out=args.out, title=args.title)
     print(path)

@@ -28,16 +28,14 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..errors import DataError
-    from ..live.recordings import output_files
-    from ..outputs import check_no_overwrite, output_stem
+    from ..api import DataError, check_no_overwrite, output_files, output_stem
     from ._detector import load_detector, split_detector
 
     spec, inputs = split_detector(args, args.inputs, "INPUT...")
     det = load_detector(spec, device=args.device)
     jobs = [(str(p), str(p), None) for p in inputs]
     if args.dataset:
-        from ..data import load_dataset
+        from ..api import load_dataset
 
         ds = load_dataset(args.dataset)
         jobs += [(v.name, v, v.labels) for v in ds.test]
@@ -50,7 +48,7 @@ def run(args) -> int:
         raise DataError(twice, "given twice: each input is scored once per call")
     out = Path(args.out)
     check_no_overwrite(out, [f for s in stems for f in output_files(s, args.overlay)], args.overwrite)
-    from ..live.runner import stop_on_signals
+    from ..api import stop_on_signals
 
     made_out = not out.exists()
     done = 0
@@ -74,7 +72,7 @@ def run(args) -> int:
 
 
 def _score_one(args, det, name, what, labels, stem, out) -> dict:
-    from ..live.recordings import score_recording
+    from ..api import score_recording
     from . import flags
 
     return score_recording(

@@ -15,12 +15,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
+    from ..api import ConfigError
 
     try:
-        from ..serve.config import load_config
-        from ..serve.service import Service, check_config, listen
-        from ..serve.store import Store
+        from ..api import Service, Store, check_config, listen
+        from ..api import load_serve_config as load_config
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"serve needs the optional dependencies: pip install 'video-anomaly[serve]' ({exc})"

@@ -85,15 +85,13 @@ def add_arguments(p) -> None:
 def resolve_config(args):
     """The RunConfig for ``args``: defaults (the seed recipe) < ``--config FILE.toml`` < flags; with ``--resume``
     and no ``--config`` the checkpoint's own config is the base."""
-    from ..seed.checkpoint import read_meta, run_config_from_meta
-    from ..seed.config import load_config
-    from ..seed.training import CHECKPOINT_NAME
+    from ..api import CHECKPOINT_NAME, load_config, read_meta, run_config_from_meta
 
     ckpt = Path(args.out) / CHECKPOINT_NAME
     if args.config is None and args.resume and ckpt.exists():
         cfg = run_config_from_meta(read_meta(ckpt), ckpt)
         if args.size is not None and args.size != cfg.data.size:
-            from ..errors import ConfigError
+            from ..api import ConfigError
 
             raise ConfigError(
                 f"{ckpt} was trained at {cfg.data.size}x{cfg.data.size}; --size {args.size} cannot "
@@ -123,8 +121,7 @@ def resolve_config(args):
 def refuse_to_replace(args) -> None:
     """A run folder that holds a checkpoint is continued (``--resume``) or replaced (``--overwrite``), never
     silently replaced."""
-    from ..errors import ConfigError
-    from ..seed.training import CHECKPOINT_NAME
+    from ..api import CHECKPOINT_NAME, ConfigError
 
     if args.resume and args.overwrite:
         raise ConfigError("--resume and --overwrite contradict each other: continue the run or replace it")
@@ -138,15 +135,12 @@ def refuse_to_replace(args) -> None:
 def run(args) -> int:
     """Under ``torchrun`` the run is distributed (DistributedDataParallel, gloo on CPU, NCCL on GPU); rank 0 alone
     writes."""
-    from ..api import train
-    from ..data import load_dataset
-    from ..errors import DataError
-    from ..fusion.scores import parse_cues
+    from ..api import DataError, load_dataset, parse_cues, train
     from . import flags
     from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
-    from ..cues import DEFAULT_CUES
+    from ..api import DEFAULT_CUES
 
     cues = parse_cues(args.cues or ("ae,motion" if resuming else ",".join(DEFAULT_CUES)))
     refuse_to_replace(args)

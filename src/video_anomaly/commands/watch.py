@@ -70,9 +70,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ConfigError, DataError
-    from ..live.runner import stop_on_signals
-    from ..outputs import check_output_file
+    from ..api import ConfigError, DataError, check_output_file, stop_on_signals
     from ._detector import load_detector, split_detector
 
     spec, rest = split_detector(args, args.source, "SOURCE")
@@ -155,8 +153,7 @@ def _warn(msg: str) -> None:
 
 def exit_status(stats, name: str) -> int:
     """The exit status of a finished run (see ``EPILOG``); says on stderr why a run did not simply end."""
-    from ..errors import plural
-    from ..live.runner import FAILED, INTERRUPTED, LOST
+    from ..api import FAILED, INTERRUPTED, LOST, plural
 
     if stats.end == LOST:
         read = plural(stats.frames + stats.dropped, "frame")  # as the source counts them (dropped ones too)

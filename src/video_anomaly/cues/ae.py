@@ -95,9 +95,9 @@ class AECue(Cue):
         if not (path / "checkpoint.json").is_file():
             return None
         if settings is None and doc is not None:
-            from ..detector.core import DetectorConfig
+            from .base import saved_settings
 
-            settings = DetectorConfig.from_dict(doc["config"]).settings(cls.name)
+            settings = saved_settings(doc["config"], (cls.name,)).get(cls.name, {})
         return cls.from_checkpoint(path, settings=settings, device=device)
 
     @classmethod

@@ -136,3 +136,19 @@ class OneFrameFeed:
         if not self.pending:
             raise StopIteration
         return self.pending.pop(0)
+
+
+def saved_settings(config: dict[str, Any], names, skip=()) -> dict[str, dict[str, Any]]:
+    """Per cue of ``names`` the settings a detector's saved ``config`` holds: its ``cue_settings``, or a version-1
+    file's ``<cue>`` (a dict) and ``<cue>_<field>`` keys (``skip``: the detector's own fields, never a cue's)."""
+    settings = {k: dict(v) for k, v in (config.get("cue_settings") or {}).items()}
+    for key, value in config.items():
+        if key in skip or key == "cue_settings":
+            continue
+        if key in names and isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            cue, _, name = key.partition("_")
+            if cue in names:
+                settings.setdefault(cue, {})[name] = value
+    return settings

@@ -144,3 +144,9 @@ class VideoDataset:
             "test_videos_labelled": sum(v.labels is not None for v in self.test),
             "test_videos_with_masks": sum(v.has_masks for v in self.test),
         }
+
+
+def true_runs(mask) -> list[tuple[int, int]]:
+    """Runs of True in a ``(N,)`` mask as ``(start, stop)`` frame indices, ``stop`` exclusive."""
+    d = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, bool).astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(d[0::2], d[1::2])]

@@ -79,7 +79,7 @@ def ranges_to_labels(ranges: list[tuple[int, int]], n_frames: int, path: Path, e
 
 def labels_to_ranges(labels: np.ndarray) -> list[tuple[int, int]]:
     """``(N,)`` bool -> 1-based inclusive runs of True (the inverse of ``ranges_to_labels``)."""
-    from ..evaluation.metrics import true_runs
+    from .records import true_runs
 
     return [(a + 1, b) for a, b in true_runs(labels)]
 

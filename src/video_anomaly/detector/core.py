@@ -28,10 +28,9 @@ over ``cues.CUES``.
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -39,280 +38,14 @@ from typing import Any
 import numpy as np
 
 from ..cues import CUES
-from ..cues.base import Cue, OneFrameFeed, uniform_box
+from ..cues.base import Cue, uniform_box
 from ..errors import CheckpointError, ConfigError, DataError
 from ..fusion import calibration as cal
-from ..fusion.calibration import CALIBRATIONS, far_quantile, fit_region_stats, to_grid
-from ..fusion.scores import EMA, cues_of, scores_for, spec
+from ..fusion.calibration import far_quantile, fit_region_stats, to_grid
+from ..fusion.scores import cues_of, scores_for, spec
+from ..fusion.session import CueFeed, FrameScore, LiveSession, VideoScores, fill_warmup, skip_repeats
 from ..fusion.thresholds import out_of_fold_maps, video_folds
-from ..live.sources import is_repeat, skip_repeats
-
-FORMAT = "video-anomaly-detector"
-VERSION = 2  # 1: cue settings as config["<cue>"] / config["<cue>_<field>"], the ae folder as doc["ae_checkpoint"]
-# Fewer held-out frames than this and a threshold at a 1% false-alarm rate rests on a handful of values.
-MIN_CALIBRATION_FRAMES = 100
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Settings of a detector (chosen by ``scripts/cue_study.py`` on the synthetic scene and UCSD Ped2; see the
-    README for each choice: the motion cue alone ranked first on both, with one divisor for all regions, the
-    highest region as the frame value and no smoothing beyond the motion cue's own 5-frame pooling; fusing the
-    autoencoder, or calibrating each region on its own, lowered the AUC on both).
-
-    ``cues``: the cues fitted (names in ``cues.CUES``; default ``cues.DEFAULT_CUES``); ``score``: the default
-    live score (default: ``scores.default_score(cues)``); ``calibration``: how raw region values become "unusual
-    for this place" (``calibration.fit_region_stats``); ``fusion``: ``max`` or ``sum`` of the calibrated cue maps;
-    ``topk``: the frame value is the mean of the ``topk`` highest regions; ``ema_alpha``: causal smoothing of the
-    frame value; ``target_far``: the share of normal frames allowed above the threshold; ``holdout``: share of
-    each training video held out from a trained-first cue's training for its calibration; ``folds``: folds of
-    whole training videos for cross-fitting the other cues (``thresholds.video_folds``);
-    ``cue_settings``: per cue the fields of its ``Config`` that differ from the cue's defaults.
-    """
-
-    cues: tuple[str, ...] = field(default_factory=lambda: _default_cues())
-    score: str | None = None
-    calibration: str = "global_q99"
-    fusion: str = "max"
-    topk: int = 3  # the mean of the 3 highest regions: docs/detection_study.md (Ped2 and the synthetic scene)
-    ema_alpha: float = 1.0
-    target_far: float = 0.01
-    holdout: float = 0.1
-    folds: int = 5
-    cue_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self):
-        object.__setattr__(self, "cues", tuple(self.cues))
-        if self.score is None:
-            from ..fusion.scores import default_score
-
-            object.__setattr__(self, "score", default_score(self.cues))
-
-    def check(self) -> DetectorConfig:
-        unknown = [c for c in (*self.cues, *self.cue_settings) if c not in CUES]
-        if unknown or not self.cues:
-            raise ConfigError(f"cues must be some of {', '.join(CUES)}, got {', '.join(unknown) or 'none'}")
-        if self.calibration not in CALIBRATIONS:
-            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
-        if self.fusion not in cal.FUSIONS:
-            raise ConfigError(f"fusion must be max or sum, got {self.fusion!r}")
-        if not 0 < self.target_far < 1:
-            raise ConfigError(f"target false-alarm rate must be in (0, 1), got {self.target_far}")
-        if not 0 < self.holdout < 1:
-            raise ConfigError(f"holdout must be in (0, 1), got {self.holdout}")
-        if not 0 < self.ema_alpha <= 1:
-            raise ConfigError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
-        if int(self.folds) < 2:
-            raise ConfigError(f"folds must be >= 2, got {self.folds}")
-        if int(self.topk) < 1:
-            raise ConfigError(f"topk must be >= 1, got {self.topk}")
-        if self.score not in scores_for(self.cues):
-            raise ConfigError(f"score {self.score!r} needs other cues than {', '.join(self.cues)}")
-        for c in self.cues:
-            CUES[c].config_from(self.cue_settings.get(c))
-        return self
-
-    def settings(self, cue: str) -> dict[str, Any]:
-        return dict(self.cue_settings.get(cue) or {})
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["cues"] = list(self.cues)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DetectorConfig:
-        """From ``to_dict``'s output, or a version-1 file's (cue settings under ``<cue>`` or ``<cue>_<field>``)."""
-        known = set(cls.__dataclass_fields__)
-        settings = {k: dict(v) for k, v in (d.get("cue_settings") or {}).items()}
-        for key, value in d.items():
-            if key in known:
-                continue
-            if key in CUES and isinstance(value, dict):
-                settings.setdefault(key, {}).update(value)
-            else:
-                cue, _, name = key.partition("_")
-                if cue in CUES:
-                    settings.setdefault(cue, {})[name] = value
-        d = {k: v for k, v in d.items() if k in known} | {"cue_settings": settings}
-        if "cues" in d:
-            d["cues"] = tuple(d["cues"])
-        return cls(**d).check()
-
-
-def _default_cues() -> tuple[str, ...]:
-    from ..cues import DEFAULT_CUES
-
-    return tuple(DEFAULT_CUES)
-
-
-# ---------------------------------------------------------------------------------------------- scores
-
-
-@dataclass
-class FrameScore:
-    """The verdict on one frame: ``index`` (source frame index), ``raw`` (frame value before smoothing),
-    ``score`` (smoothed, the alarm's units), ``alarm`` (``score > threshold``), ``bbox`` ``(x0, y0, x1, y1)`` of the
-    highest region in frame pixels, ``map`` ``(gh, gw)`` calibrated fused region scores, ``frame`` the grayscale
-    frame (a reference)."""
-
-    index: int
-    raw: float
-    score: float
-    alarm: bool
-    bbox: tuple[int, int, int, int]
-    map: np.ndarray | None = None
-    frame: np.ndarray | None = None
-
-
-@dataclass
-class VideoScores:
-    """A whole video scored by one score. Arrays are aligned to frame index.
-
-    ``frame_scores`` (N,): the smoothed score (the alarm's units); frames of the warm-up (before every cue has a
-    map: the autoencoder needs ``T - 1`` frames, the motion cue one) take the first real score (``fill_warmup``:
-    the one convention of ``score``, its report, ``evaluate`` and the API), and ``scored`` says which frames
-    were scored; ``raw``: before smoothing; ``alarms``: ``frame_scores > threshold`` on scored frames; ``maps``
-    (N, gh, gw) float32 calibrated fused region scores (warm-up frames copy the first map); ``frame_sr``:
-    ``1 - minmax(frame_scores)`` over the video, the regularity score to plot (Hasan et al.'s Sr); ``warnings``:
-    the guard's lines (footage that does not fit the detector, ``guard.py``).
-    """
-
-    name: str
-    score: str
-    threshold: float
-    frame_scores: np.ndarray
-    raw: np.ndarray
-    scored: np.ndarray
-    maps: np.ndarray | None
-    boxes: list
-    frame_shape: tuple[int, int]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.frame_scores)
-
-    @property
-    def alarms(self) -> np.ndarray:
-        return self.scored & (self.frame_scores > self.threshold)
-
-    @property
-    def frame_sr(self) -> np.ndarray:
-        s = self.frame_scores
-        lo, hi = float(np.min(s)), float(np.max(s))
-        return 1.0 - (s - lo) / ((hi - lo) or 1.0)
-
-
-def fill_warmup(values: list, scored: np.ndarray) -> list:
-    """The warm-up convention, written once: frames before the first scored one take its value."""
-    first = int(np.argmax(scored))
-    return [values[first]] * first + list(values[first:])
-
-
-class CueFeed:
-    """Runs the streams of ``cues`` side by side, one frame at a time (each stream reads one frame per map)."""
-
-    def __init__(self, cues: dict[str, Cue]):
-        self._feeds = {c: OneFrameFeed() for c in cues}
-        self._streams = {c: iter(cue.stream(self._feeds[c])) for c, cue in cues.items()}
-
-    def step(self, gray: np.ndarray) -> dict[str, np.ndarray | None]:
-        """Each cue's raw map of the next frame (None while the cue warms up)."""
-        out = {}
-        for c, feed in self._feeds.items():
-            feed.put(gray)
-            out[c] = next(self._streams[c])
-        return out
-
-
-class LiveSession:
-    """Frames in one at a time, a ``FrameScore`` out once every cue of the score has a map (else None).
-
-    ``push(frame, index)``: a gap in ``index`` (dropped frames) restarts the cues' streams, never a window across
-    it; the smoothed score survives the gap. ``clip_length``: frames needed before the first score.
-
-    ``guard`` (``guard.Guard``) compares the stream with what calibration saw (frame size, ``fps``, the alarm
-    rate over a window) and says once when the footage does not fit; its lines go to ``on_warning`` as they come
-    and stay in ``guard.messages``.
-
-    A repeat of the previous frame (``sources.is_repeat``: 10 fps content delivered at 30 fps) is skipped here,
-    once for every cue, and keeps the previous verdict, so such a delivery scores like the original.
-    """
-
-    def __init__(
-        self,
-        detector: Detector,
-        score: str,
-        *,
-        threshold: float | None = None,
-        keep_maps: bool = False,
-        fps: float | None = None,
-        on_warning=None,
-    ):
-        from ..fusion.guard import Fitted, Guard
-
-        self.fps = fps
-        self.guard = Guard(Fitted.of(detector), on_message=on_warning)
-        self._guard_started = False
-        self.det = detector
-        self.frame_shape = detector.frame_shape  # the fitted (H, W): runner.FrameFitter brings frames to it
-        self.score_name = score
-        self.cues = cues_of(score, detector.cues)
-        self.threshold = detector.threshold(score) if threshold is None else float(threshold)
-        self.keep_maps = keep_maps
-        self.ema = EMA(detector.config.ema_alpha)
-        self.clip_length = 1 + max(detector.cues[c].warmup for c in self.cues)
-        self._next_index: int | None = None
-        self._start()
-
-    def _start(self) -> None:
-        self._feed = CueFeed({c: self.det.cues[c] for c in self.cues})
-        self._previous: np.ndarray | None = None  # the last frame the cues saw
-        self._last: FrameScore | None = None
-
-    def reset(self, keep_score: bool = True) -> None:
-        self._start()
-        if not keep_score:
-            self.ema.reset()
-
-    def push(self, frame: np.ndarray, index: int | None = None) -> FrameScore | None:
-        from ..data.images import to_gray
-
-        gray = to_gray(frame)
-        self.see(gray)
-        if index is None:
-            index = 0 if self._next_index is None else self._next_index
-        elif self._next_index is not None and index != self._next_index:
-            self.reset()
-        self._next_index = index + 1
-        if is_repeat(self._previous, gray):
-            return None if self._last is None else replace(self._last, index=index)
-        self._previous = gray
-        self._last = self.from_maps(self._feed.step(gray), gray, index)
-        return self._last
-
-    def see(self, gray: np.ndarray) -> None:
-        """Show the guard the stream's first frame (its size, with the session's ``fps``)."""
-        if not self._guard_started:
-            self._guard_started = True
-            self.guard.start(gray.shape, self.fps)
-
-    def from_maps(self, maps: dict[str, np.ndarray | None], gray: np.ndarray, index: int) -> FrameScore | None:
-        """The verdict on one frame from its raw cue maps (None while a cue warms up)."""
-        maps = {c: maps[c] for c in self.cues}
-        if any(m is None for m in maps.values()):
-            return None
-        fused = self.det.fuse(maps, gray.shape)
-        raw = self.det.frame_value(fused)
-        score = self.ema.update(raw)
-        if not math.isfinite(score):
-            raise DataError(None, f"non-finite score at frame {index} (check the input for NaN/inf)")
-        bbox = self.det.region_box(fused, gray.shape)
-        alarm = score > self.threshold
-        self.guard.update(alarm)
-        return FrameScore(index, raw, score, alarm, bbox, fused if self.keep_maps else None, gray)
-
+from .config import FORMAT, MIN_CALIBRATION_FRAMES, VERSION, DetectorConfig
 
 # -------------------------------------------------------------------------------------------- detector
 
@@ -322,7 +55,7 @@ class Detector:
 
     Build one with ``Detector.train`` (or ``Detector.fit`` on cues already trained), load one with
     ``Detector.load`` (a folder or a shipped name), score with ``score`` / ``score_many`` / ``session`` /
-    ``watch``, measure with ``evaluate``; the runs themselves live in ``api.py``.
+    ``watch``, measure with ``evaluate``; the runs themselves live in ``runs.py``.
     """
 
     def __init__(
@@ -575,9 +308,9 @@ class Detector:
     def load(cls, name_or_folder: str | Path, *, device=None) -> Detector:
         """Load a detector folder written by ``save`` (the ``--out`` of ``train``) or a shipped detector by name
         (``ucsd-ped2``); version-1 files load unchanged. Its manifest ``detector.sha256`` is always checked first
-        (``api.read_detector_doc``)."""
-        from ..api import read_detector_doc
+        (``saved.read_detector_doc``)."""
         from ..device import apply_thread_policy
+        from .saved import read_detector_doc
 
         apply_thread_policy()
         folder, doc, arrays = read_detector_doc(name_or_folder)
@@ -618,49 +351,49 @@ class Detector:
             **{k: v for k, v in self.meta.items() if k != "holdout_ranges"},
         }
 
-    # ------------------------------------------------------------------------ runs (see api.py)
+    # ------------------------------------------------------------------------ runs (see runs.py)
     @classmethod
     def train(cls, data, out_dir: str | Path, config=None, **kw) -> Detector:
         """``api.train``: train the cues on the normal videos of ``data``, calibrate, save into ``out_dir``."""
-        from ..api import train
+        from .runs import train
 
-        return train(data, out_dir, config, **kw)
+        return train(cls, data, out_dir, config, **kw)
 
     @classmethod
     def calibrate_run(cls, run: str | Path, **kw) -> Detector:
         """``api.calibrate``: (re)fit the calibration of a run folder on its held-out normal frames."""
-        from ..api import calibrate
+        from .runs import calibrate
 
-        return calibrate(run, **kw)
+        return calibrate(cls, run, **kw)
 
     def score(self, video, score: str | None = None, *, maps: bool = True) -> VideoScores:
         """``api.score``: one recording (a ``Video``, a video file or a frame folder) with a named score."""
-        from ..api import score as run
+        from .runs import score as run
 
         return run(self, video, score, maps=maps)
 
     def score_many(self, videos, score: str | None = None, *, maps: bool = False) -> list[VideoScores]:
         """``api.score_many``: every recording of ``videos`` (a dataset's test videos, a list of files...)."""
-        from ..api import score_many
+        from .runs import score_many
 
         return score_many(self, videos, score, maps=maps)
 
     def evaluate(self, data, out_dir: str | Path, score=None, **kw):
         """``api.evaluate``: every metric of one score (or a list of scores) on the labelled test videos."""
-        from ..api import evaluate
+        from .runs import evaluate
 
         return evaluate(self, data, out_dir, score, **kw)
 
     def feedback(self, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
         """``api.feedback``: event ``event_id`` (``STEM:ID``) of a ``score`` run marked normal; the detector learns
         it, refits its thresholds and is saved (its own folder, or ``out``; never a shipped one in place)."""
-        from ..api import feedback
+        from .runs import feedback
 
         return feedback(self, run, event_id, normal=normal, out=out)
 
     def watch(self, source, **kw):
         """``api.watch``: score a live source (a camera, a stream URL, a file) until it ends; events out."""
-        from ..api import watch
+        from ..live.watch import watch
 
         return watch(self, source, **kw)
 
@@ -668,7 +401,7 @@ class Detector:
         """``archive.score_archive``: many recordings in segments on Ray or a process pool, Parquet out, resumable."""
         from ..archive import score_archive
 
-        return score_archive(self, inputs, out, **kw)
+        return score_archive(self, inputs, out, **kw)  # the archive loads its workers' copies with type(self)
 
 
 def holdout_ranges_of(videos: Sequence[Any], cfg: DetectorConfig, trained: dict[str, Cue], given=None) -> list:
@@ -709,7 +442,7 @@ def held_out_maps(cues: dict[str, Cue], sources: list, ranges: list[tuple[int, i
 def _alike(name: str, cue: Cue) -> Cue:
     """A fresh cue of ``cue``'s settings, with a cell size it measured on the footage (``cell="auto"``) fixed, so
     that every fold's maps share its grid."""
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     config = cue.config
     if (

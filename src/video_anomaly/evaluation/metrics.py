@@ -28,15 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from ..data.records import true_runs  # noqa: F401 - metrics.true_runs, the runs its callers count
 from ..seed.scoring import normalize
 
 COVER_FRACTION = 0.4  # UCSD pixel-level criterion (Mahadevan et al. 2010)
-
-
-def true_runs(mask) -> list[tuple[int, int]]:
-    """Runs of True in a ``(N,)`` mask as ``(start, stop)`` frame indices, ``stop`` exclusive."""
-    d = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, bool).astype(np.int8), [0]])))
-    return [(int(a), int(b)) for a, b in zip(d[0::2], d[1::2])]
 
 
 def _as_pair(labels, scores) -> tuple[np.ndarray, np.ndarray]:

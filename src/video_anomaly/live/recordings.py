@@ -274,8 +274,8 @@ def labelled_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     over the frames of all labelled recordings (warm-up frames take the first score, as in ``evaluate``; frames
     dropped mid-stream are left out), the labelled anomalies (runs of abnormal frames) that
     overlap an event, and the events that overlap no abnormal frame. None when no record has labels."""
-    from ..detector.core import fill_warmup
     from ..evaluation.metrics import roc_auc, true_runs
+    from ..fusion.session import fill_warmup
 
     ys, ss = [], []
     anomalies = caught = events = false = 0

@@ -24,7 +24,7 @@ from ..errors import VideoAnomalyError, os_reason
 from .sources import LiveSource, SourceLost, threaded_frames
 
 if TYPE_CHECKING:
-    from ..detector.core import FrameScore, LiveSession
+    from ..fusion.session import FrameScore, LiveSession
 
 # How a run ended (``RunStats.end``).
 ENDED, MAX_FRAMES, LOST, INTERRUPTED, FAILED = "ended", "max_frames", "lost", "interrupted", "failed"

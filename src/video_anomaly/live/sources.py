@@ -25,14 +25,14 @@ import collections
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..data.images import describe_av_error, to_gray
+from ..data.images import describe_av_error
 from ..errors import DataError, plural
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
@@ -321,31 +321,6 @@ def open_live_source(
     frames = _timed_frames(spec, container, live=live, fps=rate, use_pts=fps is None,
                            timeout_s=timeout_s, reconnect_s=reconnect_s, warn=warn)  # fmt: skip
     return LiveSource(spec, frames, rate, live, frames.close, timed=True)
-
-
-# A frame none of whose pixels differs by more than this many grey levels from the previous frame is a repeat of
-# it (NVRs and transcoders deliver 10 fps content at 30 fps by sending each frame three times; a re-encoded copy
-# may differ by a level or two). Sensor noise alone moves some pixel by more than this in any real new frame.
-REPEAT_MAX_DIFF = 2
-
-
-def is_repeat(previous: np.ndarray | None, gray: np.ndarray) -> bool:
-    """Whether the grayscale ``gray`` ``(H, W)`` uint8 repeats ``previous`` (see ``REPEAT_MAX_DIFF``)."""
-    if previous is None or previous.shape != gray.shape:
-        return False
-    import cv2
-
-    return int(cv2.absdiff(previous, gray).max()) <= REPEAT_MAX_DIFF
-
-
-def skip_repeats(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """``frames`` without the repeats of the frame before (what the live session skips, for fitting alike)."""
-    previous = None
-    for frame in frames:
-        gray = to_gray(frame)
-        if not is_repeat(previous, gray):
-            yield frame
-        previous = gray
 
 
 class FrameQueue:
