@@ -73,7 +73,8 @@ def cost_model(tmp: Path, model: str) -> dict:
     import numpy as np
     import pyarrow as pa
 
-    from video_anomaly.archive import Recording, Segment, _write_parts, recording_events
+    from video_anomaly.archive import Recording, Segment, recording_events
+    from video_anomaly.archive.parquet import _write_parts
     from video_anomaly.cues.motion import synthetic_sequence
     from video_anomaly.live.sources import open_live_source
 
