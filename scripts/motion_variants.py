@@ -19,7 +19,7 @@ import numpy as np
 
 
 def flows(frames, max_side=240, preset=cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
-    from video_anomaly.cues.motion import working_shape
+    from video_anomaly.cues.grid import working_shape
 
     dis = cv2.DISOpticalFlow_create(preset)
     out, prev = [], None
@@ -61,7 +61,7 @@ def pool(x, k):
 def main():
     from sklearn.metrics import roc_auc_score
 
-    from video_anomaly.cues.motion import kcenter_coreset
+    from video_anomaly.cues.grid import kcenter_coreset
     from video_anomaly.data import load_dataset
 
     ap = argparse.ArgumentParser()

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from video_anomaly.cues.motion import MotionConfig, _CellReducer, kcenter_coreset
+from video_anomaly.cues.grid import _CellReducer, kcenter_coreset
+from video_anomaly.cues.motion import MotionConfig
 from video_anomaly.cues.motion import MotionCue as _MotionCue
 from video_anomaly.errors import ConfigError, DataError
 

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .motion import CellGridCue, auto_cell, kcenter_coreset, moving_region_size, working_shape
+from .grid import CellGridCue, auto_cell, kcenter_coreset, moving_region_size, working_shape
 
 STATE_VERSION = 1
 BACKGROUND_FRAMES = 200  # training frames whose per-pixel median is the starting background

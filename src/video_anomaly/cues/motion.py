@@ -78,8 +78,7 @@ against keeping all 2534 samples per cell and scores 20-35x faster. Frames/s: te
 ``features`` and scoring (JPEG decoding apart); under the machine's varying load, a spread of +-30%
 between rows of equal work is noise. Fit takes the flow over the footage (38 s for Ped2's 2550
 Train frames with ``medium``) plus the coreset (3 s with 16-px cells). These numbers were read with test
-labels: they describe the cue, they did not pick its defaults.
-"""
+labels: they describe the cue, they did not pick its defaults."""
 
 from __future__ import annotations
 
@@ -95,25 +94,33 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .base import Cue
+from .grid import (
+    AUTO_FRAMES,
+    FALLBACK_CELL,
+    FEATURES,
+    N_FEATURES,
+    CellGridCue,
+    _CellReducer,
+    _fitted_size,
+    _same_size,
+    auto_cell,
+    kcenter_coreset,
+    moving_region_size,
+    working_shape,
+)
 
 PRESETS = ("ultrafast", "fast", "medium")
-FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
-N_FEATURES = len(FEATURES)
-MOVING_PX = 0.5  # a pixel "moves" when its flow magnitude exceeds this many working pixels
-PERCENTILE = 95.0
+
+
 # Floor of each feature's scale, in the feature's own units: below about a tenth of what one slow walker
 # gives, a std is noise, and a camera where nothing ever moves would otherwise divide by zero.
 SCALE_FLOOR = np.array([0.01, 0.01, 0.001, 0.5 / 255], dtype=np.float32)
+
+
 ORIENT_FLOOR = 0.01  # the same floor for each direction sector (flow magnitude per pixel, like feature 0)
+
+
 STATE_VERSION = 1  # version-1 files without orient_bins are the 4-feature cue and load unchanged
-# cell="auto": the moving regions are measured on this many training frames (a few seconds of flow), regions
-# smaller than MIN_REGION_PX working pixels are noise, and the cell stays within [MIN_AUTO_CELL, a quarter of
-# the working frame's shorter side].
-AUTO_FRAMES = 200
-MIN_REGION_PX = 16
-MIN_AUTO_CELL = 6
-FALLBACK_CELL = 16  # cell="auto" on footage where nothing moves: the 4-feature cue's historical default
 
 
 def _dis_preset(name: str) -> int:
@@ -126,79 +133,6 @@ def _dis_preset(name: str) -> int:
     }[name]
 
 
-def working_shape(frame_shape: tuple[int, int], max_side: int | None) -> tuple[int, int]:
-    """``(h, w)`` the flow is computed at: ``frame_shape`` downscaled (never up) so that ``max(h, w) <= max_side``."""
-    h, w = int(frame_shape[0]), int(frame_shape[1])
-    if max_side is None or max(h, w) <= max_side:
-        return h, w
-    s = max_side / max(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
-
-
-class _CellReducer:
-    """Per-cell statistics of ``(h, w)`` maps, vectorised: pad to whole cells, reshape to ``(Gh, Gw, cell*cell)``.
-
-    Padding pixels are excluded from every statistic: sums divide by each cell's count of valid pixels,
-    and for the percentile the padding is filled with -1 (below any magnitude), so after an ascending
-    partition a cell's ``n`` valid values sit at the last ``n`` positions.
-    """
-
-    def __init__(self, shape: tuple[int, int], cell: int):
-        self.h, self.w = shape
-        self.cell = cell
-        self.gh, self.gw = -(-self.h // cell), -(-self.w // cell)
-        ys = np.minimum(cell, self.h - cell * np.arange(self.gh))
-        xs = np.minimum(cell, self.w - cell * np.arange(self.gw))
-        self.count = (ys[:, None] * xs[None, :]).astype(np.float32)  # (Gh, Gw) valid pixels per cell
-        # Linear interpolation between order statistics, as np.percentile's default, among a cell's valid values.
-        n = self.count.astype(np.int64)
-        pos = (n - 1) * (PERCENTILE / 100.0)
-        lo = np.floor(pos).astype(np.int64)
-        self.frac = (pos - lo).astype(np.float32)
-        first = cell * cell - n  # index of a cell's smallest valid value after the partition
-        k_lo = first + lo
-        # One partition at the smallest index needed puts every cell's top values in its tail; only the
-        # short tail (about 5% of a cell) is then sorted. Far cheaper than one partition per index.
-        self.k_tail = int(k_lo.min())
-        self.k_lo = (k_lo - self.k_tail)[..., None]
-        self.k_hi = (first + np.minimum(lo + 1, n - 1) - self.k_tail)[..., None]
-        self.padded = (self.gh * cell, self.gw * cell) != (self.h, self.w)
-        # Each pixel's cell number, for the direction histogram's bincount.
-        rows, cols = np.arange(self.h) // cell, np.arange(self.w) // cell
-        self.index = (rows[:, None] * self.gw + cols[None, :]).ravel()
-
-    def cells(self, x: np.ndarray, fill: float) -> np.ndarray:
-        """``(h, w)`` -> ``(Gh, Gw, cell*cell)``, padded with ``fill``; a copy (callers partition it in place)."""
-        c = self.cell
-        if self.padded:
-            buf = np.full((self.gh * c, self.gw * c), fill, dtype=x.dtype)
-            buf[: self.h, : self.w] = x
-            x = buf
-        out = x.reshape(self.gh, c, self.gw, c).transpose(0, 2, 1, 3).reshape(self.gh, self.gw, c * c)
-        return out.copy() if np.may_share_memory(out, x) else out  # one column of cells reshapes to a view
-
-    def features(self, mag: np.ndarray, diff: np.ndarray, ang: np.ndarray | None = None, bins: int = 0) -> np.ndarray:
-        """Flow magnitude ``(h, w)`` px, frame difference ``(h, w)`` in [0, 1] and, with ``bins > 0``, flow angle
-        ``(h, w)`` radians in [0, 2 pi) -> ``(Gh, Gw, 4 + bins)`` float32 (the module docstring's table)."""
-        m = self.cells(mag, -1.0)
-        out = np.empty((self.gh, self.gw, N_FEATURES + bins), dtype=np.float32)
-        if bins:
-            sector = (ang.ravel() * (bins / (2 * np.pi))).astype(np.int64)
-            np.minimum(sector, bins - 1, out=sector)  # an angle of exactly 2 pi
-            hist = np.bincount(self.index * bins + sector, weights=mag.ravel(), minlength=self.gh * self.gw * bins)
-            out[..., N_FEATURES:] = hist.reshape(self.gh, self.gw, bins) / self.count[..., None]
-        out[..., 2] = (m > MOVING_PX).sum(axis=-1) / self.count
-        # The padding (-1) lowers a padded cell's sum by one per padding pixel: add it back.
-        out[..., 0] = (m.sum(axis=-1) + (self.cell * self.cell - self.count)) / self.count
-        m.partition(self.k_tail, axis=-1)
-        tail = np.sort(m[..., self.k_tail :], axis=-1)
-        lo = np.take_along_axis(tail, self.k_lo, axis=-1)[..., 0]
-        hi = np.take_along_axis(tail, self.k_hi, axis=-1)[..., 0]
-        out[..., 1] = lo + (hi - lo) * self.frac
-        out[..., 3] = self.cells(diff, 0.0).sum(axis=-1) / self.count
-        return out
-
-
 def flow_features(reducer: _CellReducer, flow: np.ndarray, diff: np.ndarray, orient_bins: int = 0) -> np.ndarray:
     """One frame's cell features from its flow ``(h, w, 2)`` px and frame difference ``(h, w)`` in [0, 1]:
     ``(Gh, Gw, 4 + orient_bins)`` float32 (what ``MotionCue.features`` computes before pooling)."""
@@ -209,83 +143,6 @@ def flow_features(reducer: _CellReducer, flow: np.ndarray, diff: np.ndarray, ori
         mag, ang = cv2.cartToPolar(fx, fy)
         return reducer.features(mag, diff, ang, orient_bins)
     return reducer.features(cv2.magnitude(fx, fy), diff)
-
-
-def moving_region_size(mags: Iterable[np.ndarray]) -> float | None:
-    """Typical size of what moves, in working pixels: over flow-magnitude maps ``(h, w)``, the median of
-    ``sqrt(width * height)`` of the boxes of connected pixels moving more than ``MOVING_PX`` (after a 3x3
-    opening, regions under ``MIN_REGION_PX`` pixels left out); None when nothing moves."""
-    import cv2
-
-    kernel = np.ones((3, 3), np.uint8)
-    sides = []
-    for mag in mags:
-        mask = cv2.morphologyEx((np.asarray(mag) > MOVING_PX).astype(np.uint8), cv2.MORPH_OPEN, kernel)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        st = stats[1:n]
-        keep = st[:, cv2.CC_STAT_AREA] >= MIN_REGION_PX
-        sides.extend(np.sqrt(st[keep, cv2.CC_STAT_WIDTH] * st[keep, cv2.CC_STAT_HEIGHT].astype(np.float64)))
-    return float(np.median(sides)) if sides else None
-
-
-def auto_cell(size: float | None, scale: float, work_shape: tuple[int, int]) -> int:
-    """The cell side for ``cell="auto"``: ``scale * size`` rounded, within [MIN_AUTO_CELL, min(h, w) // 4]."""
-    if size is None:
-        return FALLBACK_CELL
-    return int(np.clip(round(scale * size), MIN_AUTO_CELL, max(MIN_AUTO_CELL, min(work_shape) // 4)))
-
-
-def kcenter_coreset(x: np.ndarray, k: int | None) -> np.ndarray:
-    """Greedy k-center coreset of each cell's samples: ``(G, N, F)`` -> ``(G, min(k, N), F)``, vectorised over cells.
-
-    The first centre is each cell's sample of smallest norm (usually "nothing moves"); each next one is
-    the sample farthest from all centres so far. ``k=None`` or ``k >= N`` returns ``x`` itself. Where a
-    cell has fewer than ``k`` distinct samples, its centres repeat (harmless for nearest-centre distances).
-    """
-    g, n, f = x.shape
-    if k is None or k >= n:
-        return x
-    rows = np.arange(g)
-    idx = np.empty((g, k), dtype=np.int64)
-    idx[:, 0] = np.einsum("gnf,gnf->gn", x, x).argmin(axis=1)
-    d = np.full((g, n), np.inf, dtype=np.float32)
-    for j in range(k):
-        if j:
-            idx[:, j] = d.argmax(axis=1)
-        c = x[rows, idx[:, j]]  # (G, F)
-        diff = x - c[:, None, :]
-        np.minimum(d, np.einsum("gnf,gnf->gn", diff, diff), out=d)
-    return x[rows[:, None], idx]
-
-
-def _same_size(frames: Iterable[np.ndarray], vi: int, sizes: list[tuple[int, int]]) -> Iterator[np.ndarray]:
-    """The frames of training video ``vi``; DataError when its size differs from video 0's (``sizes[0]``)."""
-    for j, frame in enumerate(frames):
-        frame = np.asarray(frame)
-        if j == 0:
-            size = tuple(int(s) for s in frame.shape[:2])
-            if not sizes:
-                sizes.append(size)
-            elif size != sizes[0]:
-                raise DataError(
-                    None,
-                    f"motion cue: training video {vi} has {size[1]}x{size[0]} frames but video 0 has "
-                    f"{sizes[0][1]}x{sizes[0][0]}; one model is for one camera (one frame size)",
-                )
-        yield frame
-
-
-def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int]) -> Iterator[np.ndarray]:
-    """``frames``; DataError at the first whose size is not the fitted ``want``."""
-    for i, frame in enumerate(frames):
-        frame = np.asarray(frame)
-        if frame.shape[:2] != tuple(want):
-            raise DataError(
-                None,
-                f"motion cue: frame {i} is {frame.shape[1]}x{frame.shape[0]} but the model was fitted on "
-                f"{want[1]}x{want[0]} frames",
-            )
-        yield frame
 
 
 @dataclass(frozen=True)
@@ -324,61 +181,6 @@ class MotionConfig:
         c = self.cell_scale
         if not (isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) and c > 0):
             raise ConfigError(f"motion cue: cell_scale must be a positive number, got {c!r}")
-
-
-class CellGridCue(Cue):
-    """A cue whose regions are square cells of ``cell`` pixels at the working resolution (``working_shape`` of the
-    frame under ``config.max_side``), edge cells partial: the motion and the appearance cue. ``cell`` is None until
-    ``fit`` measures it (``cell="auto"``); the cue is fitted once it holds its per-cell exemplars ``refs``."""
-
-    cell: int | None
-    refs: np.ndarray | None
-
-    @property
-    def fitted(self) -> bool:
-        return self.refs is not None
-
-    def _need_cell(self) -> int:
-        if self.cell is None:
-            raise ConfigError(f"{self.name} cue: cell='auto' is measured on the training footage; call fit() first")
-        return self.cell
-
-    def grid_shape(self, frame_shape: tuple[int, int]) -> tuple[int, int]:
-        """``(Gh, Gw)`` cells for frames of ``frame_shape`` ``(H, W)`` (edge cells may be partial)."""
-        h, w = working_shape(frame_shape, self.config.max_side)
-        cell = self._need_cell()
-        return -(-h // cell), -(-w // cell)
-
-    def region_box(self, r: int, c: int, frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
-        """Cell ``(r, c)`` as ``(x0, y0, x1, y1)`` in the pixels of frames of ``frame_shape`` (x1, y1 exclusive)."""
-        h, w = int(frame_shape[0]), int(frame_shape[1])
-        wh, ww = working_shape(frame_shape, self.config.max_side)
-        sy, sx = h / wh, w / ww
-        cell = self._need_cell()
-        y0, x0 = r * cell, c * cell
-        y1, x1 = min(y0 + cell, wh), min(x0 + cell, ww)
-        return min(w, round(x0 * sx)), min(h, round(y0 * sy)), min(w, round(x1 * sx)), min(h, round(y1 * sy))
-
-    def _state_head(self, version: int) -> dict[str, Any]:
-        """The first keys of ``state_dict``'s meta (the cue's name, its state format ``version``); a cue not fitted
-        has no state."""
-        if not self.fitted:
-            raise ConfigError(f"{self.name} cue: not fitted; nothing to save")
-        return {"cue": self.name, "version": version}
-
-    def _add_refs(self, samples: list[np.ndarray], max_add: int, dtype=None) -> int:
-        """Feedback's part shared by the cues: ``samples`` (per frame ``(Gh, Gw, F)`` unscaled features) join every
-        cell's references, all of them up to ``max_add`` per cell, else a k-center coreset of them. Each call is
-        bounded; the references (and the cost of scoring a frame) grow with every feedback. Returns the number
-        added per cell."""
-        if not samples:
-            return 0
-        x = np.stack(samples) / self.scale  # (n, Gh, Gw, F)
-        n, gh, gw, f = x.shape
-        new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f), dtype), max_add)
-        new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)
-        self.refs = np.ascontiguousarray(np.concatenate([self.refs, new], axis=2))
-        return int(new.shape[2])
 
 
 class MotionCue(CellGridCue):
