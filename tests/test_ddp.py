@@ -23,7 +23,8 @@ WORKER = textwrap.dedent(
 
     from video_anomaly.seed.config import RunConfig
     from video_anomaly.data.records import ArraySource, Video
-    from video_anomaly.seed.training import dist_info, init_distributed, train
+    from video_anomaly.seed.run_state import dist_info, init_distributed
+    from video_anomaly.seed.training import train
 
     out = sys.argv[1]
     torch.set_num_threads(1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from video_anomaly.evaluation import metrics
+from video_anomaly.evaluation import metrics, regions
 
 EIGHT = np.ones((3, 3), bool)
 
@@ -155,7 +155,7 @@ def test_empty_masks_and_missing_masks():
 
 
 def rtd(maps, masks, thresholds, **kw):
-    return metrics.region_track_detection([np.stack(maps)], [np.stack(masks).astype(bool)], thresholds=thresholds,
+    return regions.region_track_detection([np.stack(maps)], [np.stack(masks).astype(bool)], thresholds=thresholds,
                                           **kw)  # fmt: skip
 
 
@@ -259,13 +259,13 @@ def test_perfect_detector_scores_one_with_default_thresholds():
             masks[i, 15:20, 20:26] = i % 2 == 0
         videos.append(masks)
     maps = [np.where(m, 1.0, rng.uniform(0, 0.5, m.shape)) for m in videos]
-    res = metrics.region_track_detection(maps, videos)
+    res = regions.region_track_detection(maps, videos)
     assert res["rbdc"] == pytest.approx(1.0) and res["tbdc"] == pytest.approx(1.0)
     # a detector whose scores all lie in a strip no object enters scores 0
     noise = [np.zeros(m.shape) for m in videos]
     for z in noise:
         z[:, 21:, :10] = rng.uniform(0, 1, z[:, 21:, :10].shape)
-    res0 = metrics.region_track_detection(noise, videos)
+    res0 = regions.region_track_detection(noise, videos)
     assert res0["rbdc"] == 0.0 and res0["tbdc"] == 0.0
 
 
@@ -274,13 +274,13 @@ def test_coarse_map_boxes_cover_their_pixels():
     coarse = np.zeros((4, 4))
     coarse[1, 1] = 1.0  # pixels 4..7 x 4..7: IoU 16 / 20 = 0.8
     for beta, detected in ((0.8, 1), (0.85, 0)):
-        res = metrics.region_track_detection([coarse[None]], [mask[None]], thresholds=[0.5], beta=beta)
+        res = regions.region_track_detection([coarse[None]], [mask[None]], thresholds=[0.5], beta=beta)
         assert at(res, 0.5, "detected_regions") == detected
 
 
 def test_videos_without_masks_are_skipped_and_not_counted():
     gt = rect((10, 10), 2, 2, 5, 5)
-    res = metrics.region_track_detection([gt[None], np.ones((3, 10, 10))], [gt[None].astype(bool), None],
+    res = regions.region_track_detection([gt[None], np.ones((3, 10, 10))], [gt[None].astype(bool), None],
                                          ["a", "b"], thresholds=[0.5])  # fmt: skip
     assert res["skipped"] == ["b"] and res["videos"] == 1 and res["n_frames"] == 1 and res["rbdc"] == 1.0
 
@@ -289,13 +289,13 @@ def test_link_tracks_tie_rules():
     boxes = np.array([[0, 0, 4, 4], [0, 6, 4, 9], [0, 1, 4, 8], [0, 0, 4, 4], [0, 7, 4, 9]])
     frames = np.array([0, 0, 1, 2, 2])
     # frame 1's region overlaps both of frame 0's; the larger IoU continues (region 0: 20/45 > region 1: 15/45)
-    track = metrics.link_tracks(frames, boxes)
+    track = regions.link_tracks(frames, boxes)
     assert track[2] == track[0] and track[1] != track[0]
     # frame 2: a split; the part with the larger IoU continues (20/45 > 10/45), the other starts a new track
     assert track[3] == track[2] and track[4] not in (track[0], track[1])
     assert sorted(set(track.tolist())) == [0, 1, 2]
     # a gap of one frame breaks a track
-    assert metrics.link_tracks(np.array([0, 2]), np.zeros((2, 4), int)).tolist() == [0, 1]
+    assert regions.link_tracks(np.array([0, 2]), np.zeros((2, 4), int)).tolist() == [0, 1]
 
 
 def test_curve_area_extension_and_envelope():
@@ -323,7 +323,7 @@ def brute_force_regions(maps, masks, thresholds, beta):
                 found = set()
                 for s in ndimage.find_objects(lab):
                     p = np.array([s[0].start, s[1].start, s[0].stop - 1, s[1].stop - 1])
-                    hits = [j for j, g in enumerate(gts) if metrics._box_iou(p, np.array(g))[1] >= beta]
+                    hits = [j for j, g in enumerate(gts) if regions._box_iou(p, np.array(g))[1] >= beta]
                     fps[i] += not hits
                     found.update(hits)
                 dets[i] += len(found)
@@ -344,7 +344,7 @@ def test_region_sweep_agrees_with_a_brute_force_loop(grid, chunk, monkeypatch):
         masks.append(k)
         maps.append(rng.uniform(0, 1, (n, *grid)))
     thresholds = np.array([0.95, 0.8, 0.6, 0.4])
-    res = metrics.region_track_detection(
+    res = regions.region_track_detection(
         maps, masks, thresholds=thresholds, beta=0.1, false_positive="iou", matching="many"
     )
     fps, dets = brute_force_regions(maps, masks, thresholds, 0.1)
@@ -354,6 +354,6 @@ def test_region_sweep_agrees_with_a_brute_force_loop(grid, chunk, monkeypatch):
 
 def test_unknown_rules_are_refused():
     with pytest.raises(ValueError, match="matching"):
-        metrics.region_track_detection([np.zeros((1, 4, 4))], [np.zeros((1, 4, 4), bool)], matching="best")
+        regions.region_track_detection([np.zeros((1, 4, 4))], [np.zeros((1, 4, 4), bool)], matching="best")
     with pytest.raises(ValueError, match="false_positive"):
-        metrics.region_track_detection([np.zeros((1, 4, 4))], [np.zeros((1, 4, 4), bool)], false_positive="x")
+        regions.region_track_detection([np.zeros((1, 4, 4))], [np.zeros((1, 4, 4), bool)], false_positive="x")

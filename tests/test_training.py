@@ -10,7 +10,7 @@ import torch
 
 from video_anomaly.data.records import ArraySource, Video
 from video_anomaly.errors import TrainingError
-from video_anomaly.seed import training
+from video_anomaly.seed import run_state, training
 from video_anomaly.seed.checkpoint import load_checkpoint, read_meta
 from video_anomaly.seed.config import RunConfig, TrainConfig, load_config
 from video_anomaly.seed.training import plateau_update, scheduled_lr, train
@@ -71,7 +71,7 @@ def test_run_folder_outputs(straight):
     assert cfg == CFG
     _assert_same(_weights(model), _weights(result.model))
     assert extras["epoch"] == 2 and extras["step"] == 6 and extras["epoch_step"] == 0
-    assert extras["data_fingerprint"] == training.data_fingerprint(_videos(), 32)
+    assert extras["data_fingerprint"] == run_state.data_fingerprint(_videos(), 32)
     assert extras["holdout_ranges"] == {"video0": [12, 16], "video1": [12, 16]}
     assert extras["loss_history"] == result.losses
 

@@ -67,7 +67,8 @@ class AECue(Cue):
         (the checkpoint holds the same weights); ``log`` gets one summary line."""
         from ..device import pick_device
         from ..seed.config import RunConfig
-        from ..seed.training import dist_info, train
+        from ..seed.run_state import dist_info
+        from ..seed.training import train
 
         r = train(config or RunConfig(), videos, out_dir, device=device, **train_kw)
         rank, world = dist_info()

@@ -61,7 +61,7 @@ def train(
     calibrated and saved into ``out_dir``."""
     from ..cues import CUES, DEFAULT_CUES
     from ..device import apply_thread_policy
-    from ..seed.training import footage_fingerprint
+    from ..seed.run_state import footage_fingerprint
 
     apply_thread_policy()
     videos = _videos(data, "train")
@@ -94,7 +94,7 @@ def _same_footage(detector_json: Path, videos) -> None:
     the autoencoder's own resume refuses other data: ``--resume`` continues a run, it does not retarget it."""
     import json
 
-    from ..seed.training import footage_fingerprint
+    from ..seed.run_state import footage_fingerprint
 
     if not detector_json.is_file():
         return
@@ -111,7 +111,7 @@ def _same_footage(detector_json: Path, videos) -> None:
 
 def _train_first(cls, videos, out_dir: Path, config, settings, device, extras, log, train_kw):
     """``(cue, rank)``: a cue trained before the detector's fit, in the process group ``torchrun`` set up."""
-    from ..seed.training import dist_info, init_distributed
+    from ..seed.run_state import dist_info, init_distributed
 
     dev = init_distributed(None if device is None else str(device))
     try:
@@ -142,7 +142,7 @@ def calibrate(
 
     from ..cues import CUES, DEFAULT_CUES
     from ..device import apply_thread_policy
-    from ..seed.training import footage_fingerprint
+    from ..seed.run_state import footage_fingerprint
 
     apply_thread_policy()
     run = Path(run)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from . import metrics
+from . import metrics, regions
 
 
 def _jsonable(x: Any) -> Any:
@@ -177,7 +177,7 @@ def _labelled_metrics(labelled, base, what: str, target_far: float) -> dict[str,
         videos, scores, masked_ys, masks = (list(col) for col in zip(*masked))
         maps, masked_names = [vs.maps for vs in scores], [v.name for v in videos]
         out["pixel_level"] = metrics.pixel_level_maps(masked_ys, maps, masks, masked_names, what=what)
-        out["rbdc_tbdc"] = metrics.region_track_detection(maps, masks, masked_names)
+        out["rbdc_tbdc"] = regions.region_track_detection(maps, masks, masked_names)
         out["rbdc_tbdc"].pop("curve", None)
     out["events"] = _event_summary(labelled)
     out["false_alarm_rate"] = _false_alarm_rate(labelled, target_far)
