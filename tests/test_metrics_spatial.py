@@ -299,7 +299,7 @@ def test_link_tracks_tie_rules():
 
 
 def test_curve_area_extension_and_envelope():
-    area = metrics._curve_area
+    area = regions._curve_area
     # flat extension past the last point
     assert area(np.array([0, 0.5]), np.array([0, 0.5]), 1.0) == pytest.approx(0.125 + 0.25)
     # linear interpolation to max_fpr when a point lies beyond
