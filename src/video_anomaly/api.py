@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import weights
 from .detector import Detector, DetectorConfig, FrameScore, LiveSession, VideoScores
 from .detector import runs as _runs
 from .detector.runs import evaluate, feedback, score, score_many
@@ -25,7 +26,7 @@ from .live.watch import watch
 
 __all__ = [
     "Detector", "DetectorConfig", "FrameScore", "LiveSession", "VideoScores", "calibrate", "evaluate", "feedback",
-    "read_detector_doc", "resolve", "score", "score_archive", "score_many", "train", "watch",
+    "read_detector_doc", "resolve", "score", "score_archive", "score_many", "train", "watch", "weights",
 ]  # fmt: skip
 
 
@@ -62,63 +63,34 @@ def score_archive(model, inputs, out: str | Path, **kw):
 # The command line (cli.py, commands/) imports nothing but this module and its own helpers (the import-linter
 # contract in pyproject.toml): what it needs beyond the runs above is named here, each name read from its module
 # on first use so that `video-anomaly --help` imports neither torch nor SQLAlchemy (tests/test_layout.py counts
-# these names as imports of api, so that a circle through them is caught too).
+# these names as imports of api, so that a circle through them is caught too). `attr:name`: attr, named name here.
+_FOR_THE_COMMAND_LINE = {
+    "video_anomaly._memory": "limit_heap_growth",
+    "video_anomaly.bench": "detector_bench format_table memory_check run_bench",
+    "video_anomaly.cues": "AECue DEFAULT_CUES MotionCue",
+    "video_anomaly.data": "load_dataset",
+    "video_anomaly.data.synthetic": "make_synthetic_scene",
+    "video_anomaly.device": "apply_thread_policy",
+    "video_anomaly.errors": "ConfigError DataError VideoAnomalyError describe_os_error plural",
+    "video_anomaly.evaluation.evaluate": "scores_table_markdown",
+    "video_anomaly.fusion.calibration": "CALIBRATIONS",
+    "video_anomaly.fusion.feedback": "find_event",
+    "video_anomaly.fusion.scores": "SCORES live_scores parse_cues",
+    "video_anomaly.live.recordings": "labelled_summary output_files score_recording summary_lines",
+    "video_anomaly.live.runner": "FAILED INTERRUPTED LOST stop_on_signals",
+    "video_anomaly.outputs": "check_no_overwrite check_output_file output_stem",
+    "video_anomaly.report": "build_report",
+    "video_anomaly.seed.checkpoint": "load_checkpoint read_meta run_config_from_meta",
+    "video_anomaly.seed.clips": "ClipDataset split_holdout",
+    "video_anomaly.seed.config": "MAX_SIZE RunConfig load_config",
+    "video_anomaly.seed.export": "MethodModule example_input export_onnx export_stages have_module verify_onnx",
+    "video_anomaly.seed.training": "CHECKPOINT_NAME",
+    "video_anomaly.serve.config": "load_config:load_serve_config",
+    "video_anomaly.serve.service": "Service check_config listen",
+    "video_anomaly.serve.store": "Store",
+}
 _LAZY = {
-    "AECue": ("video_anomaly.cues", "AECue"),
-    "CALIBRATIONS": ("video_anomaly.fusion.calibration", "CALIBRATIONS"),
-    "CHECKPOINT_NAME": ("video_anomaly.seed.training", "CHECKPOINT_NAME"),
-    "ClipDataset": ("video_anomaly.seed.clips", "ClipDataset"),
-    "ConfigError": ("video_anomaly.errors", "ConfigError"),
-    "DEFAULT_CUES": ("video_anomaly.cues", "DEFAULT_CUES"),
-    "DataError": ("video_anomaly.errors", "DataError"),
-    "FAILED": ("video_anomaly.live.runner", "FAILED"),
-    "INTERRUPTED": ("video_anomaly.live.runner", "INTERRUPTED"),
-    "LOST": ("video_anomaly.live.runner", "LOST"),
-    "MAX_SIZE": ("video_anomaly.seed.config", "MAX_SIZE"),
-    "MethodModule": ("video_anomaly.seed.export", "MethodModule"),
-    "MotionCue": ("video_anomaly.cues", "MotionCue"),
-    "RunConfig": ("video_anomaly.seed.config", "RunConfig"),
-    "SCORES": ("video_anomaly.fusion.scores", "SCORES"),
-    "Service": ("video_anomaly.serve.service", "Service"),
-    "Store": ("video_anomaly.serve.store", "Store"),
-    "VideoAnomalyError": ("video_anomaly.errors", "VideoAnomalyError"),
-    "apply_thread_policy": ("video_anomaly.device", "apply_thread_policy"),
-    "build_report": ("video_anomaly.report", "build_report"),
-    "check_config": ("video_anomaly.serve.service", "check_config"),
-    "check_no_overwrite": ("video_anomaly.outputs", "check_no_overwrite"),
-    "check_output_file": ("video_anomaly.outputs", "check_output_file"),
-    "describe_os_error": ("video_anomaly.errors", "describe_os_error"),
-    "detector_bench": ("video_anomaly.bench", "detector_bench"),
-    "example_input": ("video_anomaly.seed.export", "example_input"),
-    "export_onnx": ("video_anomaly.seed.export", "export_onnx"),
-    "export_stages": ("video_anomaly.seed.export", "export_stages"),
-    "find_event": ("video_anomaly.fusion.feedback", "find_event"),
-    "format_table": ("video_anomaly.bench", "format_table"),
-    "have_module": ("video_anomaly.seed.export", "have_module"),
-    "labelled_summary": ("video_anomaly.live.recordings", "labelled_summary"),
-    "limit_heap_growth": ("video_anomaly._memory", "limit_heap_growth"),
-    "listen": ("video_anomaly.serve.service", "listen"),
-    "live_scores": ("video_anomaly.fusion.scores", "live_scores"),
-    "load_checkpoint": ("video_anomaly.seed.checkpoint", "load_checkpoint"),
-    "load_config": ("video_anomaly.seed.config", "load_config"),
-    "load_dataset": ("video_anomaly.data", "load_dataset"),
-    "load_serve_config": ("video_anomaly.serve.config", "load_config"),
-    "make_synthetic_scene": ("video_anomaly.data.synthetic", "make_synthetic_scene"),
-    "memory_check": ("video_anomaly.bench", "memory_check"),
-    "output_files": ("video_anomaly.live.recordings", "output_files"),
-    "output_stem": ("video_anomaly.outputs", "output_stem"),
-    "parse_cues": ("video_anomaly.fusion.scores", "parse_cues"),
-    "plural": ("video_anomaly.errors", "plural"),
-    "read_meta": ("video_anomaly.seed.checkpoint", "read_meta"),
-    "run_bench": ("video_anomaly.bench", "run_bench"),
-    "run_config_from_meta": ("video_anomaly.seed.checkpoint", "run_config_from_meta"),
-    "score_recording": ("video_anomaly.live.recordings", "score_recording"),
-    "scores_table_markdown": ("video_anomaly.evaluation.evaluate", "scores_table_markdown"),
-    "split_holdout": ("video_anomaly.seed.clips", "split_holdout"),
-    "stop_on_signals": ("video_anomaly.live.runner", "stop_on_signals"),
-    "summary_lines": ("video_anomaly.live.recordings", "summary_lines"),
-    "verify_onnx": ("video_anomaly.seed.export", "verify_onnx"),
-    "weights": ("video_anomaly.weights", None),
+    n.partition(":")[2] or n: (m, n.partition(":")[0]) for m, ns in _FOR_THE_COMMAND_LINE.items() for n in ns.split()
 }
 
 
@@ -127,6 +99,5 @@ def __getattr__(name: str):
         import importlib
 
         module, attr = _LAZY[name]
-        found = importlib.import_module(module)
-        return found if attr is None else getattr(found, attr)
+        return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'video_anomaly.api' has no attribute {name!r}")
