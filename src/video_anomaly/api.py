@@ -1,5 +1,6 @@
-"""The runs of the public API: train, calibrate, score one or many recordings, watch, evaluate. ``Detector``'s
-methods of the same names call these, and so does the command line (which only parses and prints).
+"""The public API: train, calibrate, score one or many recordings, watch, evaluate, feedback, score an archive.
+``Detector``'s methods of the same names run the same code (``detector/runs.py``, ``live/watch.py``); the command
+line (which only parses and prints) imports nothing but this module.
 
 >>> from video_anomaly import Detector, load_dataset
 >>> det = Detector.load("ucsd-ped2")                        # a shipped detector, no training
