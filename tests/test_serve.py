@@ -276,8 +276,8 @@ def _record(tmp_path, scores=SCRIPT):
     from video_anomaly.events import EventTracker
     from video_anomaly.runner import run_source
     from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.recorder import EventRecorder
     from video_anomaly.serve.store import Store
-    from video_anomaly.serve.workers import EventRecorder
     from video_anomaly.sources import LiveSource
 
     class Scripted:
@@ -294,8 +294,7 @@ def _record(tmp_path, scores=SCRIPT):
     cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
     tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
     rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
-    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=rec.on_message,
-                       on_frame=rec.on_frame)  # fmt: skip
+    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
     rec.finish()
     assert stats.frames == len(scores)
     return store, sent, frames
@@ -315,7 +314,8 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert row["peak_ts"] - row["start_ts"] == pytest.approx(0.2)
     assert [c[1] for c in row["curve"]][:3] == [0.1] * 3 and max(c[1] for c in row["curve"]) == 5.0
     assert row["curve"][0][0] == pytest.approx(-1.0)  # one second of pre-roll
-    assert all(c[2:] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
+    assert all(c[2:6] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
+    assert [c[6] for c in row["curve"]] == [c[1] for c in row["curve"]]  # no region map: the frame's score
     snap = tmp_path / "media" / row["snapshot"]
     peak = np.asarray(Image.open(snap).convert("L"))
     assert peak.shape == (32, 48) and abs(int(peak[16, 16]) - int(frames[32][16, 16])) <= 3  # the peak frame
@@ -326,6 +326,102 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert n == 10 + 6 + 10  # pre-roll 1 s + frames 30-35 + post-roll 1 s, at 10 frames/s
     assert row["media_bytes"] == snap.stat().st_size + (tmp_path / "media" / row["clip"]).stat().st_size
     assert not list((tmp_path / "media").rglob("*.part"))
+    store.close()
+
+
+# Two objects on a 64x96 frame of 16-pixel regions (4 x 6): A at the top left, frames 30-36, peak 5 at frame 33;
+# B at the bottom right, frames 34-70, peak 8 at frame 40, then a long fall (its peak leaves any short buffer).
+# The frame's score is its highest region, so A's peak is never the frame's peak of B's time and vice versa.
+OBJ_A = dict(zip(range(30, 37), [2.0, 3.0, 4.0, 5.0, 4.0, 3.0, 2.0]))
+OBJ_B = dict(zip(range(34, 41), [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])) | {i: 8.0 - (i - 40) * 0.2 for i in range(41, 71)}
+
+
+def _value(i: int) -> int:
+    """Frame ``i``'s grey level: every frame tells which it is."""
+    return 20 + (i * 5) % 220
+
+
+def _two_objects(tmp_path, n: int = 90):
+    """The two objects through ``run_source`` into an ``EventRecorder``; ``(store, sent)``."""
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.events import EventTracker
+    from video_anomaly.runner import run_source
+    from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.recorder import EventRecorder
+    from video_anomaly.serve.store import Store
+    from video_anomaly.sources import LiveSource
+
+    class Scripted:
+        clip_length = 1
+
+        def push(self, frame, index):
+            m = np.full((4, 6), 0.1, np.float32)
+            m[0, 0], m[3, 5] = OBJ_A.get(index, 0.1), OBJ_B.get(index, 0.1)
+            s = float(m.max())
+            r, c = np.unravel_index(int(m.argmax()), m.shape)
+            return FrameScore(index, s, s, s > 1.0, (16 * c, 16 * r, 16 * c + 16, 16 * r + 16), m, frame)
+
+    frames = [np.full((64, 96), _value(i), np.uint8) for i in range(n)]
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    sent = []
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
+    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
+    run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
+    rec.finish()
+    return store, sent
+
+
+def test_every_event_has_a_snapshot_of_its_own_object_at_its_own_peak(tmp_path):
+    """Two overlapping objects whose peaks are not the frame's peak of the other's time: each event's snapshot is
+    its object's peak frame with its object's box; its curve is its object's score, the frame's beside it."""
+    from PIL import Image
+
+    store, _ = _two_objects(tmp_path)
+    a, b = store.get_uid("yard/run1/30"), store.get_uid("yard/run1/34")
+    assert (a["peak_score"], b["peak_score"]) == (5.0, 8.0)
+    assert a["bbox"] == [0, 0, 16, 16] and b["bbox"] == [80, 48, 96, 64]
+    assert all(e["status"] == "closed" and e["snapshot"] for e in store.list())
+    for row, peak, inside, edge in ((a, 33, (40, 48), (0, 8)), (b, 40, (8, 8), (48, 88))):
+        rgb = np.asarray(Image.open(tmp_path / "media" / row["snapshot"]).convert("RGB")).astype(int)
+        assert abs(rgb[inside][1] - _value(peak)) <= 3, (row["uid"], rgb[inside], _value(peak))  # its peak frame
+        assert rgb[edge][0] > rgb[edge][1] + 40, (row["uid"], rgb[edge])  # its box, in red
+        assert row["peak_ts"] - row["start_ts"] == pytest.approx((peak - row["start_frame"]) / 10)
+    curve_b = {round(c[0], 1): c for c in b["curve"]}
+    at_a_peak = curve_b[round((33 - 34) / 10, 1)]  # B's row at A's peak: B's own region is quiet, the frame is not
+    assert at_a_peak[1] == pytest.approx(0.1) and at_a_peak[6] == pytest.approx(5.0)
+    assert max(c[1] for c in b["curve"]) == pytest.approx(8.0) and max(c[1] for c in a["curve"]) == pytest.approx(5.0)
+    assert all(c[2:6] == [80, 48, 96, 64] for c in b["curve"])  # its box on every frame (for the clip's overlay)
+    store.close()
+
+
+def test_a_second_event_opening_does_not_cut_the_first_ones_clip(tmp_path):
+    """B opens while A is open: A's clip still runs from its pre-roll to its post-roll, B has its own."""
+    av = pytest.importorskip("av")
+
+    store, sent = _two_objects(tmp_path)
+    counts = {}
+    for row in store.list():
+        with av.open(str(tmp_path / "media" / row["clip"])) as c:
+            counts[row["start_frame"]] = sum(1 for _ in c.decode(video=0))
+    assert counts == {30: 10 + 7 + 10, 34: 10 + 37 + 10}  # pre-roll 1 s + its frames + post-roll 1 s
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event_start", "event", "event"]
+    assert not list((tmp_path / "media").rglob(".*"))
+    store.close()
+
+
+def test_a_snapshot_that_cannot_be_written_is_said(tmp_path, monkeypatch):
+    import video_anomaly.serve.media as media
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(media, "write_snapshot", full)
+    store, sent = _two_objects(tmp_path)
+    said = [f["message"] for k, f in sent if k == "warning"]
+    assert sum("cannot write the snapshot" in m and "No space left" in m for m in said) == 2, said
+    assert [r["status"] for r in store.list()] == ["closed", "closed"]  # the events are kept, without it
     store.close()
 
 

@@ -286,6 +286,14 @@ class EventTracker:
     def in_event(self) -> bool:
         return self._open is not None or bool(self._tracks)
 
+    def open_events(self) -> list[tuple[Event, tuple[int, int, int, int] | None, bool]]:
+        """The events open now (announced or not), oldest first: ``(event, cells, continued)``. ``cells``: per
+        object, its regions' box ``(r0, c0, r1, c1)`` (exclusive ends) on the last frame that continued it, None per
+        frame span; ``continued``: whether the last update continued it. For recorders that follow each object."""
+        if self._open is not None:
+            return [(self._open, None, self._below == 0)]
+        return [(tr.event, tr.cells, tr.below == 0) for tr in self._tracks]
+
 
 def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))

@@ -12,6 +12,44 @@ function setText(row, cls, text) {
   if (cell) cell.textContent = text;
 }
 
+function sig3(v) {
+  return v === null || v === undefined ? "" : String(Number(v.toPrecision(3)));
+}
+
+// The live view: an <img> on the camera's MJPEG stream, reopened when the stream ends (the server closes each after
+// a while, or restarts).
+function keepLive(img) {
+  if (!img) return;
+  const src = img.src.split("?")[0];
+  const reopen = () => setTimeout(() => (img.src = `${src}?t=${Date.now()}`), 1000);
+  img.addEventListener("error", reopen);
+}
+
+// The object's box over its clip: the curve's rows [seconds from start, score, x0, y0, x1, y1, ...] give the box
+// at each moment; the clip starts at the first row (the pre-roll).
+function followBox(video, box) {
+  const data = document.getElementById("curve-data");
+  if (!video || !box || !data) return;
+  const rows = JSON.parse(data.textContent || "[]").filter((r) => r.length >= 6);
+  if (!rows.length) return;
+  const t0 = rows[0][0];
+  const place = () => {
+    if (video.videoWidth) {
+      const t = t0 + video.currentTime;
+      let row = rows[0];
+      for (const r of rows) if (r[0] <= t + 1e-6) row = r;
+      const sx = video.clientWidth / video.videoWidth, sy = video.clientHeight / video.videoHeight;
+      const s = Math.min(sx, sy), ox = (video.clientWidth - video.videoWidth * s) / 2;
+      const oy = (video.clientHeight - video.videoHeight * s) / 2;
+      Object.assign(box.style, { left: `${ox + row[2] * s}px`, top: `${oy + row[3] * s}px`,
+        width: `${(row[4] - row[2]) * s}px`, height: `${(row[5] - row[3]) * s}px` });
+      box.hidden = false;
+    }
+    requestAnimationFrame(place);
+  };
+  requestAnimationFrame(place);
+}
+
 async function pollCameras(ms) {
   try {
     const r = await fetch("/api/cameras");
@@ -23,7 +61,7 @@ async function pollCameras(ms) {
         setText(row, "state", c.state + (c.in_event ? " (event)" : ""));
         setText(row, "fps", c.fps ?? "");
         setText(row, "last", c.last_frame ?? "");
-        setText(row, "score", `${c.score ?? ""} / ${c.threshold ?? ""}`);
+        setText(row, "score", `${sig3(c.score)} / ${sig3(c.threshold)}`);
         setText(row, "events", c.events);
       }
     }
