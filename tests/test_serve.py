@@ -118,10 +118,15 @@ def client(tmp_path):
         labels.append((row["id"], label))
         return "<b>fed</b>"
 
-    status = {"yard": {"state": "live", "fps": 9.9, "score": 0.4, "threshold": 1.5, "in_event": False, "frames": 5}}
-    app = create_app(cfg, store, status=lambda: status, on_label=on_label)
+    store.record("gate/r/2", object_label="bicycle", track_id="7", kind="loitering")
+    status = {"yard": {"state": "live", "fps": 9.9, "score": 0.4, "threshold": 2.4685306549072266, "in_event": False,
+                       "frames": 5}}  # fmt: skip
+    from video_anomaly.serve.live import LiveFrames
+
+    live = LiveFrames()
+    app = create_app(cfg, store, status=lambda: status, on_label=on_label, live=live)
     with TestClient(app) as c:
-        c.labels = labels
+        c.labels, c.store, c.live, c.media = labels, store, live, cfg.store.media
         yield c
     store.close()
 
@@ -151,6 +156,83 @@ def test_api_lists_and_filters(client):
         ev["curve"] == [[-1.0, 0.5], [0.0, 2.0], [1.0, 3.0]] and ev["duration_s"] == 2.0 and ev["start"].endswith("Z")
     )
     assert client.get("/api/events", params={"camera": "nope"}).status_code == 404
+
+
+def test_cameras_page_rounds_and_wraps_and_the_api_links_absolutely(client):
+    page = client.get("/").text
+    assert "2.47" in page and "2.4685306549072266" not in page  # 3 significant digits
+    css = client.get("/static/style.css").text
+    assert 'class="source"' in page and "td.source" in css and "overflow-wrap: anywhere" in css
+    ev = client.get("/api/events/1").json()
+    assert ev["url"] == "http://127.0.0.1:8765/events/1" and ev["snapshot_url"].startswith(
+        "http://127.0.0.1:8765/media/"
+    )
+    assert client.get("/api/events").json()[0]["url"].startswith("http://127.0.0.1:8765/events/")
+
+
+def test_unfinished_media_are_never_served(client):
+    day = client.media / "yard" / "2026-12-05"
+    day.mkdir(parents=True)
+    (day / "yard_r_1.webm").write_bytes(b"whole")
+    (day / ".yard_r_2.webm.4242.part").write_bytes(b"half")
+    assert client.get("/media/yard/2026-12-05/yard_r_1.webm").status_code == 200
+    assert client.get("/media/yard/2026-12-05/.yard_r_2.webm.4242.part").status_code == 404
+
+
+def test_event_page_shows_its_object_and_says_interrupted_plainly(client):
+    from video_anomaly.serve.store import INTERRUPTED, OPEN
+
+    i = client.store.record("yard/r/9", camera="yard", run_id="r", start_frame=9, status=OPEN, start_ts=1e9 + 900,
+                            threshold=1.5)  # fmt: skip
+    client.store.interrupt_open()
+    page = client.get(f"/events/{i}").text
+    assert client.store.get(i)["status"] == INTERRUPTED
+    assert "(open)" not in page and "→" not in page and "interrupted: the service stopped during this event" in page
+    # The object's own curve (rows of 7: the frame's score last): its peak is said as the object's region's.
+    curve = [[-0.1, 0.2, 0, 0, 8, 8, 0.3], [0.0, 3.0, 0, 0, 8, 8, 1.7], [0.1, 2.0, 0, 0, 8, 8, 2.9]]
+    j = client.store.record("yard/r/10", camera="yard", run_id="r", start_frame=10, status="closed",
+                            start_ts=1e9 + 950, end_ts=1e9 + 951, peak_ts=1e9 + 950, peak_score=3.0, threshold=1.5,
+                            curve=curve, bbox=[0, 0, 8, 8], clip="yard/x.webm")  # fmt: skip
+    page = client.get(f"/events/{j}").text
+    assert "peak (object region) 3" in page and "the frame's score there: 1.7" in page and "track " not in page
+    assert 'id="frame-curve"' in page and 'id="object-curve"' in page and 'id="clip-box"' in page
+
+
+def test_camera_page_has_a_live_view_and_a_timeline_with_thumbnails(client):
+    assert client.get("/api/cameras/yard/live.jpg").status_code == 503  # no frame yet
+    from video_anomaly.serve.live import render_jpeg
+
+    m = np.zeros((4, 6), np.float32)
+    m[1, 2] = 3.0
+    jpeg = render_jpeg(np.full((32, 48), 90, np.uint8), m, 1.5)
+    client.live.put("yard", jpeg)
+    r = client.get("/api/cameras/yard/live.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == jpeg
+    import io
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    assert rgb[12, 20, 0] > rgb[12, 20, 2] + 60 and abs(rgb[28, 4, 0] - 90) < 8  # heat over the region, grey elsewhere
+    with client.stream("GET", "/api/cameras/yard/live.mjpeg") as s:
+        assert s.headers["content-type"].startswith("multipart/x-mixed-replace; boundary=")
+        first = next(s.iter_bytes())
+    assert first.startswith(b"--frame\r\nContent-Type: image/jpeg") and jpeg in first
+    assert client.get("/api/cameras/nope/live.mjpeg").status_code == 404
+    page = client.get("/cameras/yard?day=2001-09-09").text
+    assert 'id="live"' in page and "/api/cameras/yard/live.mjpeg" in page
+    assert page.count('class="mark status-closed"') == 2 and page.count('<img class="snapshot"') == 2
+    assert "No event on 2001-09-10" in client.get("/cameras/yard?day=2001-09-10").text
+    assert client.get("/cameras/yard?day=someday").status_code == 422
+
+
+def test_events_filter_by_day_and_object_label(client):
+    assert client.get("/api/events", params={"day": "2001-09-09"}).json().__len__() == 3
+    assert client.get("/api/events", params={"day": "2001-09-08"}).json() == []
+    (ev,) = client.get("/api/events", params={"object": "bicycle"}).json()
+    assert ev["camera"] == "gate" and (ev["object_label"], ev["track_id"], ev["kind"]) == ("bicycle", "7", "loitering")
+    page = client.get("/events?object=bicycle").text
+    assert page.count('class="event"') == 1 and '<option value="bicycle" selected>' in page
 
 
 def test_labels_need_the_token(client):
@@ -448,6 +530,56 @@ def test_a_failing_clip_costs_the_clip_not_the_event(tmp_path, monkeypatch):
     assert any("the clip failed" in f.get("message", "") for k, f in sent if k == "warning")
     assert not list((tmp_path / "media").rglob("*.part")) and not list((tmp_path / "media").rglob("*.webm"))
     store.close()
+
+
+def test_a_restart_removes_unfinished_media_and_announces_interrupted_events(tmp_path):
+    """What a kill -9 leaves: an open event (announced as started, never ended) and hidden half-written files."""
+    from video_anomaly.serve.service import Service
+    from video_anomaly.serve.store import OPEN, Store
+
+    with webhook_receiver() as (hook, posts):
+        cfg = _load(tmp_path, f'[[webhooks]]\nurl = "{hook}"\n' + CAMERA)
+        store = Store(cfg.store.database, cfg.store.media)
+        store.migrate()
+        i = store.record("yard/r/1", camera="yard", run_id="r", start_frame=1, status=OPEN, start_ts=1e9, threshold=1)
+        store.close()
+        day = cfg.store.media / "yard" / "2026-12-05"
+        day.mkdir(parents=True)
+        (day / ".yard_r_1.webm.4242.part").write_bytes(b"half")
+        (day / ".yard_r_1.jpg.0a1b.tmp.jpg").write_bytes(b"half")
+        (day / "yard_r_0.webm").write_bytes(b"whole")
+        svc = Service(cfg)
+        assert [p.name for p in cfg.store.media.rglob("*") if p.is_file()] == ["yard_r_0.webm"]
+        svc.notifier.start()
+        svc.announce_interrupted()
+        deadline = time.monotonic() + 5
+        while not posts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        svc.notifier.stop()
+        svc.store.close()
+    assert [(p["type"], p["id"], p["status"], p["label"]) for p in posts] == [("event", i, "interrupted", "anomaly")]
+
+
+def test_a_clean_stop_leaks_no_semaphore(tmp_path):
+    """The service ends by the signal that stopped it (no exit hooks): the supervisor's queues must be released
+    before, or multiprocessing's resource tracker reports their semaphores leaked."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(CAMERA + 'schedule = ["00:00-00:01"]\n')  # never active at the clock below: no worker
+    code = f"""
+import os, signal, datetime
+from video_anomaly.serve.config import load_config
+from video_anomaly.serve.workers import Supervisor
+sup = Supervisor(load_config({str(cfg)!r}), clock=lambda: datetime.datetime(2026, 12, 5, 12, 0))
+sup.start()
+sup.stop()
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+os.kill(os.getpid(), signal.SIGTERM)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -15 and "leaked semaphore" not in r.stderr, r.stderr
 
 
 def test_service_notifies_each_event_from_the_store(tmp_path):

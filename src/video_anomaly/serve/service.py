@@ -209,10 +209,15 @@ class Service:
             self._stop.wait(RETENTION_EVERY_S)
 
     # ------------------------------------------------------------------ life
+    def announce_interrupted(self) -> None:
+        """The end of each event found open at start (``status`` interrupted): MQTT and webhooks heard it start."""
+        ids, self._interrupted = self._interrupted, []
+        for i in ids:
+            self._announce("event", i)
+
     def start(self) -> None:
         self.notifier.start()
-        for i in self._interrupted:
-            self._announce("event", i)
+        self.announce_interrupted()
         self.supervisor.start()
         self._retention.start()
 

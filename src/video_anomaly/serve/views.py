@@ -6,8 +6,6 @@ bar (UTC) with a mark per event and the events' snapshots in time order. ``/api/
 latest frame alone (503 until the first).
 """
 
-from __future__ import annotations
-
 from datetime import datetime, timedelta, timezone
 
 from starlette.staticfiles import StaticFiles
