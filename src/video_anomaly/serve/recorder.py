@@ -5,8 +5,8 @@ its own peak. The recorder runs its own tracker, fed exactly what the run's trac
 frame's score, box, grayscale frame, time and region map), so it hears the same messages with the same ids and can
 read each open object (``EventTracker.open_events``): its regions on every frame (its own score curve and box),
 its peak frame with that frame's picture (its snapshot). Each event gets its own clip, pre-roll to post-roll,
-whatever else opens meanwhile. Everything it keeps is bounded: the recent frames for the pre-roll, one curve
-row per frame of each open event (at most ``max_clip_s`` of frames in its clip).
+whatever else opens meanwhile. Everything it keeps is bounded: the recent frames for the pre-roll, each open
+object's peak frame and its curve rows (at most pre-roll + ``max_clip_s`` + 4 s of them).
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ class EventRecorder:
                                     source=cam.name)  # fmt: skip
         # Enough for the pre-roll of an event announced ``min_length`` frames after its start.
         self.recent: collections.deque[_Frame] = collections.deque(maxlen=self.pre + cam.min_length + 2)
-        self.objects: dict[int, list] = {}  # tracker id -> [(index, ts, object score, box, frame score)]
+        # tracker id -> its rows (index, ts, object score, box, frame score): an event that never ends keeps the last
+        self.curve_max = self.pre + self.max_clip + round(4 * self.fps)
+        self.objects: dict[int, collections.deque] = {}
         self.recordings: dict[int, _Recording] = {}  # tracker id -> announced event still being recorded
         self.wall0: float | None = None  # wall clock of the source's t = 0
         self.frames = 0
@@ -141,11 +143,11 @@ class EventRecorder:
             open_ids.add(ev.id)
             rows = self.objects.get(ev.id)
             if rows is None:  # first seen (its first frame): its pre-roll, read in its first regions
-                rows = self.objects[ev.id] = [
-                    (p.index, p.ts, *object_row(p, cells), p.score)
-                    for p in self.recent
-                    if p.index >= ev.start_frame - self.pre
-                ]
+                rows = self.objects[ev.id] = collections.deque(
+                    ((p.index, p.ts, *object_row(p, cells), p.score) for p in self.recent
+                     if p.index >= ev.start_frame - self.pre),
+                    maxlen=self.curve_max,
+                )  # fmt: skip
             rows.append((fr.index, fr.ts, *object_row(fr, cells), fr.score))
         for tid in set(self.objects) - open_ids:
             if tid not in self.recordings:  # a flicker dropped by the tracker
@@ -189,7 +191,7 @@ class EventRecorder:
             self._start({**msg, "type": "event_start"})
             rec = self.recordings[msg["id"]]
         start, peak_frame = msg["start_frame"], msg["peak_frame"]
-        rows = self.objects.pop(msg["id"], [])
+        rows = self.objects.pop(msg["id"], ())
         extra = {col: msg[key] for key, col in OBJECT_FIELDS.items() if msg.get(key) is not None}
         values: dict[str, Any] = dict(
             end_frame=msg["end_frame"],
