@@ -351,16 +351,31 @@ def test_home_assistant_discovery_points_at_the_state_topic():
 SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above threshold 1.0 at frames 30-35
 
 
-def _record(tmp_path, scores=SCRIPT):
-    """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
-    frames)``."""
-    from video_anomaly.detector import FrameScore
+def _run_recorder(tmp_path, detector, frames):
+    """``frames`` through ``run_source`` with ``detector`` (a stand-in with ``push``) into a worker's
+    ``EventRecorder`` (camera "yard", 10 frames/s, threshold 1, pre- and post-roll 1 s); ``(store, sent, stats)``."""
     from video_anomaly.events import EventTracker
     from video_anomaly.runner import run_source
     from video_anomaly.serve.config import CameraConfig
     from video_anomaly.serve.recorder import EventRecorder
     from video_anomaly.serve.store import Store
     from video_anomaly.sources import LiveSource
+
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    sent = []
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
+    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
+    stats = run_source(detector, LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
+    rec.finish()
+    return store, sent, stats
+
+
+def _record(tmp_path, scores=SCRIPT):
+    """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
+    frames)``."""
+    from video_anomaly.detector import FrameScore
 
     class Scripted:
         clip_length = 1
@@ -370,14 +385,7 @@ def _record(tmp_path, scores=SCRIPT):
             return FrameScore(index, s, s, s > 1.0, (8, 8, 24, 24), None, frame)
 
     frames = [np.full((32, 48), 10 * (i % 20), np.uint8) for i in range(len(scores))]
-    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
-    store.migrate()
-    sent = []
-    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
-    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
-    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
-    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
-    rec.finish()
+    store, sent, stats = _run_recorder(tmp_path, Scripted(), frames)
     assert stats.frames == len(scores)
     return store, sent, frames
 
@@ -426,12 +434,6 @@ def _value(i: int) -> int:
 def _two_objects(tmp_path, n: int = 90):
     """The two objects through ``run_source`` into an ``EventRecorder``; ``(store, sent)``."""
     from video_anomaly.detector import FrameScore
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.serve.config import CameraConfig
-    from video_anomaly.serve.recorder import EventRecorder
-    from video_anomaly.serve.store import Store
-    from video_anomaly.sources import LiveSource
 
     class Scripted:
         clip_length = 1
@@ -443,15 +445,7 @@ def _two_objects(tmp_path, n: int = 90):
             r, c = np.unravel_index(int(m.argmax()), m.shape)
             return FrameScore(index, s, s, s > 1.0, (16 * c, 16 * r, 16 * c + 16, 16 * r + 16), m, frame)
 
-    frames = [np.full((64, 96), _value(i), np.uint8) for i in range(n)]
-    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
-    store.migrate()
-    sent = []
-    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
-    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
-    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
-    run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
-    rec.finish()
+    store, sent, _ = _run_recorder(tmp_path, Scripted(), [np.full((64, 96), _value(i), np.uint8) for i in range(n)])
     return store, sent
 
 
