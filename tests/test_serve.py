@@ -220,7 +220,7 @@ def test_camera_page_has_a_live_view_and_a_timeline_with_thumbnails(client):
     assert first.startswith(b"--frame\r\nContent-Type: image/jpeg") and jpeg in first
     assert client.get("/api/cameras/nope/live.mjpeg").status_code == 404
     page = client.get("/cameras/yard?day=2001-09-09").text
-    assert 'id="live"' in page and "/api/cameras/yard/live.mjpeg" in page
+    assert 'id="live"' in page and 'data-stream="/api/cameras/yard/live.mjpeg"' in page
     assert page.count('class="mark status-closed"') == 2 and page.count('<img class="snapshot"') == 2
     assert "No event on 2001-09-10" in client.get("/cameras/yard?day=2001-09-10").text
     assert client.get("/cameras/yard?day=someday").status_code == 422

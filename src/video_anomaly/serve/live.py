@@ -89,10 +89,15 @@ class LiveFrames:
         """The camera's frames as one ``multipart/x-mixed-replace`` body, each new frame once, for at most
         ``max_s`` seconds (the page reconnects; a stream never holds a stopping server for long)."""
         seen, t_end = -1, time.monotonic() + max_s
+        boundary = f"--{BOUNDARY}\r\n".encode()
+        lead = boundary
         while time.monotonic() < t_end:
             n, jpeg = self.latest(camera)
             if n != seen and jpeg:
                 seen = n
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                yield head.encode() + jpeg + b"\r\n"
+                head = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                # Each part is followed by the next boundary at once: a browser shows (and counts as loaded) a part
+                # only when it sees it end, and a camera that stopped sends no next part.
+                yield lead + head + jpeg + b"\r\n" + boundary
+                lead = b""
             await asyncio.sleep(0.5 / LIVE_FPS)

@@ -16,13 +16,15 @@ function sig3(v) {
   return v === null || v === undefined ? "" : String(Number(v.toPrecision(3)));
 }
 
-// The live view: an <img> on the camera's MJPEG stream, reopened when the stream ends (the server closes each after
-// a while, or restarts).
+// The live view: the page loads with the latest frame (a stream never "finishes loading", so it would hold the
+// page's load event), then the <img> follows the camera's MJPEG stream, reopened when it ends (the server closes
+// each after a while, or restarts) or fails (no frame yet).
 function keepLive(img) {
   if (!img) return;
-  const src = img.src.split("?")[0];
-  const reopen = () => setTimeout(() => (img.src = `${src}?t=${Date.now()}`), 1000);
-  img.addEventListener("error", reopen);
+  const stream = img.dataset.stream;
+  const open = () => (img.src = `${stream}?t=${Date.now()}`);
+  img.addEventListener("error", () => setTimeout(open, 1000));
+  open();
 }
 
 // The object's box over its clip: the curve's rows [seconds from start, score, x0, y0, x1, y1, ...] give the box
@@ -55,7 +57,7 @@ async function pollCameras(ms) {
     const r = await fetch("/api/cameras");
     if (r.ok) {
       for (const c of await r.json()) {
-        const row = document.querySelector(`tr[data-camera="${CSS.escape(c.camera)}"]`);
+        const row = document.querySelector(`[data-camera="${CSS.escape(c.camera)}"]`);
         if (!row) continue;
         row.className = "state-" + c.state + (c.in_event ? " in-event" : "");
         setText(row, "state", c.state + (c.in_event ? " (event)" : ""));
