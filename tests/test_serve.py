@@ -226,6 +226,39 @@ def test_camera_page_has_a_live_view_and_a_timeline_with_thumbnails(client):
     assert client.get("/cameras/yard?day=someday").status_code == 422
 
 
+def test_the_live_feed_is_bounded_and_never_waits():
+    """A worker offers every frame; at most one waits for the service (a full slot drops the new one), and frames
+    come at most ``fps`` a second."""
+    import multiprocessing as mp
+
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.serve.live import LiveFeed, LiveFrames
+
+    qu = mp.get_context("spawn").Queue(maxsize=1)
+    feed = LiveFeed(qu, 1.5, fps=1e9)
+    m = np.zeros((4, 6), np.float32)
+    t0 = time.monotonic()
+    for i in range(5):  # nobody reads: the first waits, the others are dropped, none blocks
+        feed.offer(FrameScore(i, 0.0, 0.0, False, (0, 0, 8, 8), m, np.full((32, 48), 10 * i, np.uint8)))
+    assert time.monotonic() - t0 < 5
+    frames = LiveFrames()
+    deadline = time.monotonic() + 5
+    while frames.latest("yard")[0] == 0 and time.monotonic() < deadline:
+        frames.poll({"yard": qu})
+    n, jpeg = frames.latest("yard")
+    assert n == 1 and jpeg.startswith(b"\xff\xd8")
+    slow = LiveFeed(qu, 1.5, fps=0.001)  # one frame, then none for 1000 s
+    for i in range(3):
+        slow.offer(FrameScore(i, 0.0, 0.0, False, (0, 0, 8, 8), m, np.zeros((32, 48), np.uint8)))
+    deadline = time.monotonic() + 5
+    while frames.latest("yard")[0] == 1 and time.monotonic() < deadline:
+        frames.poll({"yard": qu})
+    frames.poll({"yard": qu})
+    assert frames.latest("yard")[0] == 2
+    qu.close()
+    qu.join_thread()
+
+
 def test_events_filter_by_day_and_object_label(client):
     assert client.get("/api/events", params={"day": "2001-09-09"}).json().__len__() == 3
     assert client.get("/api/events", params={"day": "2001-09-08"}).json() == []

@@ -43,6 +43,8 @@ class LiveFeed:
 
     def __init__(self, queue, threshold: float, fps: float = LIVE_FPS):
         self.queue, self.threshold = queue, threshold
+        # A frame still in the queue's buffer when the worker ends is dropped: its exit never waits for a reader.
+        queue.cancel_join_thread()
         self.every = 1.0 / fps
         self._last = 0.0
 

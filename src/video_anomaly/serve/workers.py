@@ -397,6 +397,7 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
             self._drain(0.1)
+            self.live.poll(self._live_queues)
         for p in self._procs.values():
             if p.is_alive():
                 p.kill()
