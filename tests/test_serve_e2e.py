@@ -71,8 +71,9 @@ def _events(db: Path) -> list[dict]:
             raise
 
 
-def _children(pid: int) -> list[int]:
-    """The camera worker processes of the service ``pid`` (multiprocessing's resource tracker left out)."""
+def _children(pid: int, marker: bytes = b"spawn_main") -> list[int]:
+    """The camera worker processes of the service ``pid`` (``marker``: ``b"resource_tracker"`` for multiprocessing's
+    resource tracker instead)."""
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
@@ -80,7 +81,7 @@ def _children(pid: int) -> list[int]:
                 cmd = Path(f"/proc/{child}/cmdline").read_bytes()
             except FileNotFoundError:
                 continue
-            if b"spawn_main" in cmd:
+            if marker in cmd:
                 out.append(int(child))
     return out
 
@@ -312,8 +313,13 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
     assert "homeassistant/sensor/video_anomaly_quiet/score/config" in retained
 
     proc = service["proc"]
+    trackers = _children(proc.pid, b"resource_tracker")
+    assert trackers, "the queues started multiprocessing's resource tracker"
     rc = _stop(proc)
     assert rc in (0, -signal.SIGTERM), service["log"].read_text()
+    # The resource tracker outlives the service and says at its exit what was never released.
+    wait_for(lambda: not any(_alive(t) for t in trackers), 10, "the resource tracker to exit")
+    assert "leaked" not in service["log"].read_text(), service["log"].read_text()
     assert not [e for e in _events(db) if e["status"] == "open"], "SIGTERM closes the open events"
     assert "camera run ended" in service["log"].read_text()
     assert not [e for e in _events(db) if e["camera"] == "quiet"]
