@@ -131,6 +131,23 @@ def test_a_later_step_runs_once_on_an_existing_database(store, monkeypatch):
         assert conn.execute(sa.text("SELECT uid, note FROM events")).all() == [("cam/r/1", None)]
 
 
+def test_a_version_1_database_gains_the_object_columns(store):
+    """A store made before events could carry an object's label, track and kind: migrated, its rows kept."""
+    import video_anomaly.serve.store as st
+
+    with store.engine.begin() as conn:
+        st.schema_version.create(conn)
+        v1 = st._schema(1, conn)
+        conn.execute(st.schema_version.insert().values(version=1))
+        conn.execute(v1.tables["events"].insert().values(uid="cam/r/1", camera="cam", run_id="r", start_frame=1,
+                     status="closed", start_ts=1.0, threshold=1.0, media_bytes=0, updated_ts=1.0))  # fmt: skip
+    assert store.migrate() == 1
+    (row,) = store.list()
+    assert row["uid"] == "cam/r/1" and (row["object_label"], row["track_id"], row["kind"]) == (None, None, None)
+    _closed(store, "cam/r/2", 2.0, object_label="person", track_id="12", kind="loitering")
+    assert [r["uid"] for r in store.list(object_label="person")] == ["cam/r/2"] and store.object_labels() == ["person"]
+
+
 def test_recording_is_idempotent_and_a_closed_event_never_reopens(store):
     from video_anomaly.serve.store import CLOSED, INTERRUPTED, OPEN
 
