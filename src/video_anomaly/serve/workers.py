@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .config import CameraConfig, ServeConfig, redact_source
+from .config import CameraConfig, ServeConfig, redact_source, redact_text
 
 # Worker states, as the pages and MQTT show them.
 STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
@@ -355,7 +355,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 class _Reporter:
     """A worker's messages to the service over its ``queue``: ``{"kind", "camera", "time", **fields}``. Errors and
-    warnings name the source: they go out with its password removed."""
+    warnings name the source: they go out with its secrets removed (``config.redact_text``)."""
 
     def __init__(self, cam: CameraConfig, queue):
         self.cam, self.queue = cam, queue
@@ -364,7 +364,7 @@ class _Reporter:
     def send(self, kind: str, **fields) -> None:
         for key in ("error", "message"):
             if isinstance(fields.get(key), str):
-                fields[key] = fields[key].replace(self.cam.source, self.shown)
+                fields[key] = redact_text(fields[key].replace(self.cam.source, self.shown))
         self.queue.put({"kind": kind, "camera": self.cam.name, "time": time.time(), **fields})
 
     def warn(self, message: str) -> None:
