@@ -165,3 +165,72 @@ def test_item13_huge_ids_and_offsets_are_404_and_422(tmp_path):
         assert c.get("/api/events", params={"offset": huge - 1}).json() == []
         assert c.get("/api/events/1").status_code == 200
     store.close()
+
+
+# ------------------------------------------------------------------ 14. a camera that never opens
+
+
+class _Clock:
+    """A fake ``time`` for a worker: ``sleep`` moves the clock on; after ``tries`` sleeps it stops the worker as
+    SIGTERM would."""
+
+    def __init__(self, tries: int):
+        import time
+
+        self.now, self.tries, self.slept = 1000.0, tries, []
+        self.time, self.process_time = time.time, time.process_time
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.slept.append(s)
+        self.now += s
+        if len(self.slept) >= self.tries:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("how", ["refused", "silent"])
+def test_item14_a_camera_that_never_opens_is_logged_with_backoff(tmp_path, monkeypatch, how):
+    import os
+    import queue
+
+    import video_anomaly
+    import video_anomaly.device
+    import video_anomaly.serve.outage as outage
+    import video_anomaly.serve.workers as workers
+    from video_anomaly.errors import DataError
+    from video_anomaly.runner import LOST, RunStats
+
+    cam = _load(tmp_path, CAMERAS).camera("yard")
+    clock = _Clock(tries=300)
+    for mod in (workers, outage):
+        monkeypatch.setattr(mod, "time", clock)
+    monkeypatch.setattr(workers, "_exit_when_orphaned", lambda pid: None)
+    monkeypatch.setattr(video_anomaly.device, "apply_thread_policy", lambda n=None: None)
+    monkeypatch.setattr(video_anomaly, "Detector", type("D", (), {"load": staticmethod(lambda path: object())}))
+
+    def refuse(cam, warn):
+        clock.now += 0.01
+        raise DataError(None, f"{cam.source}: cannot open stream: connection refused")
+
+    if how == "refused":
+        monkeypatch.setattr(workers, "open_camera_source", refuse)
+    else:  # it opens, and no frame comes before the timeout
+        monkeypatch.setattr(workers, "open_camera_source", lambda cam, warn: object())
+        silent = RunStats(end=LOST, error=f"timed out: no data for {cam.timeout_s:g} s")
+        monkeypatch.setattr(workers, "_watch_once", lambda *a: (clock.sleep(cam.timeout_s) or silent, 0))
+    q: queue.Queue = queue.Queue()
+    assert workers.camera_main(cam, f"sqlite:///{tmp_path / 'ev.sqlite'}", str(tmp_path), q, os.getppid()) == 0
+    msgs = [q.get_nowait() for _ in range(q.qsize())]
+    said = [(m["time"], m["message"]) for m in msgs if m["kind"] == "warning"]
+    lines = [m for _, m in said]
+    reason = "connection refused" if how == "refused" else "opened, but sent no frame: timed out"
+    assert lines and all(line.startswith("camera yard: warning: ") and reason in line for line in lines), lines
+    assert all(SECRET not in line for line in lines) and "rtsp://***@cam.local/stream" in lines[0]
+    # Said at the first failed try, then less and less often: far fewer lines than tries, never more than one a
+    # retry, and the later lines say how long it has lasted.
+    assert len(lines) < len(clock.slept) / 10 and "tries in" in lines[-1]
+    lasted = [float(line.split(" tries in ")[1].split(" s)")[0]) for line in lines[1:]]
+    gaps = [b - a for a, b in zip(lasted, lasted[1:])]
+    assert gaps[0] < gaps[-1] <= outage.Outage(print).cap + cam.retry_max_s

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import CameraConfig, ServeConfig, redact_source, redact_text
+from .outage import Outage
 
 # Worker states, as the pages and MQTT show them.
 STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
@@ -414,6 +415,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     report = _Reporter(cam, queue)
     send = report.send
     backoff = Backoff(cap=cam.retry_max_s)
+    outage = Outage(report.warn)
     store = Store(database, media)
     try:
         with stop_on_signals():
@@ -426,11 +428,14 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     source = open_camera_source(cam, report.warn)
                 except VideoAnomalyError as exc:
                     send("state", state=LOST, error=str(exc))
-                    time.sleep(backoff.next())
+                    delay = backoff.next()
+                    outage.failed(str(exc), delay)
+                    time.sleep(delay)
                     continue
                 stats, frames = _watch_once(det, cam, store, source, report)
                 if frames:
                     backoff.reset()
+                    outage.ended()
                 if stats.end == INTERRUPTED:
                     send("state", state=STOPPED, in_event=False)
                     return 0
@@ -440,7 +445,10 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                 state = LOST if stats.end == LOST else FAILED
                 send("state", state=state, error=stats.error, in_event=False)
                 assert stats.end in (LOST, FAILED)
-                time.sleep(backoff.next())
+                delay = backoff.next()
+                if not frames:
+                    outage.failed(f"{report.shown}: opened, but sent no frame: {stats.error}", delay)
+                time.sleep(delay)
     except KeyboardInterrupt:  # SIGTERM/SIGINT while opening or waiting: nothing is open
         send("state", state=STOPPED, in_event=False)
         return 0
