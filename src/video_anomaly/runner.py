@@ -182,6 +182,10 @@ def run_source(
     failure: BaseException | None = None
     try:
         for index, arrived, frame, t in items:
+            if frame is None:  # the stream was lost and is being reopened: what is open ends now, not once it is back
+                for msg in tracker.finish():
+                    emit(msg)
+                continue
             if not stats.frames and guarded:
                 detector.see(frame)  # the guard judges the source's own size, before the fitting below hides it
             frame, changed = fit(frame)
