@@ -13,6 +13,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 
 from serve_fixtures import TOKEN  # noqa: E402
+from serve_fixtures import load_text as _load  # noqa: E402
 
 SECRET = "s3cr3t-Tok3n"
 CAMERAS = f"""
@@ -24,14 +25,6 @@ detector = "ucsd-ped2"
 source = "http://cam2.local/live.ts?user=viewer&pwd={SECRET}#sig={SECRET}"
 detector = "ucsd-ped2"
 """
-
-
-def _load(tmp_path, text: str):
-    from video_anomaly.serve.config import load_config
-
-    path = tmp_path / "serve.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 def _app(tmp_path, server: str = f'[server]\ntoken = "{TOKEN}"\n', status=dict):
