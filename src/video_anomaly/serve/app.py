@@ -5,8 +5,9 @@ Pages: ``/`` cameras with their live state; ``/events`` the events with snapshot
 ``GET /api/events``, ``GET /api/events/{id}``, ``POST /api/events/{id}/label`` (``{"label": "normal" |
 "confirmed" | null}``, header ``Authorization: Bearer TOKEN``), ``GET /healthz``; media under ``/media/``.
 
-Everything shown is escaped (Jinja2 autoescape; camera sources have their passwords removed). Anything that
-changes state needs the config's token; a service without a token is read-only.
+Everything shown is escaped (Jinja2 autoescape; camera sources have their user, password and query values hidden).
+Anything that changes state needs the config's token, checked before a request's body is read (``ChangeGuard``); a
+service without a token is read-only.
 """
 
 import hmac
@@ -19,10 +20,10 @@ from .config import CameraConfig, ServeConfig, redact_source
 from .store import LABELS, Store, event_json, iso
 
 TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
 # The largest integer the database holds (SQLite's, and a BIGINT's): a larger id or offset from a request would
 # overflow in the driver (HTTP 500); no event has it, so it is a 404 (an id) or a 422 (an offset).
 MAX_INT = 2**63 - 1
-STATIC = Path(__file__).with_name("static")
 
 
 def _parse_time(value: str | None, name: str) -> float | None:
