@@ -12,20 +12,13 @@ pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 
 from serve_fixtures import TOKEN, free_port, webhook_receiver  # noqa: E402
+from serve_fixtures import load_text as _load  # noqa: E402
 
 CAMERA = """
 [cameras.yard]
 source = "rtsp://admin:hunter2@cam.local/stream"
 detector = "ucsd-ped2"
 """
-
-
-def _load(tmp_path, text: str):
-    from video_anomaly.serve.config import load_config
-
-    path = tmp_path / "serve.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 # ------------------------------------------------------------------ config

@@ -8,8 +8,9 @@ Pages: ``/`` cameras with their live state; ``/cameras/{name}`` one camera's liv
 (``{"label": "normal" | "confirmed" | null}``, header ``Authorization: Bearer TOKEN``), ``GET /healthz``; media
 under ``/media/`` (never a file still being written: those have hidden names).
 
-Everything shown is escaped (Jinja2 autoescape; camera sources have their passwords removed). Anything that
-changes state needs the config's token; a service without a token is read-only.
+Everything shown is escaped (Jinja2 autoescape; camera sources have their user, password and query values hidden).
+Anything that changes state needs the config's token, checked before a request's body is read (``ChangeGuard``); a
+service without a token is read-only.
 """
 
 import hmac
@@ -24,6 +25,9 @@ from .store import LABELS, Store, event_json, iso
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
+# The largest integer the database holds (SQLite's, and a BIGINT's): a larger id or offset from a request would
+# overflow in the driver (HTTP 500); no event has it, so it is a 404 (an id) or a 422 (an offset).
+MAX_INT = 2**63 - 1
 
 
 def _parse_time(value: str | None, name: str) -> float | None:
@@ -157,6 +161,8 @@ class _Site:
         if label and label not in LABELS:
             raise HTTPException(422, f"label must be one of {', '.join(LABELS)}")
         limit = clamp_limit(limit)
+        if int(offset) > MAX_INT:
+            raise HTTPException(422, f"offset must be at most {MAX_INT}, got {offset}")
         rows = self.store.list(
             camera=camera or None,
             since=_parse_time(since, "since"),
@@ -172,7 +178,7 @@ class _Site:
         """The stored event ``event_id``, or HTTP 404."""
         from fastapi import HTTPException
 
-        row = self.store.get(event_id)
+        row = self.store.get(event_id) if 0 <= event_id <= MAX_INT else None
         if row is None:
             raise HTTPException(404, f"no event {event_id}")
         return row
@@ -181,15 +187,64 @@ class _Site:
         """HTTP 403 on a read-only service, 401 unless ``authorization`` is ``Bearer TOKEN``."""
         from fastapi import HTTPException
 
-        if self.token is None:
-            raise HTTPException(403, "this service is read-only: set [server] token in its config to allow changes")
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
-            raise HTTPException(
-                401,
-                "a valid token is needed (header Authorization: Bearer TOKEN)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        problem = token_problem(self.token, authorization)
+        if problem is not None:
+            raise HTTPException(*problem)
+
+
+def token_problem(token: str | None, authorization: str | None) -> tuple[int, str, dict] | None:
+    """Why a change is refused, as ``(status, detail, headers)``: 403 on a read-only service (``token`` None), 401
+    unless ``authorization`` is ``Bearer TOKEN``; None when it is allowed."""
+    if token is None:
+        return 403, "this service is read-only: set [server] token in its config to allow changes", {}
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        return 401, "a valid token is needed (header Authorization: Bearer TOKEN)", {"WWW-Authenticate": "Bearer"}
+    return None
+
+
+class ChangeGuard:
+    """ASGI middleware in front of everything that may change state (any method but GET, HEAD and OPTIONS): the
+    token is checked before a byte of the body is read, and a body over ``max_body`` bytes is refused (413), by
+    its Content-Length or as it arrives; what passes reaches the app with its body read. Without it the body was
+    read and parsed whole before the token was looked at: anyone could make the service hold any amount."""
+
+    def __init__(self, app, token: str | None, max_body: int):
+        self.app, self.token, self.max_body = app, token, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        from fastapi.responses import JSONResponse
+
+        headers = dict(scope["headers"])
+        problem = token_problem(self.token, headers.get(b"authorization", b"").decode("latin-1"))
+        too_big = (413, f"the request body is over {self.max_body} bytes ([server] max_body_kb)", {})
+        length = headers.get(b"content-length", b"0")
+        if problem is None and (not length.isdigit() or int(length) > self.max_body):
+            problem = too_big
+        body = b""
+        while problem is None:
+            msg = await receive()
+            if msg["type"] != "http.request":
+                return  # the client went away
+            body += msg.get("body", b"")
+            if len(body) > self.max_body:
+                problem = too_big
+            elif not msg.get("more_body"):
+                break
+        if problem is not None:
+            status, detail, extra = problem
+            return await JSONResponse({"detail": detail}, status, headers=extra)(scope, receive, send)
+        given = [False]
+
+        async def replay():
+            if given[0]:
+                return await receive()
+            given[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def make_templates():
@@ -329,6 +384,7 @@ def create_app(
     app.mount("/media", MediaFiles(directory=store.media), name="media")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     site = _Site({c.name: c for c in config.cameras}, store, status, config.server.token, config.server.url, live)
+    app.add_middleware(ChangeGuard, token=config.server.token, max_body=int(config.server.max_body_kb * 1024))
     app.include_router(_page_routes(site))
     app.include_router(camera_routes(site, make_templates()))
     app.include_router(_api_routes(site, on_label))

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .config import CameraConfig, ServeConfig, redact_source
+from .config import CameraConfig, ServeConfig, redact_source, redact_text
+from .outage import Outage
 from .recorder import EventRecorder
 
 # Worker states, as the pages and MQTT show them.
@@ -133,7 +134,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 class _Reporter:
     """A worker's messages to the service over its ``queue``: ``{"kind", "camera", "time", **fields}``. Errors and
-    warnings name the source: they go out with its password removed."""
+    warnings name the source: they go out with its secrets removed (``config.redact_text``)."""
 
     def __init__(self, cam: CameraConfig, queue):
         self.cam, self.queue = cam, queue
@@ -142,7 +143,7 @@ class _Reporter:
     def send(self, kind: str, **fields) -> None:
         for key in ("error", "message"):
             if isinstance(fields.get(key), str):
-                fields[key] = fields[key].replace(self.cam.source, self.shown)
+                fields[key] = redact_text(fields[key].replace(self.cam.source, self.shown))
         self.queue.put({"kind": kind, "camera": self.cam.name, "time": time.time(), **fields})
 
     def warn(self, message: str) -> None:
@@ -205,6 +206,7 @@ def camera_main(
     report = _Reporter(cam, queue)
     send = report.send
     backoff = Backoff(cap=cam.retry_max_s)
+    outage = Outage(report.warn)
     store = Store(database, media)
     try:
         with stop_on_signals():
@@ -217,11 +219,14 @@ def camera_main(
                     source = open_camera_source(cam, report.warn)
                 except VideoAnomalyError as exc:
                     send("state", state=LOST, error=str(exc))
-                    time.sleep(backoff.next())
+                    delay = backoff.next()
+                    outage.failed(str(exc), delay)
+                    time.sleep(delay)
                     continue
                 stats, frames = _watch_once(det, cam, store, source, report, live_queue)
                 if frames:
                     backoff.reset()
+                    outage.ended()
                 if stats.end == INTERRUPTED:
                     send("state", state=STOPPED, in_event=False)
                     return 0
@@ -231,7 +236,10 @@ def camera_main(
                 state = LOST if stats.end == LOST else FAILED
                 send("state", state=state, error=stats.error, in_event=False)
                 assert stats.end in (LOST, FAILED)
-                time.sleep(backoff.next())
+                delay = backoff.next()
+                if not frames:
+                    outage.failed(f"{report.shown}: opened, but sent no frame: {stats.error}", delay)
+                time.sleep(delay)
     except KeyboardInterrupt:  # SIGTERM/SIGINT while opening or waiting: nothing is open
         send("state", state=STOPPED, in_event=False)
         return 0
