@@ -458,18 +458,20 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
 
 def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
     """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
-    folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted, and
-    the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
-    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.feedback``."""
-    from . import weights
-    from .feedback import find_event, mark_normal
+    folder ``run`` as normal footage: the cues that can learn take its object's regions, the thresholds are
+    refitted, and the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in
+    place). Returns what was added (also recorded in ``meta["feedback"]``); an event learnt already is not learnt
+    again (the record returned is the earlier one, with ``"skipped"`` saying so). See ``video_anomaly.feedback``.
+
+    Feedback on one detector folder is serialised (``manifest.locked``) and applied to the detector as saved
+    there when the lock is taken (``out`` holding one: that one), so two at once both count."""
+    from . import manifest, weights
+    from .feedback import check_recording, find_event, learnt_before, mark_normal
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
     rec, ev, rec_file = find_event(run, event_id)
-    recording = rec.get("recording")
-    if not recording:
-        raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+    recording = check_recording(rec, rec_file)
     target = Path(out) if out is not None else det.path
     shipped = {weights.folder(n).resolve() for n in weights.MODELS}
     if target is None or Path(target).resolve() in shipped:
@@ -478,6 +480,13 @@ def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str
             "for the corrected copy"
         )
     stem = rec_file.name[: -len(".scores.json")]
-    record = mark_normal(det, recording, int(ev["start_frame"]), int(ev["end_frame"]), event=f"{stem}:{ev['id']}")
-    det.save(target)
+    start, end = int(ev["start_frame"]), int(ev["end_frame"])
+    name = f"{stem}:{ev['id']}"
+    with manifest.locked(Path(target)):
+        base = Detector.load(target) if (Path(target) / "detector.json").is_file() else det
+        earlier = learnt_before(base, {"event": name, "recording": str(recording.resolve()), "frames": [start, end]})
+        if earlier is not None:
+            return {**earlier, "skipped": f"{name} was learnt already (at {earlier.get('at')}): detector unchanged"}
+        record = mark_normal(base, recording, start, end, event=name, regions=ev.get("regions"))
+        base.save(target)
     return record

@@ -63,12 +63,20 @@ def find_event(run: str | Path, event_id: str) -> tuple[dict[str, Any], dict[str
 
 
 def mark_normal(
-    det, recording: str | Path, start: int, end: int, *, event: str | None = None, context: int | None = None
+    det,
+    recording: str | Path,
+    start: int,
+    end: int,
+    *,
+    event: str | None = None,
+    context: int | None = None,
+    regions: list | None = None,
 ) -> dict[str, Any]:
     """Frames ``start .. end`` (inclusive) of ``recording`` are normal: the cues that can learn take them, the
     thresholds are refitted and the change recorded in ``det.meta["feedback"]``. Returns that record.
     ``context``: frames before ``start`` read for the cues' state (default: all of them, from the recording's
-    start)."""
+    start); ``regions``: the object's ``[frame, x0, y0, x1, y1]`` track (``STEM.scores.json``): only its
+    regions are learnt (None: every region of those frames)."""
     from .data.frames import open_source
     from .thresholds import conformal_quantile
 
@@ -83,11 +91,12 @@ def mark_normal(
     a = 0 if context is None else max(0, start - int(context))
     added: dict[str, int] = {}
     skipped = []
+    boxes = object_boxes(regions, start, end, det) if regions else None
     for name, cue in det.cues.items():
         if not hasattr(cue, "absorb"):
             skipped.append(name)
             continue
-        added[name] = cue.absorb(islice(src.iter_frames(None), a, end + 1), skip=start - a)
+        added[name] = cue.absorb(islice(src.iter_frames(None), a, end + 1), skip=start - a, boxes=boxes)
     # The event's frames as the updated detector scores them join the calibration scores of each live score.
     live = [n for n in det.thresholds]
     now = det.score_video_multi(islice(src.iter_frames(None), a, end + 1), live, maps=False) if live else {}
@@ -105,6 +114,7 @@ def mark_normal(
         "event": event,
         "recording": str(Path(recording).resolve()),
         "frames": [start, end],
+        "regions": "the event's object" if regions else "every region",
         "added_per_region": added,
         "not_learned_by": skipped,
         "thresholds": thresholds,
@@ -112,3 +122,78 @@ def mark_normal(
     }
     det.meta.setdefault("feedback", []).append(record)
     return record
+
+
+def object_boxes(regions: list, start: int, end: int, det) -> list[tuple[int, int, int, int]]:
+    """Per frame ``start .. end`` the pixels learnt for an object tracked by ``regions`` (``[frame, x0, y0, x1,
+    y1]`` per frame that continued it): its box on that frame (a frame between two keeps the last one), grown by
+    one region of the detector's grid on each side, as the tracker links an object across one region
+    (``events.EventTracker.link_gap``) while it moves."""
+    track = sorted((int(r[0]), [int(v) for v in r[1:5]]) for r in regions)
+    h, w = det.frame_shape
+    gh, gw = det.grid
+    dy, dx = -(-h // gh), -(-w // gw)
+    out = []
+    k = 0
+    for f in range(start, end + 1):
+        while k + 1 < len(track) and track[k + 1][0] <= f:
+            k += 1
+        x0, y0, x1, y1 = track[k][1]
+        out.append((x0 - dx, y0 - dy, x1 + dx, y1 + dy))
+    return out
+
+
+def recording_identity(path: str | Path, head: int = 4 << 20) -> dict[str, Any]:
+    """What ``feedback`` checks the recording against: its size in bytes and the SHA-256 of its first ``head``
+    bytes (a frame folder: of its images' names and sizes, then their bytes up to ``head``). Reading a few
+    megabytes tells a replaced file from the one scored without reading a long video whole."""
+    import hashlib
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        from .data.frames import list_images
+
+        files = list_images(path, required=False)
+        sizes = [f.stat().st_size for f in files]
+        digest.update(json.dumps([[f.name, n] for f, n in zip(files, sizes)]).encode())
+    else:
+        files, sizes = [path], [path.stat().st_size]
+    left = head
+    for f in files:
+        if left <= 0:
+            break
+        with open(f, "rb") as fh:
+            chunk = fh.read(left)
+        digest.update(chunk)
+        left -= len(chunk)
+    return {"bytes": int(sum(sizes)), "sha256_head": digest.hexdigest(), "head": head}
+
+
+def check_recording(rec: dict[str, Any], rec_file: Path) -> Path:
+    """The recording of a ``STEM.scores.json`` record, refused (``DataError`` naming it) when it is gone or is no
+    longer the one that was scored (``recording_id``: size and the hash of its head; older records have none)."""
+    recording = rec.get("recording")
+    if not recording:
+        raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+    recording = Path(recording)
+    if not recording.exists():
+        raise DataError(recording, f"not found: the recording scored in {rec_file.name} was moved or removed")
+    want = rec.get("recording_id")
+    if isinstance(want, dict) and recording_identity(recording, int(want.get("head", 4 << 20))) != want:
+        raise DataError(
+            recording,
+            f"is not the recording that was scored ({rec_file.name}: its size or content changed since): score it "
+            "again, then give the feedback on the new run",
+        )
+    return recording
+
+
+def learnt_before(det, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The earlier ``meta["feedback"]`` record of the same event (same name, recording and frames), if any: an
+    event is learnt once (each repeat would add its frames again and lower the threshold further)."""
+    keys = ("event", "recording", "frames")
+    for old in det.meta.get("feedback") or []:
+        if isinstance(old, dict) and all(old.get(k) == record.get(k) for k in keys):
+            return old
+    return None
