@@ -7,11 +7,13 @@ when ``DIR`` holds one recording (a ``STEM.scores.json`` file may also be given 
 
 What marking it normal does (``mark_normal``): the frames of the event are read again from the recording (with
 the few frames before it that the cues need as context); every cue that can learn from more normal footage
-(``absorb``: the motion cue adds the event's per-cell features to each cell's references) takes them; the
+(``absorb``: the motion cue adds the event's per-cell features to the references of the cells its object covered,
+``regions`` in the record, so another object's event in the same frames still fires) takes them; the
 thresholds are refitted: the conformal quantile of the stored calibration scores together with the event's
 frames as the updated detector scores them. The detector records what was added and when (``meta["feedback"]``).
 A cue that cannot learn from a few frames (the autoencoder) is left as it is, and the record says so: a score
-that uses it may still fire on that event.
+that uses it may still fire on that event. An event is learnt once (``learnt_before``), from the recording that
+was scored (``check_recording`` against the ``recording_id`` that ``score`` wrote).
 """
 
 from __future__ import annotations
