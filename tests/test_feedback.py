@@ -44,6 +44,7 @@ def test_a_marked_event_stops_firing(scene, capsys):
     assert main(["feedback", str(tmp / "s1"), str(ev["id"]), "--normal", "--out", str(tmp / "det2")]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["frames"] == [ev["start_frame"], ev["end_frame"]] and record["added_per_region"]["motion"] > 0
+    assert ev["regions"] and record["regions"] == "the event's object"  # its object's regions, as score tracked it
     doc = json.loads((tmp / "det2" / "detector.json").read_text())
     stem = next((tmp / "s1").glob("*.scores.json")).name[: -len(".scores.json")]  # Test001-<hash of its path>
     assert stem.startswith("Test001") and "at" in doc["meta"]["feedback"][0]
