@@ -254,3 +254,22 @@ def test_feedback_item5_refuses_a_recording_replaced_since_score(det_copy, tmp_p
     write_folder(frames[::-1].copy(), video)  # the same names and sizes, other footage
     with pytest.raises(DataError, match="not the recording that was scored"):
         Detector.load(det_copy).feedback(tmp_path / "s", "1")
+
+
+def test_feedback_item4_the_remedy_says_the_feedback_it_drops(synthetic_root, tmp_path, capsys):
+    """The remedy a refusal names, ``calibrate``, refits from the training footage: the message and calibrate say
+    that the feedback given is lost, never silently."""
+    from video_anomaly.api import Detector
+    from video_anomaly.errors import CheckpointError
+
+    run = tmp_path / "run"
+    assert main(["train", str(synthetic_root), "--out", str(run), "--cues", "motion", "--motion-cell", "8"]) == 0
+    det = Detector.load(run)
+    det.meta["feedback"] = [{"event": "Test001:1"}, {"event": "Test001:2"}]
+    det.save(run)
+    (run / "detector.sha256").unlink()
+    with pytest.raises(CheckpointError, match="feedback given since is lost"):
+        Detector.load(run)
+    capsys.readouterr()
+    assert main(["calibrate", str(run)]) == 0
+    assert "feedback on 2 events marked normal is not kept" in capsys.readouterr().err

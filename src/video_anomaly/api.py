@@ -267,8 +267,8 @@ def calibrate(
     old = previous_doc(run, log)  # the detector already there: only its settings are read (arrays may be damaged)
     given = len(((old or {}).get("meta") or {}).get("feedback") or [])
     if given:  # refitted from the training footage alone: say what goes, never silently
-        log(f"calibrate: the {plural(given, 'event')} marked normal by feedback are not kept: give them again "
-            "with `video-anomaly feedback` after this")  # fmt: skip
+        log(f"calibrate: feedback on {plural(given, 'event')} marked normal is not kept (refitted from the "
+            "training footage): give it again with `video-anomaly feedback`")  # fmt: skip
     if old is None and (run / "checkpoint.json").is_file():
         run = run.parent
     check_writable_folder(run)  # a read-only run is said before the fit, not after it
