@@ -466,7 +466,7 @@ def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str
     Feedback on one detector folder is serialised (``manifest.locked``) and applied to the detector as saved
     there when the lock is taken (``out`` holding one: that one), so two at once both count."""
     from . import manifest, weights
-    from .feedback import check_recording, find_event, learnt_before, mark_normal
+    from .feedback import check_recording, find_event, learnt_before, mark_normal, regions_of
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
@@ -481,12 +481,12 @@ def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str
         )
     stem = rec_file.name[: -len(".scores.json")]
     start, end = int(ev["start_frame"]), int(ev["end_frame"])
-    name = f"{stem}:{ev['id']}"
+    name, regions = f"{stem}:{ev['id']}", regions_of(ev, rec_file)
     with manifest.locked(Path(target)):
         base = Detector.load(target) if (Path(target) / "detector.json").is_file() else det
         earlier = learnt_before(base, {"event": name, "recording": str(recording.resolve()), "frames": [start, end]})
         if earlier is not None:
             return {**earlier, "skipped": f"{name} was learnt already (at {earlier.get('at')}): detector unchanged"}
-        record = mark_normal(base, recording, start, end, event=name, regions=ev.get("regions"))
+        record = mark_normal(base, recording, start, end, event=name, regions=regions)
         base.save(target)
     return record

@@ -126,6 +126,20 @@ def mark_normal(
     return record
 
 
+def regions_of(ev: dict[str, Any], rec_file: Path) -> list | None:
+    """The event's ``regions`` track as ``score`` wrote it (None: an event per frame span, or an older record); a
+    malformed one is a ``DataError`` naming the file."""
+    regions = ev.get("regions")
+    if regions is None:
+        return None
+    ok = isinstance(regions, list) and all(
+        isinstance(r, list) and len(r) == 5 and all(isinstance(v, int) for v in r) for r in regions
+    )
+    if not ok or not regions:
+        raise DataError(rec_file, f"event {ev.get('id')}: 'regions' is not a list of [frame, x0, y0, x1, y1]")
+    return regions
+
+
 def object_boxes(regions: list, start: int, end: int, det) -> list[tuple[int, int, int, int]]:
     """Per frame ``start .. end`` the pixels learnt for an object tracked by ``regions`` (``[frame, x0, y0, x1,
     y1]`` per frame that continued it): its box on that frame (a frame between two keeps the last one), grown by
