@@ -176,6 +176,9 @@ def test_feedback_item1_learns_the_marked_objects_regions_only(det_copy, tmp_pat
     before = _left_maps(Detector.load(det_copy), frames)
     record = Detector.load(det_copy).feedback(run, "Cam:2")
     assert record["added_per_region"]["motion"] > 0
+    # The other object's frames are not taken for normal ones either: the threshold is not raised over it.
+    before_t, now_t = record["thresholds"][Detector.load(det_copy).config.score]
+    assert now_t <= before_t * 1.05
     after = _left_maps(Detector.load(det_copy), frames)
     for name in before:  # the other object's cells learnt nothing: their maps are unchanged
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)

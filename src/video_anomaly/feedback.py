@@ -101,13 +101,13 @@ def mark_normal(
         added[name] = cue.absorb(islice(src.iter_frames(None), a, end + 1), skip=start - a, boxes=boxes)
     # The event's frames as the updated detector scores them join the calibration scores of each live score.
     live = [n for n in det.thresholds]
-    now = det.score_video_multi(islice(src.iter_frames(None), a, end + 1), live, maps=False) if live else {}
+    frames = islice(src.iter_frames(None), a, end + 1)
+    now = det.score_video_multi(frames, live, maps=boxes is not None) if live else {}
     thresholds = {}
     stored = getattr(det, "calibration_scores", None) or {}
     for n in live:
         before = float(det.thresholds[n])
-        vs = now[n]
-        fresh = np.asarray(vs.frame_scores[start - a :][vs.scored[start - a :]], np.float64)
+        fresh = event_scores(det, now[n], start - a, boxes)
         if n in stored:
             stored[n] = np.concatenate([np.asarray(stored[n], np.float64), fresh]).astype(np.float32)
             det.thresholds[n] = conformal_quantile(stored[n], det.config.target_far)
@@ -124,6 +124,25 @@ def mark_normal(
     }
     det.meta.setdefault("feedback", []).append(record)
     return record
+
+
+def event_scores(det, vs, skip: int, boxes: list | None) -> np.ndarray:
+    """The scored frames of an event after the first ``skip`` of ``vs`` (``VideoScores``), as normal scores: each
+    frame's score, or per object (``boxes``, one per frame) the score of the object's regions alone, the others
+    taken at the map's lowest value; so another object's event in the same frames does not join the normal
+    scores (and raise the threshold over it)."""
+    ok = vs.scored[skip:]
+    if boxes is None:
+        return np.asarray(vs.frame_scores[skip:][ok], np.float64)
+    from .cues.base import overlapping, uniform_box
+    from .scores import EMA
+
+    gh, gw = vs.maps.shape[1:]
+    cells = np.array([[uniform_box(r, c, (gh, gw), det.frame_shape) for c in range(gw)] for r in range(gh)])
+    ema = EMA(det.config.ema_alpha)
+    values = [ema.update(det.frame_value(np.where(overlapping(cells, box), m, m.min())))
+              for m, box in zip(vs.maps[skip:], boxes)]  # fmt: skip
+    return np.asarray(values, np.float64)[ok]
 
 
 def regions_of(ev: dict[str, Any], rec_file: Path) -> list | None:

@@ -95,7 +95,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
-from .base import Cue
+from .base import Cue, overlapping
 
 PRESETS = ("ultrafast", "fast", "medium")
 FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
@@ -233,13 +233,6 @@ def auto_cell(size: float | None, scale: float, work_shape: tuple[int, int]) -> 
     if size is None:
         return FALLBACK_CELL
     return int(np.clip(round(scale * size), MIN_AUTO_CELL, max(MIN_AUTO_CELL, min(work_shape) // 4)))
-
-
-def _overlaps(cell_boxes: np.ndarray, box) -> np.ndarray:
-    """``(Gh, Gw)`` bool: the cells of ``cell_boxes`` ``(Gh, Gw, 4)`` that share pixels with ``box``."""
-    x0, y0, x1, y1 = box
-    cb = cell_boxes
-    return (cb[..., 0] < x1) & (cb[..., 2] > x0) & (cb[..., 1] < y1) & (cb[..., 3] > y0)
 
 
 def kcenter_coreset(x: np.ndarray, k: int | None) -> np.ndarray:
@@ -394,7 +387,7 @@ class CellGridCue(Cue):
         x = np.stack([s for s, _ in kept]) / self.scale  # (n, Gh, Gw, F)
         if any(b is not None for _, b in kept):
             cb = self.cell_boxes(self.frame_shape)  # (Gh, Gw, 4)
-            inside = np.stack([np.ones(cb.shape[:2], bool) if b is None else _overlaps(cb, b) for _, b in kept])
+            inside = np.stack([np.ones(cb.shape[:2], bool) if b is None else overlapping(cb, b) for _, b in kept])
             # Elsewhere a sample is a copy of one of the cell's references: it changes no nearest distance.
             x = np.where(inside[..., None], x, self.refs[None, :, :, 0, :])
         n, gh, gw, f = x.shape
