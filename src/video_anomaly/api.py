@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .detector import Detector, DetectorConfig, VideoScores
-from .errors import CheckpointError, ConfigError, DataError
-from .outputs import check_writable_folder
+from .errors import CheckpointError, ConfigError, DataError, plural
+from .outputs import check_writable_folder, folder_removed_on_failure
 from .scores import spec
 
 
@@ -88,8 +88,8 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
                 folder, f"an autoencoder checkpoint, not a detector: fit one with `video-anomaly calibrate {folder}`"
             )
         raise CheckpointError(folder, "no detector.json: not a detector folder (train one with `video-anomaly train`)")
-    remedy = f"rebuild it with: {rebuild}" if rebuild else f"recover with: video-anomaly calibrate {folder}"
-    hint = f"; {remedy}"
+    remedy = remedy_for(folder, rebuild)
+    hint = f"; {remedy('detector.json')}"
     # One integrity unit (manifest.py): a file changed, missing or not listed, or no manifest (a save interrupted).
     listed = manifest.verify(folder, ("detector.json", "detector.safetensors"), remedy)
     try:
@@ -108,6 +108,47 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
     except Exception as exc:  # noqa: BLE001 - any safetensors failure: a damaged file
         raise CheckpointError(folder / "detector.safetensors", f"unreadable ({exc}){hint}") from None
     return folder, doc, arrays
+
+
+def remedy_for(folder: Path, rebuild: str | None):
+    """How to recover a damaged file of a detector folder, as a function of its path in the folder: a shipped
+    detector is rebuilt; a cue's trained file (the autoencoder's checkpoint) is restored or retrained, since
+    calibration cannot rebuild trained weights; the rest is refitted by ``calibrate`` (which starts again from
+    the training footage: feedback learnt since is lost, and is said so)."""
+    from . import manifest
+
+    def fix(rel: str) -> str:
+        if rebuild:
+            return f"rebuild it with: {rebuild}"
+        if rel not in ("detector.json", "detector.safetensors", manifest.MANIFEST):
+            return (
+                f"restore {rel} from a backup of the detector, or retrain it: video-anomaly train TRAINING_DATA "
+                f"--out {folder} --overwrite (calibrate cannot rebuild trained weights)"
+            )
+        return (
+            f"recover with: video-anomaly calibrate {folder} --dataset TRAINING_DATA (refits it from the training "
+            "footage; feedback given since is lost and must be given again)"
+        )
+
+    return fix
+
+
+def previous_doc(run: Path, log=lambda *_: None) -> dict | None:
+    """The ``detector.json`` already in ``run`` when its settings can be read, else None (said to ``log``): a
+    damaged one is refitted with the default settings, not a traceback."""
+    import json
+
+    path = run / "detector.json"
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        DetectorConfig.from_dict(doc["config"])
+        return doc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
+        log(f"calibrate: {path} is unreadable ({type(exc).__name__}: {exc}): its settings are lost, the "
+            "default ones (and the flags given) are fitted")  # fmt: skip
+        return None
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -139,29 +180,31 @@ def train(
     from .training import footage_fingerprint
 
     apply_thread_policy()
-    videos = _videos(data, "train")
-    if not videos:
-        raise DataError(data if isinstance(data, (str, Path)) else None, "has no training videos")
-    cues = tuple(cues or DEFAULT_CUES)
-    if train_kw.get("resume") and not (Path(out_dir) / "checkpoint").exists():
-        _same_footage(Path(out_dir) / "detector.json", videos)  # a run of no trained-first cue: its fit's footage
-    check_writable_folder(out_dir)  # a read-only or wrong out_dir is said now, not after the fit
-    root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
-    extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
-    base = detector_config or DetectorConfig()
-    dcfg = dataclasses.replace(base, cues=cues, score=score).check()  # None: default_score(cues)
-    trained, rank = {}, 0
-    for c in cues:
-        if CUES[c].trained_first:
-            trained[c], rank = _train_first(CUES[c], videos, Path(out_dir), config, dcfg.settings(c), device,
-                                            {**extras, **train_kw.pop("extras", {})}, log, train_kw)  # fmt: skip
-    if rank != 0 or not calibrate:
-        return None
-    det = Detector.fit(videos, dcfg, log=log, **trained)
-    det.meta["dataset_root"] = extras.get("dataset_root")
-    det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
-    det.save(out_dir)
-    return det
+    # A failed run removes the --out folder it created (a trained checkpoint in it stays, for --resume).
+    with folder_removed_on_failure(out_dir, keep="checkpoint"):
+        videos = _videos(data, "train")
+        if not videos:
+            raise DataError(data if isinstance(data, (str, Path)) else None, "has no training videos")
+        cues = tuple(cues or DEFAULT_CUES)
+        if train_kw.get("resume") and not (Path(out_dir) / "checkpoint").exists():
+            _same_footage(Path(out_dir) / "detector.json", videos)  # a run of no trained-first cue: its fit's footage
+        check_writable_folder(out_dir)  # a read-only or wrong out_dir is said now, not after the fit
+        root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
+        extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
+        base = detector_config or DetectorConfig()
+        dcfg = dataclasses.replace(base, cues=cues, score=score).check()  # None: default_score(cues)
+        trained, rank = {}, 0
+        for c in cues:
+            if CUES[c].trained_first:
+                trained[c], rank = _train_first(CUES[c], videos, Path(out_dir), config, dcfg.settings(c), device,
+                                                {**extras, **train_kw.pop("extras", {})}, log, train_kw)  # fmt: skip
+        if rank != 0 or not calibrate:
+            return None
+        det = Detector.fit(videos, dcfg, log=log, **trained)
+        det.meta["dataset_root"] = extras.get("dataset_root")
+        det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
+        det.save(out_dir)
+        return det
 
 
 def _same_footage(detector_json: Path, videos) -> None:
@@ -215,20 +258,17 @@ def calibrate(
     ``run``: a detector folder, a run folder with ``checkpoint/``, or an autoencoder checkpoint folder; ``data``:
     the training data (default: the dataset recorded at training); ``cues``: default the detector's own (or, for
     a bare run, every cue that has a trained state there plus the default cues)."""
-    import json
-
     from .cues import CUES, DEFAULT_CUES
     from .device import apply_thread_policy
     from .training import footage_fingerprint
 
     apply_thread_policy()
     run = Path(run)
-    old = None  # the detector already there: only its settings are read (its arrays may be damaged)
-    if (run / "detector.json").is_file():
-        try:
-            old = json.loads((run / "detector.json").read_text())
-        except ValueError:
-            old = None
+    old = previous_doc(run, log)  # the detector already there: only its settings are read (arrays may be damaged)
+    given = len(((old or {}).get("meta") or {}).get("feedback") or [])
+    if given:  # refitted from the training footage alone: say what goes, never silently
+        log(f"calibrate: feedback on {plural(given, 'event')} marked normal is not kept (refitted from the "
+            "training footage): give it again with `video-anomaly feedback`")  # fmt: skip
     if old is None and (run / "checkpoint.json").is_file():
         run = run.parent
     check_writable_folder(run)  # a read-only run is said before the fit, not after it
@@ -418,18 +458,20 @@ def watch(det: Detector, source, *, score: str | None = None, threshold: float |
 
 def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
     """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
-    folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted, and
-    the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
-    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.feedback``."""
-    from . import weights
-    from .feedback import find_event, mark_normal
+    folder ``run`` as normal footage: the cues that can learn take its object's regions, the thresholds are
+    refitted, and the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in
+    place). Returns what was added (also recorded in ``meta["feedback"]``); an event learnt already is not learnt
+    again (the record returned is the earlier one, with ``"skipped"`` saying so). See ``video_anomaly.feedback``.
+
+    Feedback on one detector folder is serialised (``manifest.locked``) and applied to the detector as saved
+    there when the lock is taken (``out`` holding one: that one), so two at once both count."""
+    from . import manifest, weights
+    from .feedback import check_recording, find_event, learnt_before, mark_normal, regions_of
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
     rec, ev, rec_file = find_event(run, event_id)
-    recording = rec.get("recording")
-    if not recording:
-        raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+    recording = check_recording(rec, rec_file)
     target = Path(out) if out is not None else det.path
     shipped = {weights.folder(n).resolve() for n in weights.MODELS}
     if target is None or Path(target).resolve() in shipped:
@@ -438,6 +480,13 @@ def feedback(det: Detector, run, event_id: str, *, normal: bool = True, out: str
             "for the corrected copy"
         )
     stem = rec_file.name[: -len(".scores.json")]
-    record = mark_normal(det, recording, int(ev["start_frame"]), int(ev["end_frame"]), event=f"{stem}:{ev['id']}")
-    det.save(target)
+    start, end = int(ev["start_frame"]), int(ev["end_frame"])
+    name, regions = f"{stem}:{ev['id']}", regions_of(ev, rec_file)
+    with manifest.locked(Path(target)):
+        base = Detector.load(target) if (Path(target) / "detector.json").is_file() else det
+        earlier = learnt_before(base, {"event": name, "recording": str(recording.resolve()), "frames": [start, end]})
+        if earlier is not None:
+            return {**earlier, "skipped": f"{name} was learnt already (at {earlier.get('at')}): detector unchanged"}
+        record = mark_normal(base, recording, start, end, event=name, regions=regions)
+        base.save(target)
     return record

@@ -109,6 +109,7 @@ def score_recording(
         summary = _summary(rec, detector, session, stem, overlay, trace.n_frames, events, stats)
         record = {
             **summary,
+            "events": _with_regions(tracker.events, events),
             "scores": [None if not np.isfinite(v) else float(v) for v in s],
             "raw": [None if not np.isfinite(v) else float(v) for v in r],
             "labels": None if lab is None else lab.astype(int).tolist(),
@@ -214,6 +215,13 @@ def _write_thumbnails(tracked: list, events: list[dict], out_dir: Path, stem: st
             events[k]["thumbnail"] = thumb.name
 
 
+def _with_regions(tracked: list, events: list[dict]) -> list[dict]:
+    """``events`` with, per object, its ``regions``: ``[frame, x0, y0, x1, y1]`` of each frame that continued
+    it (what ``feedback`` learns, and no other object's regions)."""
+    out = [{**e, "regions": [list(b) for b in ev.track]} if ev.track else e for ev, e in zip(tracked, events)]
+    return out + events[len(out) :]
+
+
 def _write_csv(path: Path, s: np.ndarray, r: np.ndarray, times: list[float], lab, fps: float, threshold: float):
     """``frame, time_s, score, raw, alarm[, label]``, one row a frame; score and raw empty where not scored."""
     with open(path, "w", newline="") as fh:
@@ -249,11 +257,14 @@ def _plot(path: Path, s: np.ndarray, lab, session, name: str) -> None:
 
 def _summary(rec: _Recording, detector, session, stem: str, overlay: bool, n_frames: int, events, stats) -> dict:
     """The fields of ``STEM.scores.json`` apart from the per-frame arrays."""
+    from .feedback import recording_identity
+
     return {
         "video": rec.name,
         "source": rec.source.name,
         # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
         "recording": None if rec.recording is None else str(rec.recording),
+        "recording_id": None if rec.recording is None else recording_identity(rec.recording),
         "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
         "guard": list(session.guard.messages),
         "path": rec.path,

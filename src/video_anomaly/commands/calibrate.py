@@ -110,13 +110,12 @@ def detector_config(args, base=None):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..api import Detector
+    from ..api import Detector, previous_doc
     from ..detector import DetectorConfig
     from ..scores import parse_cues
 
-    base = None
-    if (Path(args.run) / "detector.json").is_file():
-        base = DetectorConfig.from_dict(json.loads((Path(args.run) / "detector.json").read_text())["config"])
+    old = previous_doc(Path(args.run))  # a damaged one is said by calibrate_run, and refitted with defaults
+    base = None if old is None else DetectorConfig.from_dict(old["config"])
     det = Detector.calibrate_run(
         args.run,
         data=args.dataset,
