@@ -1,0 +1,55 @@
+"""What the toolkit says to a user: error lines that name the real problem, help texts and listings that say what
+the code does (issue 29's messages)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+
+class _Undecodable:
+    """What PyAV gives for random bytes it opens as a video: packets whose decoding fails with FFmpeg's bare -1,
+    which PyAV raises as ``PermissionError`` (EPERM, "Operation not permitted")."""
+
+    def __init__(self, n_packets: int):
+        self.n_packets = n_packets
+        self.streams = SimpleNamespace(video=[SimpleNamespace(average_rate=25, guessed_rate=25)])
+        self.size, self.duration = 10_000, None
+
+    def demux(self, *args, **kwargs):
+        import av
+
+        def decode():
+            raise av.error.PermissionError(1, "Operation not permitted")
+
+        return iter([SimpleNamespace(decode=decode) for _ in range(self.n_packets)])
+
+    def close(self):
+        pass
+
+
+def test_a_file_whose_packets_never_decode_is_one_error_saying_nothing_decodes(tmp_path, monkeypatch):
+    av = pytest.importorskip("av")
+    from video_anomaly.errors import DataError
+    from video_anomaly.sources import open_live_source
+
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(b"\x00" * 1000)  # readable: a "permission denied" would be a lie
+    monkeypatch.setattr(av, "open", lambda *a, **k: _Undecodable(12))
+    warnings: list[str] = []
+    source = open_live_source(str(noise), warn=warnings.append)
+    with pytest.raises(DataError) as exc:
+        list(source.timed_frames())
+    msg = str(exc.value)
+    assert str(noise) in msg and "nothing decodes" in msg and "12 packets" in msg
+    assert "permission" not in msg.lower() and warnings == []
+
+
+def test_ffmpeg_minus_one_is_not_described_as_a_permission():
+    av = pytest.importorskip("av")
+    from video_anomaly.data.images import describe_av_error
+
+    said = describe_av_error(av.error.PermissionError(1, "Operation not permitted"))
+    assert "permission" not in said and "error -1" in said
+    assert describe_av_error(av.error.PermissionError(13, "Permission denied")) == "permission denied"
