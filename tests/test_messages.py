@@ -53,3 +53,19 @@ def test_ffmpeg_minus_one_is_not_described_as_a_permission():
     said = describe_av_error(av.error.PermissionError(1, "Operation not permitted"))
     assert "permission" not in said and "error -1" in said
     assert describe_av_error(av.error.PermissionError(13, "Permission denied")) == "permission denied"
+
+
+def test_help_texts_name_the_default_detector_the_code_builds(capsys):
+    from video_anomaly.cli import build_parser
+    from video_anomaly.cues import DEFAULT_CUES
+    from video_anomaly.detector import DetectorConfig
+
+    parser = build_parser()
+    top = parser.format_help()
+    assert " and ".join(DEFAULT_CUES) in top and f"the {DetectorConfig().score} score" in top
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    train = " ".join(capsys.readouterr().out.split())
+    # It said "default: motion when the motion cue is fitted" while a new detector scores with the fused score.
+    assert f"(default: {DetectorConfig().score} for the default cues {','.join(DEFAULT_CUES)};" in train
+    assert "(ae,motion: motion)" in train and DetectorConfig(cues=("ae", "motion")).score == "motion"
