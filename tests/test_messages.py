@@ -69,3 +69,40 @@ def test_help_texts_name_the_default_detector_the_code_builds(capsys):
     # It said "default: motion when the motion cue is fitted" while a new detector scores with the fused score.
     assert f"(default: {DetectorConfig().score} for the default cues {','.join(DEFAULT_CUES)};" in train
     assert "(ae,motion: motion)" in train and DetectorConfig(cues=("ae", "motion")).score == "motion"
+
+
+def test_demo_prints_the_achieved_false_alarm_rate_of_its_alarm():
+    from video_anomaly.commands.demo import _summary_lines
+
+    summary = {
+        "motion": {"protocol": "live", "frame_level": {"micro": {"auc": 0.8}}},
+        "fused": {"protocol": "live", "frame_level": {"micro": {"auc": 0.9}},
+                  "false_alarm_rate": {"achieved": 0.0036, "target": 0.01, "normal_frames": 276}},
+    }  # fmt: skip
+    lines = _summary_lines(summary, "fused")
+    assert any("fused" in x and "0.36%" in x and "276 labelled-normal" in x and "target 1.0%" in x for x in lines)
+
+
+def test_demo_fits_what_train_fits_by_default(tmp_path, monkeypatch):
+    from video_anomaly import api
+    from video_anomaly.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def train(data, out_dir, config=None, **kw):
+        seen.update(kw, config=config)
+        raise Stop
+
+    monkeypatch.setattr(api.Detector, "train", staticmethod(train))
+    with pytest.raises(Stop):
+        main(["demo", "--out", str(tmp_path / "demo"), "--quiet"])
+    # No cues and no run config: api.train's defaults (cues.DEFAULT_CUES), not the seed autoencoder's recipe; only
+    # the demo's target rate differs from a new detector's.
+    from video_anomaly.commands.demo import DEMO_TARGET_FAR
+    from video_anomaly.cues import DEFAULT_CUES
+
+    assert seen.get("cues") is None and seen["config"] is None
+    assert seen["detector_config"].cues == DEFAULT_CUES and seen["detector_config"].target_far == DEMO_TARGET_FAR
