@@ -71,6 +71,41 @@ def test_help_texts_name_the_default_detector_the_code_builds(capsys):
     assert "(ae,motion: motion)" in train and DetectorConfig(cues=("ae", "motion")).score == "motion"
 
 
+def test_models_prints_the_measured_auc_recorded_beside_each_detector(tmp_path, monkeypatch, capsys):
+    import json
+    import shutil
+
+    from video_anomaly import weights
+    from video_anomaly.cli import main
+
+    copy = tmp_path / "ucsd-ped2"
+    copy.mkdir()
+    shutil.copy(weights.folder("ucsd-ped2") / "detector.json", copy)
+    record = {"motion": {"protocol": "live", "micro_auc": 0.9123, "macro_auc": 0.8, "false_alarm_rate": 0.0123,
+                         "target_far": 0.01, "anomalies_with_alarm": 11, "labelled_anomalies": 12}}  # fmt: skip
+    (copy / weights.MEASURED).write_text(
+        json.dumps({"date": "d", "data": "Ped2 Test", "command": "c", "scores": record})
+    )
+    monkeypatch.setattr(weights, "folder", lambda name: copy if name == "ucsd-ped2" else tmp_path / "absent")
+    assert main(["models"]) == 0
+    ped2 = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ucsd-ped2"))
+    threshold = json.loads((copy / "detector.json").read_text())["thresholds"]["motion"]
+    assert f"threshold {threshold:.3g}" in ped2 and "micro AUC 0.912" in ped2 and "1.2% of normal frames" in ped2
+    assert "11 of 12 anomalies" in ped2 and "see docs/models.md" not in ped2
+
+
+def test_every_shipped_detector_has_its_measurement_recorded():
+    from video_anomaly import weights
+
+    for name in weights.available():
+        doc = weights.measured(name)
+        assert doc is not None, f"{name}: run scripts/record_measured.py (docs/models.md)"
+        import json
+
+        score = json.loads((weights.folder(name) / "detector.json").read_text())["config"]["score"]
+        assert 0.5 < doc["scores"][score]["micro_auc"] <= 1
+
+
 def test_demo_prints_the_achieved_false_alarm_rate_of_its_alarm():
     from video_anomaly.commands.demo import _summary_lines
 
