@@ -2,8 +2,8 @@
 
 Synthetic scene -> a new detector with the default cues (what `train` fits: motion + appearance; 8 normal videos,
 a 2% target false-alarm rate) -> calibrate -> evaluate -> live scoring with events -> plots and report.
---seed-ae also trains the seed's autoencoder at 64x64 (the slow part: tens of minutes on 2 cores) and evaluates its
-scores (ae, live, and seed, the article's exact protocol) into RUN/seed-ae.
+The seed's autoencoder at 64x64 (the slow part: tens of minutes on 2 cores) and its scores (ae, live, and seed,
+the article's exact protocol) come on request: see the flag below.
 """
 
 from __future__ import annotations
