@@ -150,6 +150,7 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
     packets = container.demux(stream)
     n_out = bad_run = bad_total = corrupt = 0
     last_warn = -1e9
+    first_error = ""
 
     def say(msg: str) -> None:  # damage in a live stream: at most one line per 10 s; in a file, the first only
         nonlocal last_warn
@@ -181,9 +182,12 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                 msg = f"{bad_run} packets in a row do not decode ({describe_av_error(exc)})"
                 raise (SourceLost(name, msg) if live else DataError(None, f"{name}: {msg}")) from None
             if n_out == 0:
-                if bad_total == 1:
+                # A stream joined between keyframes: said now. A file: said in the total at its end, or, when no
+                # packet ever decodes (random bytes with a video name), as the one error below.
+                if live and bad_total == 1:
                     warn(f"warning: {name}: skipping packets that do not decode until a keyframe arrives "
                          f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
+                first_error = first_error or describe_av_error(exc)
                 continue
             where = "" if live else "; a truncated or damaged file: what decodes is kept"
             say(f"skipped a packet that does not decode after frame {n_out} ({describe_av_error(exc)}{where})")
@@ -195,6 +199,9 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                 corrupt += 1
                 say(f"frame {n_out - 1} decoded with errors (damaged data, concealed by the decoder); kept")
             yield frame.to_ndarray(format="gray"), frame.time
+    if not live and not n_out and bad_total:
+        raise DataError(None, f"{name}: nothing decodes: none of its {plural(bad_total, 'packet')} gives a frame "
+                              f"({first_error}): not a video FFmpeg can read, or damaged throughout")  # fmt: skip
     if not live and (bad_total > 1 or corrupt > 1):
         warn(f"warning: {name}: in all {plural(bad_total, 'packet')} skipped, {plural(corrupt, 'frame')} decoded "
              f"with errors, {plural(n_out, 'frame')} read")  # fmt: skip

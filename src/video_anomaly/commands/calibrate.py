@@ -29,14 +29,16 @@ def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
     from ..cues import AECue, MotionCue
     from ..detector import CALIBRATIONS, DetectorConfig
-    from ..scores import live_scores
+    from ..scores import default_score, live_scores
 
     d = DetectorConfig()
     p.add_argument(
         "--score",
         choices=live_scores(),
         default=None,
-        help="the detector's default live score (default: motion when the motion cue is fitted, else ae)",
+        help=f"the detector's default live score (default: {d.score} for the default cues "
+        f"{','.join(d.cues)}; with other cues, the one preferred cue alone when only one is fitted (ae,motion: "
+        f"{default_score(('ae', 'motion'))}), else the score that reads every cue)",
     )
     p.add_argument(
         "--target-far",
