@@ -15,4 +15,7 @@ for n in ${@:-ped2 ped1}; do
   $VA calibrate src/video_anomaly/weights/ucsd-$n --dataset $UCSD/UCSD$n --cues $CUES --device cpu
   live=$($PY -c "from video_anomaly import Detector; print(','.join(Detector.load('ucsd-$n').thresholds))")
   $VA evaluate --model ucsd-$n $UCSD/UCSD$n --score $live --out runs/models/ucsd-$n --quiet --device cpu
+  # What `video-anomaly models` prints: read from these evaluation.json files, never typed.
+  $PY scripts/record_measured.py ucsd-$n runs/models/ucsd-$n --data "UCSD ${n^} Test ($UCSD/UCSD$n)" \
+    --command "video-anomaly evaluate --model ucsd-$n \$UCSD/UCSD$n --score $live --out runs/models/ucsd-$n"
 done

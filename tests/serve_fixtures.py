@@ -31,6 +31,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def load_text(tmp: Path, text: str):
+    """The ``ServeConfig`` of ``text`` written to ``tmp/serve.toml``."""
+    from video_anomaly.serve.config import load_config
+
+    path = tmp / "serve.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
 def fit_detector(tmp: Path) -> Path:
     """A motion detector (8-px cells) fitted on 6 normal videos of the synthetic scene by `video-anomaly train`."""
     import warnings

@@ -44,6 +44,7 @@ def test_a_marked_event_stops_firing(scene, capsys):
     assert main(["feedback", str(tmp / "s1"), str(ev["id"]), "--normal", "--out", str(tmp / "det2")]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["frames"] == [ev["start_frame"], ev["end_frame"]] and record["added_per_region"]["motion"] > 0
+    assert ev["regions"] and record["regions"] == "the event's object"  # its object's regions, as score tracked it
     doc = json.loads((tmp / "det2" / "detector.json").read_text())
     stem = next((tmp / "s1").glob("*.scores.json")).name[: -len(".scores.json")]  # Test001-<hash of its path>
     assert stem.startswith("Test001") and "at" in doc["meta"]["feedback"][0]
@@ -100,3 +101,203 @@ def test_serve_mark_normal_feeds_the_cameras_detector(scene, tmp_path):
     assert record["event"] == "serve:yard:7" and record["added_per_region"]["motion"] > 0
     said = on_label({"camera": "shipped", "id": 8, "clip": "clip.mp4"}, "normal")
     assert "shipped detector is not changed" in said
+
+
+# ------------------------------------------------- issue 30: a correction never damages the detector (items 1-5)
+
+
+@pytest.fixture(params=["trained", "shipped"])
+def det_copy(request, scene, tmp_path):
+    """A detector folder of one's own: a copy of the trained synthetic one, or of the shipped ``ucsd-ped2``."""
+    import shutil
+
+    from video_anomaly import weights
+
+    tmp, _ = scene
+    src = tmp / "det" if request.param == "trained" else weights.folder("ucsd-ped2")
+    return shutil.copytree(src, tmp_path / "det")
+
+
+def _two_objects(shape, n=24) -> np.ndarray:
+    """``(n, H, W)`` uint8: a still textured scene where two blocks move at once, one in the left quarter and one
+    in the right third of the frame."""
+    h, w = shape
+    rng = np.random.default_rng(0)
+    bg = rng.integers(60, 120, size=(h, w), dtype=np.uint8)
+    frames = np.repeat(bg[None], n, axis=0)
+    bh, bw = h // 4, w // 10
+    for t in range(n):
+        y = h // 3 + (t % 6) * max(1, h // 40)
+        for x0 in (w // 20 + t % 4, int(0.7 * w) + t % 4):
+            frames[t, y : y + bh, x0 : x0 + bw] = 230 - 8 * (t % 5)
+    return frames
+
+
+def _two_events(det_dir, tmp) -> tuple:
+    """A ``score`` record of ``_two_objects`` with two overlapping events, one per block (their regions as the
+    tracker writes them), and the recording."""
+    from video_anomaly.api import Detector
+
+    det = Detector.load(det_dir)
+    h, w = det.frame_shape
+    frames = _two_objects((h, w))
+    video = write_folder(frames, tmp / "cam" / "Cam")
+    bh, bw = h // 4, w // 10
+
+    def event(i, x0):
+        regions = [[f, x0, h // 3, x0 + bw + 4, h // 3 + bh + h // 6] for f in range(4, 20)]
+        return {"id": i, "start_frame": 4, "end_frame": 19, "bbox": regions[0][1:], "regions": regions}
+
+    record = {"recording": str(video.resolve()), "detector": str(det_dir), "events": [event(1, w // 20),
+              event(2, int(0.7 * w))]}  # fmt: skip
+    run = tmp / "run"
+    run.mkdir()
+    (run / "Cam.scores.json").write_text(json.dumps(record))
+    return run, frames
+
+
+def _left_maps(det, frames) -> dict:
+    """Per cue that learns, its raw maps of ``frames`` on the cells of the left quarter (the other object)."""
+    out = {}
+    for name, cue in det.cues.items():
+        if hasattr(cue, "absorb"):
+            maps = np.stack([m for m in cue.stream(iter(frames)) if m is not None])
+            gh, gw = cue.grid_shape(det.frame_shape)
+            x1 = np.array([[cue.region_box(r, c, det.frame_shape)[2] for c in range(gw)] for r in range(gh)])
+            left = x1 <= 0.3 * det.frame_shape[1]
+            out[name] = maps[:, left]
+    return out
+
+
+def test_feedback_item1_learns_the_marked_objects_regions_only(det_copy, tmp_path):
+    from video_anomaly.api import Detector
+
+    run, frames = _two_events(det_copy, tmp_path)
+    before = _left_maps(Detector.load(det_copy), frames)
+    record = Detector.load(det_copy).feedback(run, "Cam:2")
+    assert record["added_per_region"]["motion"] > 0
+    # The other object's frames are not taken for normal ones either: the threshold is not raised over it.
+    before_t, now_t = record["thresholds"][Detector.load(det_copy).config.score]
+    assert now_t <= before_t * 1.05
+    after = _left_maps(Detector.load(det_copy), frames)
+    for name in before:  # the other object's cells learnt nothing: their maps are unchanged
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+
+
+def test_feedback_item2_the_same_event_is_learnt_once(det_copy, tmp_path, capsys):
+    from video_anomaly.api import Detector
+
+    run, _ = _two_events(det_copy, tmp_path)
+    assert main(["feedback", str(run), "Cam:1", "--normal"]) == 0
+    once = Detector.load(det_copy)
+    capsys.readouterr()
+    assert main(["feedback", str(run), "Cam:1", "--normal"]) == 0
+    assert "learnt already" in capsys.readouterr().err
+    again = Detector.load(det_copy)
+    assert len(again.meta["feedback"]) == 1 and again.thresholds == once.thresholds
+
+
+def test_feedback_item3_two_at_once_both_count(det_copy, tmp_path):
+    """Two feedbacks on one detector, each loaded before the other saved (two commands at once): both kept."""
+    from video_anomaly.api import Detector
+
+    run, _ = _two_events(det_copy, tmp_path)
+    first, second = Detector.load(det_copy), Detector.load(det_copy)
+    first.feedback(run, "Cam:1")
+    second.feedback(run, "Cam:2")
+    assert {r["event"] for r in Detector.load(det_copy).meta["feedback"]} == {"Cam:1", "Cam:2"}
+
+
+def test_feedback_item3_another_process_waits_for_the_lock(scene, tmp_path, monkeypatch):
+    """While one feedback learns and saves, the folder's lock is held against every other process."""
+    import shutil
+    import subprocess
+    import sys
+
+    import video_anomaly.feedback as fb
+    from video_anomaly.api import Detector
+
+    det_dir = shutil.copytree(scene[0] / "det", tmp_path / "det")
+    run, _ = _two_events(det_dir, tmp_path)
+    probe = "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, 6)"
+    seen = []
+
+    def learning(*args, **kw):  # another process tries the lock (LOCK_EX | LOCK_NB) meanwhile
+        lock = det_dir / ".detector.lock"
+        seen.append(subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True).returncode)
+        return real(*args, **kw)
+
+    real = fb.mark_normal
+    monkeypatch.setattr(fb, "mark_normal", learning)
+    Detector.load(det_dir).feedback(run, "Cam:1")
+    assert seen == [1]  # BlockingIOError: held
+
+
+class _Killed(BaseException):
+    """A kill -9 stand-in: raised from inside the save, past every ``except Exception``."""
+
+
+def test_feedback_item4_a_save_killed_anywhere_leaves_a_whole_detector(det_copy, monkeypatch):
+    """Killed at each rename of the save in turn, the folder loads as the old detector or the new one."""
+    import os
+
+    from video_anomaly.api import Detector
+
+    real = os.replace
+    for kill_at in range(1, 30):
+        calls = []
+
+        def replace(a, b, *args, kill_at=kill_at, calls=calls):
+            calls.append(b)
+            if len(calls) == kill_at:
+                raise _Killed
+            return real(a, b, *args)
+
+        det = Detector.load(det_copy)
+        n = len(det.meta.get("feedback") or [])
+        det.meta["feedback"] = [*(det.meta.get("feedback") or []), {"event": f"kill-{kill_at}"}]
+        monkeypatch.setattr(os, "replace", replace)
+        try:
+            det.save(det_copy)
+            finished = True
+        except _Killed:
+            finished = False
+        monkeypatch.setattr(os, "replace", real)
+        assert len(Detector.load(det_copy).meta.get("feedback") or []) in (n, n + 1), kill_at
+        if finished:
+            break
+    assert finished and kill_at > 2
+
+
+def test_feedback_item5_refuses_a_recording_replaced_since_score(det_copy, tmp_path):
+    from video_anomaly.api import Detector
+
+    _, frames = _two_events(det_copy, tmp_path)
+    video = tmp_path / "cam" / "Cam"
+    assert main(["score", "--model", str(det_copy), str(video), "--out", str(tmp_path / "s")]) == 0
+    rec_file = next((tmp_path / "s").glob("*.scores.json"))
+    rec = json.loads(rec_file.read_text())
+    rec["events"] = [{"id": 1, "start_frame": 4, "end_frame": 19}]  # an event, whatever this detector raised
+    rec_file.write_text(json.dumps(rec))
+    write_folder(frames[::-1].copy(), video)  # the same names and sizes, other footage
+    with pytest.raises(DataError, match="not the recording that was scored"):
+        Detector.load(det_copy).feedback(tmp_path / "s", "1")
+
+
+def test_feedback_item4_the_remedy_says_the_feedback_it_drops(synthetic_root, tmp_path, capsys):
+    """The remedy a refusal names, ``calibrate``, refits from the training footage: the message and calibrate say
+    that the feedback given is lost, never silently."""
+    from video_anomaly.api import Detector
+    from video_anomaly.errors import CheckpointError
+
+    run = tmp_path / "run"
+    assert main(["train", str(synthetic_root), "--out", str(run), "--cues", "motion", "--motion-cell", "8"]) == 0
+    det = Detector.load(run)
+    det.meta["feedback"] = [{"event": "Test001:1"}, {"event": "Test001:2"}]
+    det.save(run)
+    (run / "detector.sha256").unlink()
+    with pytest.raises(CheckpointError, match="feedback given since is lost"):
+        Detector.load(run)
+    capsys.readouterr()
+    assert main(["calibrate", str(run)]) == 0
+    assert "feedback on 2 events marked normal is not kept" in capsys.readouterr().err

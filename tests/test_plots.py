@@ -23,3 +23,18 @@ def test_figures_are_written(tmp_path):
     assert p3.exists()
     p4 = plots.plot_loss_curve([1, 2, 3], [1.0, 0.05, 0.01], tmp_path / "loss.png", val_losses=[1.2, 0.1, 0.02])
     assert p4.exists() and p4.stat().st_size > 1000
+
+
+def test_score_legend_covers_no_part_of_the_curve():
+    # The legend inside the axes hid the demo's only threshold crossing (issue 29): it must lie outside them.
+    s = np.r_[np.zeros(30), np.linspace(0, 2, 10)]  # the crossing is in the top right, where a legend would go
+    fig = plots.score_figure(s, threshold=1.0, alarms=s > 1.0, labels=s > 0.5, title="t")
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    (legend,) = fig.legends
+    box, axes_box = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert len(legend.get_texts()) == 4
+    assert box.y1 <= axes_box.y0  # wholly below the axes
+    assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.x1  # and on the figure
+    plots._pyplot().close(fig)

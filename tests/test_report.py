@@ -92,3 +92,56 @@ def test_report_loads_in_headless_chromium_without_console_errors(run_dir, tmp_p
     assert len(re.findall(r'<tr class="event"', dom)) >= 1 and '<img class="thumb"' in dom
     assert f'<a class="overlay" href="{_stem(run_dir, "grass0")}.overlay.mp4"' in dom
     assert np.all([t in dom for t in ("Test001", "grass0")])
+
+
+def _record(video: str, events: list[dict], scores=None, labels=None) -> dict:
+    return {"video": video, "n_frames": 40, "fps": 10.0, "score_name": "fused", "threshold": 1.0, "target_far": 0.01,
+            "events": events, "scores": scores or [0.5] * 40, "labels": labels}  # fmt: skip
+
+
+def _event(ident: int, start: int, end: int, peak: float, peak_frame: int, thumbnail=None) -> dict:
+    return {"type": "event", "id": ident, "start_frame": start, "end_frame": end, "start_time": start / 10,
+            "end_time": (end + 1) / 10, "peak_frame": peak_frame, "peak_score": peak, "bbox": [0, 0, 8, 8],
+            "thumbnail": thumbnail}  # fmt: skip
+
+
+def test_report_without_labels_opens_with_events_per_recording_the_longest_and_the_highest(tmp_path):
+    from video_anomaly.report import build_report
+
+    (tmp_path / "a.scores.json").write_text(
+        json.dumps(_record("a", [_event(1, 2, 5, 3.5, 3), _event(2, 10, 30, 2.0, 12)]))
+    )
+    (tmp_path / "b.scores.json").write_text(json.dumps(_record("b", [_event(1, 4, 8, 7.25, 6)])))
+    (tmp_path / "c.scores.json").write_text(json.dumps(_record("c", [])))
+    page = build_report(tmp_path).read_text()
+    (summary,) = re.findall(r'<ul class="events-summary">(.*?)</ul>', page)
+    assert page.index("events-summary") < page.index('class="video"')
+    assert "3 event(s) in 3 recording(s) (a: 2, b: 1, c: 0)" in summary
+    assert "longest: event 2 of a, 2.1 s (frames 10-30)" in summary
+    assert "highest: event 1 of b, peak region score 7.25 at frame 6" in summary
+
+
+def test_report_table_gives_the_objects_peak_beside_the_curve_at_that_frame(tmp_path):
+    from video_anomaly.report import build_report
+
+    scores = [0.5] * 40
+    scores[12] = 1.74  # the frame value the curve shows where the object's region peaked at 3.04
+    (tmp_path / "a.scores.json").write_text(json.dumps(_record("a", [_event(4, 10, 20, 3.04, 12)], scores)))
+    page = build_report(tmp_path).read_text()
+    head = re.search(r'<table class="events"><tr>(.*?)</tr>', page).group(1)
+    assert "peak (object)" in head and "curve at peak" in head and 'title="the highest calibrated score' in head
+    row = re.search(r'<tr class="event">(.*?)</tr>', page).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[0] == "4" and cells[5] == "3.04" and cells[6] == "1.74"
+
+
+def test_thumbnails_are_named_and_shown_by_the_events_id(run_dir):
+    # The table showed each event's id (from 1) while thumbnails were numbered 0, 1, ... (issue 29).
+    grass0 = _stem(run_dir, "grass0")
+    rec = json.loads((run_dir / f"{grass0}.scores.json").read_text())
+    assert rec["events"]
+    for ev in rec["events"]:
+        assert ev["thumbnail"] == f"{grass0}.event-{ev['id']}.png" and (run_dir / ev["thumbnail"]).is_file()
+    html = (run_dir / "report.html").read_text()
+    for ev in rec["events"]:
+        assert f'<tr class="event"><td>{ev["id"]}</td>' in html and f'alt="event {ev["id"]} at frame' in html

@@ -12,20 +12,13 @@ pytest.importorskip("fastapi")
 pytest.importorskip("sqlalchemy")
 
 from serve_fixtures import TOKEN, free_port, webhook_receiver  # noqa: E402
+from serve_fixtures import load_text as _load  # noqa: E402
 
 CAMERA = """
 [cameras.yard]
 source = "rtsp://admin:hunter2@cam.local/stream"
 detector = "ucsd-ped2"
 """
-
-
-def _load(tmp_path, text: str):
-    from video_anomaly.serve.config import load_config
-
-    path = tmp_path / "serve.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 # ------------------------------------------------------------------ config
@@ -118,10 +111,15 @@ def client(tmp_path):
         labels.append((row["id"], label))
         return "<b>fed</b>"
 
-    status = {"yard": {"state": "live", "fps": 9.9, "score": 0.4, "threshold": 1.5, "in_event": False, "frames": 5}}
-    app = create_app(cfg, store, status=lambda: status, on_label=on_label)
+    store.record("gate/r/2", object_label="bicycle", track_id="7", kind="loitering")
+    status = {"yard": {"state": "live", "fps": 9.9, "score": 0.4, "threshold": 2.4685306549072266, "in_event": False,
+                       "frames": 5}}  # fmt: skip
+    from video_anomaly.serve.live import LiveFrames
+
+    live = LiveFrames()
+    app = create_app(cfg, store, status=lambda: status, on_label=on_label, live=live)
     with TestClient(app) as c:
-        c.labels = labels
+        c.labels, c.store, c.live, c.media = labels, store, live, cfg.store.media
         yield c
     store.close()
 
@@ -151,6 +149,116 @@ def test_api_lists_and_filters(client):
         ev["curve"] == [[-1.0, 0.5], [0.0, 2.0], [1.0, 3.0]] and ev["duration_s"] == 2.0 and ev["start"].endswith("Z")
     )
     assert client.get("/api/events", params={"camera": "nope"}).status_code == 404
+
+
+def test_cameras_page_rounds_and_wraps_and_the_api_links_absolutely(client):
+    page = client.get("/").text
+    assert "2.47" in page and "2.4685306549072266" not in page  # 3 significant digits
+    css = client.get("/static/style.css").text
+    assert 'class="source"' in page and "td.source" in css and "overflow-wrap: anywhere" in css
+    ev = client.get("/api/events/1").json()
+    assert ev["url"] == "http://127.0.0.1:8765/events/1" and ev["snapshot_url"].startswith(
+        "http://127.0.0.1:8765/media/"
+    )
+    assert client.get("/api/events").json()[0]["url"].startswith("http://127.0.0.1:8765/events/")
+
+
+def test_unfinished_media_are_never_served(client):
+    day = client.media / "yard" / "2026-12-05"
+    day.mkdir(parents=True)
+    (day / "yard_r_1.webm").write_bytes(b"whole")
+    (day / ".yard_r_2.webm.4242.part").write_bytes(b"half")
+    assert client.get("/media/yard/2026-12-05/yard_r_1.webm").status_code == 200
+    assert client.get("/media/yard/2026-12-05/.yard_r_2.webm.4242.part").status_code == 404
+
+
+def test_event_page_shows_its_object_and_says_interrupted_plainly(client):
+    from video_anomaly.serve.store import INTERRUPTED, OPEN
+
+    i = client.store.record("yard/r/9", camera="yard", run_id="r", start_frame=9, status=OPEN, start_ts=1e9 + 900,
+                            threshold=1.5)  # fmt: skip
+    client.store.interrupt_open()
+    page = client.get(f"/events/{i}").text
+    assert client.store.get(i)["status"] == INTERRUPTED
+    assert "(open)" not in page and "→" not in page and "interrupted: the service stopped during this event" in page
+    # The object's own curve (rows of 7: the frame's score last): its peak is said as the object's region's.
+    curve = [[-0.1, 0.2, 0, 0, 8, 8, 0.3], [0.0, 3.0, 0, 0, 8, 8, 1.7], [0.1, 2.0, 0, 0, 8, 8, 2.9]]
+    j = client.store.record("yard/r/10", camera="yard", run_id="r", start_frame=10, status="closed",
+                            start_ts=1e9 + 950, end_ts=1e9 + 951, peak_ts=1e9 + 950, peak_score=3.0, threshold=1.5,
+                            curve=curve, bbox=[0, 0, 8, 8], clip="yard/x.webm")  # fmt: skip
+    page = client.get(f"/events/{j}").text
+    assert "peak (object region) 3" in page and "the frame's score there: 1.7" in page and "track " not in page
+    assert 'id="frame-curve"' in page and 'id="object-curve"' in page and 'id="clip-box"' in page
+
+
+def test_camera_page_has_a_live_view_and_a_timeline_with_thumbnails(client):
+    assert client.get("/api/cameras/yard/live.jpg").status_code == 503  # no frame yet
+    from video_anomaly.serve.live import render_jpeg
+
+    m = np.zeros((4, 6), np.float32)
+    m[1, 2] = 3.0
+    jpeg = render_jpeg(np.full((32, 48), 90, np.uint8), m, 1.5)
+    client.live.put("yard", jpeg)
+    r = client.get("/api/cameras/yard/live.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == jpeg
+    import io
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    assert rgb[12, 20, 0] > rgb[12, 20, 2] + 60 and abs(rgb[28, 4, 0] - 90) < 8  # heat over the region, grey elsewhere
+    with client.stream("GET", "/api/cameras/yard/live.mjpeg") as s:
+        assert s.headers["content-type"].startswith("multipart/x-mixed-replace; boundary=")
+        first = next(s.iter_bytes())
+    assert first.startswith(b"--frame\r\nContent-Type: image/jpeg") and jpeg in first
+    assert client.get("/api/cameras/nope/live.mjpeg").status_code == 404
+    page = client.get("/cameras/yard?day=2001-09-09").text
+    assert 'id="live"' in page and 'data-stream="/api/cameras/yard/live.mjpeg"' in page
+    assert page.count('class="mark status-closed"') == 2 and page.count('<img class="snapshot"') == 2
+    assert "No event on 2001-09-10" in client.get("/cameras/yard?day=2001-09-10").text
+    assert client.get("/cameras/yard?day=someday").status_code == 422
+
+
+def test_the_live_feed_is_bounded_and_never_waits():
+    """A worker offers every frame; at most one waits for the service (a full slot drops the new one), and frames
+    come at most ``fps`` a second."""
+    import multiprocessing as mp
+
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.serve.live import LiveFeed, LiveFrames
+
+    qu = mp.get_context("spawn").Queue(maxsize=1)
+    feed = LiveFeed(qu, 1.5, fps=1e9)
+    m = np.zeros((4, 6), np.float32)
+    t0 = time.monotonic()
+    for i in range(5):  # nobody reads: the first waits, the others are dropped, none blocks
+        feed.offer(FrameScore(i, 0.0, 0.0, False, (0, 0, 8, 8), m, np.full((32, 48), 10 * i, np.uint8)))
+    assert time.monotonic() - t0 < 5
+    frames = LiveFrames()
+    deadline = time.monotonic() + 5
+    while frames.latest("yard")[0] == 0 and time.monotonic() < deadline:
+        frames.poll({"yard": qu})
+    n, jpeg = frames.latest("yard")
+    assert n == 1 and jpeg.startswith(b"\xff\xd8")
+    slow = LiveFeed(qu, 1.5, fps=0.001)  # one frame, then none for 1000 s
+    for i in range(3):
+        slow.offer(FrameScore(i, 0.0, 0.0, False, (0, 0, 8, 8), m, np.zeros((32, 48), np.uint8)))
+    deadline = time.monotonic() + 5
+    while frames.latest("yard")[0] == 1 and time.monotonic() < deadline:
+        frames.poll({"yard": qu})
+    frames.poll({"yard": qu})
+    assert frames.latest("yard")[0] == 2
+    qu.close()
+    qu.join_thread()
+
+
+def test_events_filter_by_day_and_object_label(client):
+    assert client.get("/api/events", params={"day": "2001-09-09"}).json().__len__() == 3
+    assert client.get("/api/events", params={"day": "2001-09-08"}).json() == []
+    (ev,) = client.get("/api/events", params={"object": "bicycle"}).json()
+    assert ev["camera"] == "gate" and (ev["object_label"], ev["track_id"], ev["kind"]) == ("bicycle", "7", "loitering")
+    page = client.get("/events?object=bicycle").text
+    assert page.count('class="event"') == 1 and '<option value="bicycle" selected>' in page
 
 
 def test_labels_need_the_token(client):
@@ -269,16 +377,31 @@ def test_home_assistant_discovery_points_at_the_state_topic():
 SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above threshold 1.0 at frames 30-35
 
 
+def _run_recorder(tmp_path, detector, frames):
+    """``frames`` through ``run_source`` with ``detector`` (a stand-in with ``push``) into a worker's
+    ``EventRecorder`` (camera "yard", 10 frames/s, threshold 1, pre- and post-roll 1 s); ``(store, sent, stats)``."""
+    from video_anomaly.events import EventTracker
+    from video_anomaly.runner import run_source
+    from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.recorder import EventRecorder
+    from video_anomaly.serve.store import Store
+    from video_anomaly.sources import LiveSource
+
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    sent = []
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
+    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
+    stats = run_source(detector, LiveSource("x", iter(frames), 10.0, False), tracker=tracker, on_frame=rec.on_frame)
+    rec.finish()
+    return store, sent, stats
+
+
 def _record(tmp_path, scores=SCRIPT):
     """Frames through ``run_source`` with a scripted detector into a worker's ``EventRecorder``; ``(store, sent,
     frames)``."""
     from video_anomaly.detector import FrameScore
-    from video_anomaly.live.events import EventTracker
-    from video_anomaly.live.runner import run_source
-    from video_anomaly.live.sources import LiveSource
-    from video_anomaly.serve.config import CameraConfig
-    from video_anomaly.serve.store import Store
-    from video_anomaly.serve.workers import EventRecorder
 
     class Scripted:
         clip_length = 1
@@ -288,15 +411,7 @@ def _record(tmp_path, scores=SCRIPT):
             return FrameScore(index, s, s, s > 1.0, (8, 8, 24, 24), None, frame)
 
     frames = [np.full((32, 48), 10 * (i % 20), np.uint8) for i in range(len(scores))]
-    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
-    store.migrate()
-    sent = []
-    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=1.0, post_roll_s=1.0)
-    tracker = EventTracker(1.0, fps=10, end_after=cam.end_after, min_length=cam.min_length, source="yard")
-    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: sent.append((kind, f)))
-    stats = run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=rec.on_message,
-                       on_frame=rec.on_frame)  # fmt: skip
-    rec.finish()
+    store, sent, stats = _run_recorder(tmp_path, Scripted(), frames)
     assert stats.frames == len(scores)
     return store, sent, frames
 
@@ -315,7 +430,8 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert row["peak_ts"] - row["start_ts"] == pytest.approx(0.2)
     assert [c[1] for c in row["curve"]][:3] == [0.1] * 3 and max(c[1] for c in row["curve"]) == 5.0
     assert row["curve"][0][0] == pytest.approx(-1.0)  # one second of pre-roll
-    assert all(c[2:] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
+    assert all(c[2:6] == [8, 8, 24, 24] for c in row["curve"])  # each frame's box
+    assert [c[6] for c in row["curve"]] == [c[1] for c in row["curve"]]  # no region map: the frame's score
     snap = tmp_path / "media" / row["snapshot"]
     peak = np.asarray(Image.open(snap).convert("L"))
     assert peak.shape == (32, 48) and abs(int(peak[16, 16]) - int(frames[32][16, 16])) <= 3  # the peak frame
@@ -326,6 +442,88 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     assert n == 10 + 6 + 10  # pre-roll 1 s + frames 30-35 + post-roll 1 s, at 10 frames/s
     assert row["media_bytes"] == snap.stat().st_size + (tmp_path / "media" / row["clip"]).stat().st_size
     assert not list((tmp_path / "media").rglob("*.part"))
+    store.close()
+
+
+# Two objects on a 64x96 frame of 16-pixel regions (4 x 6): A at the top left, frames 30-36, peak 5 at frame 33;
+# B at the bottom right, frames 34-70, peak 8 at frame 40, then a long fall (its peak leaves any short buffer).
+# The frame's score is its highest region, so A's peak is never the frame's peak of B's time and vice versa.
+OBJ_A = dict(zip(range(30, 37), [2.0, 3.0, 4.0, 5.0, 4.0, 3.0, 2.0]))
+OBJ_B = dict(zip(range(34, 41), [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])) | {i: 8.0 - (i - 40) * 0.2 for i in range(41, 71)}
+
+
+def _value(i: int) -> int:
+    """Frame ``i``'s grey level: every frame tells which it is."""
+    return 20 + (i * 5) % 220
+
+
+def _two_objects(tmp_path, n: int = 90):
+    """The two objects through ``run_source`` into an ``EventRecorder``; ``(store, sent)``."""
+    from video_anomaly.detector import FrameScore
+
+    class Scripted:
+        clip_length = 1
+
+        def push(self, frame, index):
+            m = np.full((4, 6), 0.1, np.float32)
+            m[0, 0], m[3, 5] = OBJ_A.get(index, 0.1), OBJ_B.get(index, 0.1)
+            s = float(m.max())
+            r, c = np.unravel_index(int(m.argmax()), m.shape)
+            return FrameScore(index, s, s, s > 1.0, (16 * c, 16 * r, 16 * c + 16, 16 * r + 16), m, frame)
+
+    store, sent, _ = _run_recorder(tmp_path, Scripted(), [np.full((64, 96), _value(i), np.uint8) for i in range(n)])
+    return store, sent
+
+
+def test_every_event_has_a_snapshot_of_its_own_object_at_its_own_peak(tmp_path):
+    """Two overlapping objects whose peaks are not the frame's peak of the other's time: each event's snapshot is
+    its object's peak frame with its object's box; its curve is its object's score, the frame's beside it."""
+    from PIL import Image
+
+    store, _ = _two_objects(tmp_path)
+    a, b = store.get_uid("yard/run1/30"), store.get_uid("yard/run1/34")
+    assert (a["peak_score"], b["peak_score"]) == (5.0, 8.0)
+    assert a["bbox"] == [0, 0, 16, 16] and b["bbox"] == [80, 48, 96, 64]
+    assert all(e["status"] == "closed" and e["snapshot"] for e in store.list())
+    for row, peak, inside, edge in ((a, 33, (40, 48), (0, 8)), (b, 40, (8, 8), (48, 88))):
+        rgb = np.asarray(Image.open(tmp_path / "media" / row["snapshot"]).convert("RGB")).astype(int)
+        assert abs(rgb[inside][1] - _value(peak)) <= 3, (row["uid"], rgb[inside], _value(peak))  # its peak frame
+        assert rgb[edge][0] > rgb[edge][1] + 40, (row["uid"], rgb[edge])  # its box, in red
+        assert row["peak_ts"] - row["start_ts"] == pytest.approx((peak - row["start_frame"]) / 10)
+    curve_b = {round(c[0], 1): c for c in b["curve"]}
+    at_a_peak = curve_b[round((33 - 34) / 10, 1)]  # B's row at A's peak: B's own region is quiet, the frame is not
+    assert at_a_peak[1] == pytest.approx(0.1) and at_a_peak[6] == pytest.approx(5.0)
+    assert max(c[1] for c in b["curve"]) == pytest.approx(8.0) and max(c[1] for c in a["curve"]) == pytest.approx(5.0)
+    assert all(c[2:6] == [80, 48, 96, 64] for c in b["curve"])  # its box on every frame (for the clip's overlay)
+    store.close()
+
+
+def test_a_second_event_opening_does_not_cut_the_first_ones_clip(tmp_path):
+    """B opens while A is open: A's clip still runs from its pre-roll to its post-roll, B has its own."""
+    av = pytest.importorskip("av")
+
+    store, sent = _two_objects(tmp_path)
+    counts = {}
+    for row in store.list():
+        with av.open(str(tmp_path / "media" / row["clip"])) as c:
+            counts[row["start_frame"]] = sum(1 for _ in c.decode(video=0))
+    assert counts == {30: 10 + 7 + 10, 34: 10 + 37 + 10}  # pre-roll 1 s + its frames + post-roll 1 s
+    assert [k for k, _ in sent if k in ("event_start", "event")] == ["event_start", "event_start", "event", "event"]
+    assert not list((tmp_path / "media").rglob(".*"))
+    store.close()
+
+
+def test_a_snapshot_that_cannot_be_written_is_said(tmp_path, monkeypatch):
+    import video_anomaly.serve.media as media
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(media, "write_snapshot", full)
+    store, sent = _two_objects(tmp_path)
+    said = [f["message"] for k, f in sent if k == "warning"]
+    assert sum("cannot write the snapshot" in m and "No space left" in m for m in said) == 2, said
+    assert [r["status"] for r in store.list()] == ["closed", "closed"]  # the events are kept, without it
     store.close()
 
 
@@ -352,6 +550,56 @@ def test_a_failing_clip_costs_the_clip_not_the_event(tmp_path, monkeypatch):
     assert any("the clip failed" in f.get("message", "") for k, f in sent if k == "warning")
     assert not list((tmp_path / "media").rglob("*.part")) and not list((tmp_path / "media").rglob("*.webm"))
     store.close()
+
+
+def test_a_restart_removes_unfinished_media_and_announces_interrupted_events(tmp_path):
+    """What a kill -9 leaves: an open event (announced as started, never ended) and hidden half-written files."""
+    from video_anomaly.serve.service import Service
+    from video_anomaly.serve.store import OPEN, Store
+
+    with webhook_receiver() as (hook, posts):
+        cfg = _load(tmp_path, f'[[webhooks]]\nurl = "{hook}"\n' + CAMERA)
+        store = Store(cfg.store.database, cfg.store.media)
+        store.migrate()
+        i = store.record("yard/r/1", camera="yard", run_id="r", start_frame=1, status=OPEN, start_ts=1e9, threshold=1)
+        store.close()
+        day = cfg.store.media / "yard" / "2026-12-05"
+        day.mkdir(parents=True)
+        (day / ".yard_r_1.webm.4242.part").write_bytes(b"half")
+        (day / ".yard_r_1.jpg.0a1b.tmp.jpg").write_bytes(b"half")
+        (day / "yard_r_0.webm").write_bytes(b"whole")
+        svc = Service(cfg)
+        assert [p.name for p in cfg.store.media.rglob("*") if p.is_file()] == ["yard_r_0.webm"]
+        svc.notifier.start()
+        svc.announce_interrupted()
+        deadline = time.monotonic() + 5
+        while not posts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        svc.notifier.stop()
+        svc.store.close()
+    assert [(p["type"], p["id"], p["status"], p["label"]) for p in posts] == [("event", i, "interrupted", "anomaly")]
+
+
+def test_a_clean_stop_leaks_no_semaphore(tmp_path):
+    """The service ends by the signal that stopped it (no exit hooks): the supervisor's queues must be released
+    before, or multiprocessing's resource tracker reports their semaphores leaked."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(CAMERA + 'schedule = ["00:00-00:01"]\n')  # never active at the clock below: no worker
+    code = f"""
+import os, signal, datetime
+from video_anomaly.serve.config import load_config
+from video_anomaly.serve.workers import Supervisor
+sup = Supervisor(load_config({str(cfg)!r}), clock=lambda: datetime.datetime(2026, 12, 5, 12, 0))
+sup.start()
+sup.stop()
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+os.kill(os.getpid(), signal.SIGTERM)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -15 and "leaked semaphore" not in r.stderr, r.stderr
 
 
 def test_service_notifies_each_event_from_the_store(tmp_path):

@@ -71,8 +71,9 @@ def _events(db: Path) -> list[dict]:
             raise
 
 
-def _children(pid: int) -> list[int]:
-    """The camera worker processes of the service ``pid`` (multiprocessing's resource tracker left out)."""
+def _children(pid: int, marker: bytes = b"spawn_main") -> list[int]:
+    """The camera worker processes of the service ``pid`` (``marker``: ``b"resource_tracker"`` for multiprocessing's
+    resource tracker instead)."""
     out = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
@@ -80,7 +81,7 @@ def _children(pid: int) -> list[int]:
                 cmd = Path(f"/proc/{child}/cmdline").read_bytes()
             except FileNotFoundError:
                 continue
-            if b"spawn_main" in cmd:
+            if marker in cmd:
                 out.append(int(child))
     return out
 
@@ -138,27 +139,34 @@ def service(fitted):
             recorder.close()
 
 
-def test_browser_reviews_an_event(service):
-    """Real Chromium: the events page shows the event's snapshot, the event page plays its clip, "mark normal"
-    is refused without the token and stored with it."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    import shutil
+SHOTS = Path(os.environ.get("VIDEO_ANOMALY_SCREENSHOTS", "/tmp"))  # where the browser tests leave screenshots
 
+
+def _chrome():
+    """Headless Debian Chromium through chromedriver (skips without them)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_exe = shutil.which("chromedriver")
     if not chromium or not driver_exe:
         pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them as root)")
     from selenium.webdriver.chrome.service import Service as DriverService
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
+                "--autoplay-policy=no-user-gesture-required", "--window-size=1100,1000"):  # fmt: skip
+        opts.add_argument(arg)
+    return webdriver.Chrome(options=opts, service=DriverService(driver_exe))
+
+
+def test_browser_reviews_an_event(service):
+    """Real Chromium: the events page shows the event's snapshot, the event page plays its clip, "mark normal"
+    is refused without the token and stored with it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     port = service["port"]
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--mute-audio",
-                "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(options=opts, service=DriverService(driver_exe))
+    driver = _chrome()
     try:
         wait = WebDriverWait(driver, 20)
         event = _complete(service["db"], "yard")[0]
@@ -194,6 +202,53 @@ def test_browser_reviews_an_event(service):
         assert _get(port, f"/api/events/{event['id']}")["label"] == "normal"
         driver.get(f"http://127.0.0.1:{port}/events?label=normal")
         assert driver.find_elements(By.CSS_SELECTOR, f'li.event[data-id="{event["id"]}"]')
+    finally:
+        driver.quit()
+
+
+# The <img>'s current picture, drawn into a canvas, as a short fingerprint (an MJPEG <img> shows the latest part).
+_IMG_PRINT = """const img = arguments[0], c = document.createElement("canvas");
+c.width = img.naturalWidth; c.height = img.naturalHeight;
+const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+const d = g.getImageData(0, 0, c.width, c.height).data; let h = 0;
+for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) % 1000000007;
+return h;"""
+
+
+def test_browser_live_view_updates_and_the_timeline_has_thumbnails(service):
+    """Real Chromium on a camera's page: the live view (MJPEG with the heat map) shows a picture that changes, the
+    day's timeline marks the events and shows their snapshots; the event page draws its object's box over the
+    clip. Screenshots are left in ``SHOTS`` to be looked at."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = service["port"]
+    driver = _chrome()
+    try:
+        wait = WebDriverWait(driver, 30)
+        driver.get(f"http://127.0.0.1:{port}/cameras/yard")
+        live = driver.find_element(By.ID, "live")
+        wait.until(lambda d: d.execute_script("return arguments[0].naturalWidth", live) == 96)
+        first = driver.execute_script(_IMG_PRINT, live)
+        driver.save_screenshot(str(SHOTS / "serve_live_1.png"))
+        wait.until(lambda d: d.execute_script(_IMG_PRINT, live) != first)  # the picture moves on
+        driver.save_screenshot(str(SHOTS / "serve_live_2.png"))
+        closed = driver.find_elements(By.CSS_SELECTOR, "#timeline a.mark.status-closed")
+        thumbs = driver.find_elements(By.CSS_SELECTOR, "#thumbs img.snapshot")
+        assert closed and len(thumbs) >= len(closed), (len(closed), len(thumbs))  # (an open event has none yet)
+        for img in thumbs:
+            wait.until(lambda d, img=img: d.execute_script("return arguments[0].complete", img))
+            assert driver.execute_script("return arguments[0].naturalWidth", img) == 96
+        driver.execute_script("arguments[0].scrollIntoView()", driver.find_element(By.ID, "timeline"))
+        driver.save_screenshot(str(SHOTS / "serve_timeline.png"))
+
+        event = _complete(service["db"], "yard")[-1]
+        driver.get(f"http://127.0.0.1:{port}/events/{event['id']}")
+        box = driver.find_element(By.ID, "clip-box")
+        wait.until(lambda d: box.is_displayed() and box.size["width"] > 0)  # its object's box over the playing clip
+        assert driver.find_element(By.ID, "frame-curve").get_attribute("points")
+        assert "peak (object region)" in driver.find_element(By.ID, "summary").text
+        driver.save_screenshot(str(SHOTS / "serve_event.png"))
     finally:
         driver.quit()
 
@@ -235,6 +290,8 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
 
     hook = next(p for p in posts if p["type"] == "event" and p["id"] == first["id"])
     assert hook["camera"] == "yard" and hook["clip_url"] == f"http://127.0.0.1:{port}/media/{first['clip']}"
+    # As NVRs send them: the object's class (none named here), its peak score and its box.
+    assert (hook["label"], hook["score"], hook["box"]) == ("anomaly", first["peak_score"], json.loads(first["bbox"]))
     starts = [p for p in posts if p["type"] == "event_start" and p["id"] == first["id"]]
     assert len(starts) == 1 and starts[0]["status"] == "open"
     topics = {m[0]: (m[1], m[2]) for m in mqtt.messages}
@@ -256,19 +313,37 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
     assert "homeassistant/sensor/video_anomaly_quiet/score/config" in retained
 
     proc = service["proc"]
+    trackers = _children(proc.pid, b"resource_tracker")
+    assert trackers, "the queues started multiprocessing's resource tracker"
     rc = _stop(proc)
     assert rc in (0, -signal.SIGTERM), service["log"].read_text()
+    # The resource tracker outlives the service and says at its exit what was never released.
+    wait_for(lambda: not any(_alive(t) for t in trackers), 10, "the resource tracker to exit")
+    assert "leaked" not in service["log"].read_text(), service["log"].read_text()
     assert not [e for e in _events(db) if e["status"] == "open"], "SIGTERM closes the open events"
     assert "camera run ended" in service["log"].read_text()
     assert not [e for e in _events(db) if e["camera"] == "quiet"]
 
 
 def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(pristine, tmp_path):
+    """kill -9 mid-event, then a restart: nothing lost or doubled, the cut-off event marked interrupted and its end
+    announced on MQTT, the half-written clip removed (and never served), the page saying so plainly."""
+    import httpx
+
     det, recs, _ = _own_copy(pristine, tmp_path)
     port = free_port()
-    cfg = write_config(tmp_path / "serve.toml", detector=det, port=port,
+    with mosquitto() as mqtt_port:
+        recorder = MqttRecorder(mqtt_port)
+        try:
+            _kill_9_and_restart(det, recs, tmp_path, port, mqtt_port, recorder, httpx)
+        finally:
+            recorder.close()
+
+
+def _kill_9_and_restart(det, recs, tmp_path, port, mqtt_port, mqtt, httpx):
+    cfg = write_config(tmp_path / "serve.toml", detector=det, port=port, mqtt_port=mqtt_port,
                        cameras={"yard": {"source": str(recs["yard"]), "loop": True, "fps": FPS}})  # fmt: skip
-    db, log = tmp_path / "events.sqlite", tmp_path / "serve.log"
+    db, log, media = tmp_path / "events.sqlite", tmp_path / "serve.log", tmp_path / "media"
     proc = start_service(cfg, log)
     try:
         wait_for(lambda: db.exists() and _complete(db, "yard"), 90, "a complete event", proc, log)
@@ -284,9 +359,24 @@ def test_kill_9_mid_event_then_restart_loses_and_duplicates_nothing(pristine, tm
         # The orphaned workers leave within 0.2 s, writing nothing (the service is gone: nobody to finish for).
         wait_for(lambda: not any(Path(f"/proc/{w}").exists() and _alive(w) for w in workers), 10, "workers to exit")
         assert _events(db) == snapshot
+        half = [p for p in media.rglob(".*") if p.is_file()]
+        assert half, "the open event's clip was being written under a hidden name"
 
         proc = start_service(cfg, log)
         wait_for(lambda: len(_complete(db, "yard")) > len(before) + 0, 60, "an event after the restart", proc, log)
+        assert not any(p.exists() for p in half) and "unfinished media file(s)" in log.read_text()
+        for p in half:
+            assert httpx.get(f"http://127.0.0.1:{port}/media/{p.relative_to(media)}", timeout=5).status_code == 404
+        open_id = next(e["id"] for e in snapshot if e["status"] == "open")
+
+        def announced():
+            return [m for t, m, _ in mqtt.messages if t == "video-anomaly/yard/events"
+                    and json.loads(m)["type"] == "event" and json.loads(m)["id"] == open_id]  # fmt: skip
+
+        (msg,) = wait_for(announced, 20, "the interrupted event's end on MQTT", proc, log)
+        assert json.loads(msg)["status"] == "interrupted"
+        page = httpx.get(f"http://127.0.0.1:{port}/events/{open_id}", timeout=5).text
+        assert "(open)" not in page and "interrupted: the service stopped" in page
         after = _events(db)
         by_uid = {e["uid"]: e for e in after}
         assert len(by_uid) == len(after)  # uid is unique: nothing recorded twice

@@ -111,23 +111,41 @@ def test_migrate_creates_the_schema_once_and_refuses_a_newer_one(store):
 
 
 def test_a_later_step_runs_once_on_an_existing_database(store, monkeypatch):
-    """How a schema change ships: a step 2 that adds a column migrates a version-1 database once, rows kept."""
+    """How a schema change ships: a next step that adds a column migrates an existing database once, rows kept."""
     import video_anomaly.serve.store as st
 
     store.migrate()
     _closed(store, "cam/r/1", 10.0)
 
-    def v2(md, conn):
+    def step(md, conn):
         md.tables["events"].append_column(sa.Column("note", sa.String(50)))
         if conn is not None:
             conn.execute(sa.text("ALTER TABLE events ADD COLUMN note VARCHAR(50)"))
 
-    monkeypatch.setitem(st.MIGRATIONS, 2, v2)
-    monkeypatch.setattr(st, "SCHEMA_VERSION", 2)
-    assert store.migrate() == 1 and store.migrate() == 2
+    now = st.SCHEMA_VERSION
+    monkeypatch.setitem(st.MIGRATIONS, now + 1, step)
+    monkeypatch.setattr(st, "SCHEMA_VERSION", now + 1)
+    assert store.migrate() == now and store.migrate() == now + 1
     with store.engine.connect() as conn:
         assert "note" in {c["name"] for c in sa.inspect(conn).get_columns("events")}
         assert conn.execute(sa.text("SELECT uid, note FROM events")).all() == [("cam/r/1", None)]
+
+
+def test_a_version_1_database_gains_the_object_columns(store):
+    """A store made before events could carry an object's label, track and kind: migrated, its rows kept."""
+    import video_anomaly.serve.store as st
+
+    with store.engine.begin() as conn:
+        st.schema_version.create(conn)
+        v1 = st._schema(1, conn)
+        conn.execute(st.schema_version.insert().values(version=1))
+        conn.execute(v1.tables["events"].insert().values(uid="cam/r/1", camera="cam", run_id="r", start_frame=1,
+                     status="closed", start_ts=1.0, threshold=1.0, media_bytes=0, updated_ts=1.0))  # fmt: skip
+    assert store.migrate() == 1
+    (row,) = store.list()
+    assert row["uid"] == "cam/r/1" and (row["object_label"], row["track_id"], row["kind"]) == (None, None, None)
+    _closed(store, "cam/r/2", 2.0, object_label="person", track_id="12", kind="loitering")
+    assert [r["uid"] for r in store.list(object_label="person")] == ["cam/r/2"] and store.object_labels() == ["person"]
 
 
 def test_recording_is_idempotent_and_a_closed_event_never_reopens(store):

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -136,6 +137,24 @@ class _Watched(list):
     def extend(self, paths: Iterable[str | Path]) -> None:
         for p in paths:
             self.append(p)
+
+
+@contextlib.contextmanager
+def folder_removed_on_failure(path: str | Path, keep: str | None = None) -> Iterator[Path]:
+    """On an exception in the block (Ctrl-C included), remove the folder ``path`` and the parents the block
+    created, when the block created it, unless it then holds ``keep`` (work worth resuming, e.g. a trained
+    checkpoint); then re-raise. A folder that was there before is never removed."""
+    path = Path(path).absolute()
+    top = None  # the highest folder missing now: what the block creates
+    p = path
+    while not p.exists() and p != p.parent:
+        top, p = p, p.parent
+    try:
+        yield path
+    except BaseException:
+        if top is not None and top.is_dir() and not (keep and (path / keep).exists()):
+            shutil.rmtree(top, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

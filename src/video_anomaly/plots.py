@@ -86,9 +86,15 @@ def plot_score(
 ) -> Path:
     """The score the alarm uses, in its own units, against frame number: the threshold as a line, alarm frames
     shaded red, ground-truth abnormal frames (when known) shaded grey. ``scores``, ``alarms``, ``labels``: ``(N,)``."""
+    return _save(score_figure(scores, threshold=threshold, alarms=alarms, labels=labels, title=title), path)
+
+
+def score_figure(scores, *, threshold=None, alarms=None, labels=None, title=None):
+    """``plot_score``'s figure, not saved. The legend sits below the axes, never over the curve: inside, any corner
+    can hide the one threshold crossing (the demo's Test004 had it in the top right)."""
     s = np.asarray(scores, dtype=np.float64)
     t = np.arange(len(s))
-    fig, ax = _pyplot().subplots(figsize=(8, 2.8), dpi=100)
+    fig, ax = _pyplot().subplots(figsize=(8, 3.2), dpi=100, layout="constrained")
     if labels is not None:
         _shade(ax, np.asarray(labels, bool), "0.8", "ground truth: abnormal")
     if alarms is not None:
@@ -98,9 +104,8 @@ def plot_score(
         ax.axhline(threshold, color="C3", ls="--", lw=1, label=f"threshold {threshold:.3g}")
     _label(ax, "frame", "anomaly score", title)
     ax.set_xlim(0, max(len(s) - 1, 1))
-    ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path)
+    fig.legend(loc="outside lower center", ncols=4, fontsize=7, frameon=False)
+    return fig
 
 
 def _shade(ax, mask: np.ndarray, color, label: str) -> None:

@@ -87,8 +87,9 @@ def build_report(run_dir, *, out=None, title: str | None = None) -> Path:
     out = Path(out) if out else run_dir / "report.html"
     loaded = _load_records(run_dir)
     title = title or f"video-anomaly report: {run_dir.name}"
-    parts = _page_head(title, loaded)
-    for (rec_path, rec), name in zip(loaded, _titles(run_dir, loaded)):
+    names = _titles(run_dir, loaded)
+    parts = _page_head(title, loaded) + _events_summary([r for _, r in loaded], names)
+    for (rec_path, rec), name in zip(loaded, names):
         parts += _video_section(rec_path, rec, name, run_dir, out)
     parts.append("</body></html>")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,7 @@ def _video_section(rec_path: Path, rec: dict, name: str, run_dir: Path, out: Pat
             f'<p><a class="overlay" href="{e(rel.as_posix())}">overlay video ({e(str(rec["overlay"]))})</a></p>'
         )
     if events:
-        parts += _events_table(events, folder)
+        parts += _events_table(events, folder, rec.get("scores"))
     if events and scores_file:  # feedback reads the frames of a `score` output (an archive keeps no recording path)
         stem = rec_path.name[: -len(".scores.json")]
         parts.append(
@@ -178,21 +179,81 @@ def _video_section(rec_path: Path, rec: dict, name: str, run_dir: Path, out: Pat
     return parts
 
 
-def _events_table(events: list, folder: Path) -> list[str]:
-    """The events as table rows, each with its thumbnail embedded (read from ``folder``)."""
+def _events(rec: dict) -> list[dict]:
+    """A record's events that are objects (a tampered file's others are left out of the summary)."""
+    events = rec.get("events")
+    return [ev for ev in events if isinstance(ev, dict)] if isinstance(events, list) else []
+
+
+def _events_summary(records: list[dict], names: list[str]) -> list[str]:
+    """What an operator reads first, labels or not: the events of each recording, the longest and the highest."""
     e = html.escape
-    head = ("id", "start frame", "end frame", "start s", "end s", "peak score", "box (x0, y0, x1, y1)", "peak")
-    parts = ['<table class="events"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    found = [(name, ev) for rec, name in zip(records, names) for ev in _events(rec)]
+    counts = ", ".join(f"{e(name)}: {len(_events(rec))}" for rec, name in zip(records, names))
+    items = [f"{len(found)} event(s) in {len(records)} recording(s) ({counts})"]
+
+    def duration(item) -> float:
+        a, b = _float(item[1].get("start_time")), _float(item[1].get("end_time"))
+        return b - a if b >= a else -1.0
+
+    timed = [x for x in found if duration(x) >= 0]
+    if timed:
+        name, ev = max(timed, key=duration)
+        items.append(f"longest: event {_num(ev.get('id'))} of {e(name)}, {duration((name, ev)):.1f} s "
+                     f"(frames {_num(ev.get('start_frame'))}-{_num(ev.get('end_frame'))})")  # fmt: skip
+    peaked = [x for x in found if _float(x[1].get("peak_score")) == _float(x[1].get("peak_score"))]
+    if peaked:
+        name, ev = max(peaked, key=lambda x: _float(x[1].get("peak_score")))
+        items.append(f"highest: event {_num(ev.get('id'))} of {e(name)}, peak region score "
+                     f"{_num(ev.get('peak_score'), '.3g')} at frame {_num(ev.get('peak_frame'))}")  # fmt: skip
+    return ['<ul class="events-summary">' + "".join(f"<li>{x}</li>" for x in items) + "</ul>"]
+
+
+def _float(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
+
+
+# Two peaks that differ on purpose: an event is one object, its peak the highest of its own regions; the curve is
+# the frame's value (the mean of the frame's top regions, whatever object they belong to), usually lower.
+_HEAD = (
+    ("event", "the event's id (its thumbnail file, events.jsonl and `feedback STEM:ID` use the same number)"),
+    ("start frame", ""),
+    ("end frame", ""),
+    ("start s", ""),
+    ("end s", ""),
+    ("peak (object)", "the highest calibrated score of the event's own regions, at its peak frame"),
+    ("curve at peak", "the frame score plotted above (mean of the frame's highest regions) at the same frame"),
+    ("box (x0, y0, x1, y1)", "the object's box at its peak frame, in frame pixels"),
+    ("thumbnail", "the frame at the event's peak with its box"),
+)
+
+
+def _events_table(events: list, folder: Path, scores=None) -> list[str]:
+    """The events as table rows, each with its thumbnail embedded (read from ``folder``) and the curve's value
+    (``scores``: the record's per-frame scores) at its peak frame beside its own peak."""
+    e = html.escape
+    scores = scores if isinstance(scores, list) else []
+    head = "".join(f'<th title="{e(tip)}">{e(h)}</th>' if tip else f"<th>{e(h)}</th>" for h, tip in _HEAD)
+    parts = [f'<table class="events"><tr>{head}</tr>']
     for k, ev in enumerate(events):
         ev = ev if isinstance(ev, dict) else {}
+        ident = ev.get("id", k + 1)
         thumb = _data_uri(_inside(folder, ev.get("thumbnail")))
-        alt = f"event {k} at frame {_num(ev.get('peak_frame'))}"
+        alt = f"event {_num(ident)} at frame {_num(ev.get('peak_frame'))}"
         img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
+        peak = ev.get("peak_frame")
+        curve = scores[peak] if isinstance(peak, int) and 0 <= peak < len(scores) else None
         parts.append(
-            f'<tr class="event"><td>{e(str(ev.get("id", k)))}</td><td>{_num(ev.get("start_frame"))}</td>'
+            f'<tr class="event"><td>{_num(ident)}</td><td>{_num(ev.get("start_frame"))}</td>'
             f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
             f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
+            f"<td>{'-' if curve is None else _num(curve, '.3g')}</td>"
             f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
         )
     parts.append("</table>")
+    parts.append(
+        '<p class="muted">peak (object): the highest score of the event\'s own regions; curve at peak: the frame '
+        "score plotted above, at the same frame (the frame's highest regions, whichever object they belong to). "
+        "Both are in the threshold's units.</p>"
+    )
     return parts

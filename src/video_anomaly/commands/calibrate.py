@@ -27,14 +27,16 @@ def add_arguments(p) -> None:
 
 def add_detector_flags(p) -> None:
     """The detector's settings as flags (train and calibrate)."""
-    from ..api import CALIBRATIONS, AECue, DetectorConfig, MotionCue, live_scores
+    from ..api import CALIBRATIONS, AECue, DetectorConfig, MotionCue, default_score, live_scores
 
     d = DetectorConfig()
     p.add_argument(
         "--score",
         choices=live_scores(),
         default=None,
-        help="the detector's default live score (default: motion when the motion cue is fitted, else ae)",
+        help=f"the detector's default live score (default: {d.score} for the default cues "
+        f"{','.join(d.cues)}; with other cues, the one preferred cue alone when only one is fitted (ae,motion: "
+        f"{default_score(('ae', 'motion'))}), else the score that reads every cue)",
     )
     p.add_argument(
         "--target-far",
@@ -108,11 +110,10 @@ def detector_config(args, base=None):
 def run(args) -> int:
     from pathlib import Path
 
-    from ..api import Detector, DetectorConfig, parse_cues
+    from ..api import Detector, DetectorConfig, parse_cues, previous_doc
 
-    base = None
-    if (Path(args.run) / "detector.json").is_file():
-        base = DetectorConfig.from_dict(json.loads((Path(args.run) / "detector.json").read_text())["config"])
+    old = previous_doc(Path(args.run))  # a damaged one is said by calibrate_run, and refitted with defaults
+    base = None if old is None else DetectorConfig.from_dict(old["config"])
     det = Detector.calibrate_run(
         args.run,
         data=args.dataset,

@@ -35,5 +35,7 @@ def run(args) -> int:
             raise DataError(rec_file, "names no detector: give --model DETECTOR")
     det = load_detector(spec)
     record = det.feedback(args.run, args.event_id, normal=args.normal, out=args.out)
-    print(json.dumps({"detector": str(det.path), **record}), file=sys.stdout, flush=True)
+    if record.get("skipped"):
+        print(f"video-anomaly feedback: {record['skipped']}", file=sys.stderr, flush=True)
+    print(json.dumps({"detector": str(args.out or det.path), **record}), file=sys.stdout, flush=True)
     return 0

@@ -25,12 +25,14 @@ def run(args) -> int:
         if row["installed"]:
             doc = json.loads((folder / "detector.json").read_text())
             cues = doc["cues"]
+            score = doc["config"]["score"]
             row |= {
                 "cues": ",".join(cues),
-                "default_score": doc["config"]["score"],
+                "default_score": score,
+                "threshold": (doc.get("thresholds") or {}).get(score),
                 "ae_input": f"{cues['ae']['size']}x{cues['ae']['size']}" if "ae" in cues else "-",
                 "frame": "x".join(str(v) for v in reversed(doc.get("frame_shape") or [])) or "-",
-                "measured": doc.get("meta", {}).get("measured", {}),
+                "measured": weights.measured(name),
             }
         rows.append(row)
     if args.json:
@@ -40,9 +42,26 @@ def run(args) -> int:
         if not r["installed"]:
             print(f"{r['name']}: not installed in this copy ({r['data']})")
             continue
-        auc = "; ".join(f"{k} {v}" for k, v in r["measured"].items()) or "see docs/models.md"
         print(
-            f"{r['name']}: cues {r['cues']} (default score {r['default_score']}), autoencoder input {r['ae_input']}, "
-            f"frames {r['frame']}; trained on {r['data']}; measured: {auc}"
+            f"{r['name']}: cues {r['cues']} (default score {r['default_score']}, threshold {_g(r['threshold'])}), "
+            f"autoencoder input {r['ae_input']}, frames {r['frame']}; trained on {r['data']}; "
+            + _measured(r["measured"], r["default_score"])
         )
     return 0
+
+
+def _g(x) -> str:
+    return "-" if not isinstance(x, (int, float)) else f"{x:.3g}"
+
+
+def _measured(doc: dict | None, score: str) -> str:
+    """The default score's measurement as recorded beside the detector (``weights.measured``), one sentence."""
+    m = ((doc or {}).get("scores") or {}).get(score)
+    if not m:
+        return "not measured in this copy (docs/models.md)"
+    parts = [f"micro AUC {_g(m.get('micro_auc'))}", f"macro AUC {_g(m.get('macro_auc'))}"]
+    if m.get("false_alarm_rate") is not None:
+        parts.append(f"false alarms {m['false_alarm_rate']:.1%} of normal frames (target {m['target_far']:.0%})")
+    if m.get("labelled_anomalies"):
+        parts.append(f"{m['anomalies_with_alarm']} of {m['labelled_anomalies']} anomalies alarmed")
+    return f"measured ({score}, {m.get('protocol')}) on {doc.get('data')}, {doc.get('date')}: " + ", ".join(parts)

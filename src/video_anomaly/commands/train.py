@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..api import DEFAULT_CUES
 from ._types import fraction, frame_side, nonneg_int, positive_float, positive_int, positive_ints
 
-HELP = "train a detector on normal videos (autoencoder and/or motion cue, then calibration)"
+HELP = (
+    f"train a detector on normal videos (default cues {','.join(DEFAULT_CUES)}: minutes, no training loop; "
+    "--cues ae,... trains the seed's autoencoder too), then calibrate it"
+)
 
 
 def add_arguments(p) -> None:
@@ -140,8 +144,6 @@ def run(args) -> int:
     from .calibrate import detector_config
 
     resuming = args.resume and (Path(args.out) / "checkpoint").exists()
-    from ..api import DEFAULT_CUES
-
     cues = parse_cues(args.cues or ("ae,motion" if resuming else ",".join(DEFAULT_CUES)))
     refuse_to_replace(args)
     cfg = resolve_config(args)

@@ -220,13 +220,14 @@ class AppearanceCue(CellGridCue):
             recent.append(self._describe(self._cell_values(small, self._foreground(small, bg), cell)))
             yield np.mean(recent, axis=0, dtype=np.float32) if len(recent) > 1 else recent[0]
 
-    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
+    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256, boxes=None) -> int:
         """Learn more normal appearance (user feedback): the descriptors of ``frames`` after the first ``skip``
-        (context for the background and the pooling) join every region's exemplars (``CellGridCue._add_refs``)."""
+        (context for the background and the pooling) join the regions' exemplars (``CellGridCue._add_refs``;
+        ``boxes``: per frame after ``skip`` the object's pixels, None: every region)."""
         if not self.fitted:
             raise ConfigError("appearance cue: not fitted; nothing to add feedback to")
         desc = [d for i, d in enumerate(self.descriptors(frames)) if i >= skip]
-        return self._add_refs(desc, max_add, np.float32)
+        return self._add_refs(desc, max_add, np.float32, boxes=boxes)
 
     # -- fit and score ------------------------------------------------------------------------------------
 

@@ -118,6 +118,14 @@ def uniform_box(r: int, c: int, grid: tuple[int, int], frame_shape) -> tuple[int
     return (int(c * w / gw), int(r * h / gh), int(round((c + 1) * w / gw)), int(round((r + 1) * h / gh)))
 
 
+def overlapping(cell_boxes: np.ndarray, box) -> np.ndarray:
+    """``(Gh, Gw)`` bool: the regions of ``cell_boxes`` ``(Gh, Gw, 4)`` (``x0, y0, x1, y1`` pixels, ends
+    exclusive) that share pixels with ``box``."""
+    x0, y0, x1, y1 = box
+    cb = cell_boxes
+    return (cb[..., 0] < x1) & (cb[..., 2] > x0) & (cb[..., 1] < y1) & (cb[..., 3] > y0)
+
+
 class OneFrameFeed:
     """An iterator of frames put in one at a time: a cue's stream pulls from it; empty -> ``StopIteration``.
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .base import Cue
+from .base import Cue, overlapping
 
 FEATURES = ("flow_mean", "flow_p95", "moving_fraction", "frame_diff")
 
@@ -229,14 +229,30 @@ class CellGridCue(Cue):
             raise ConfigError(f"{self.name} cue: not fitted; nothing to save")
         return {"cue": self.name, "version": version}
 
-    def _add_refs(self, samples: list[np.ndarray], max_add: int, dtype=None) -> int:
-        """Feedback's part shared by the cues: ``samples`` (per frame ``(Gh, Gw, F)`` unscaled features) join every
-        cell's references, all of them up to ``max_add`` per cell, else a k-center coreset of them. Each call is
-        bounded; the references (and the cost of scoring a frame) grow with every feedback. Returns the number
-        added per cell."""
-        if not samples:
+    def cell_boxes(self, frame_shape: tuple[int, int]) -> np.ndarray:
+        """``(Gh, Gw, 4)`` int boxes ``(x0, y0, x1, y1)`` of every cell, in frame pixels."""
+        gh, gw = self.grid_shape(frame_shape)
+        return np.array(
+            [[self.region_box(r, c, frame_shape) for c in range(gw)] for r in range(gh)], dtype=np.int64
+        ).reshape(gh, gw, 4)
+
+    def _add_refs(self, samples: list, max_add: int, dtype=None, boxes: list | None = None) -> int:
+        """Feedback's part shared by the cues: ``samples`` (per frame ``(Gh, Gw, F)`` unscaled features, None
+        where a frame has none) join the cells' references, all of them up to ``max_add`` per cell, else a
+        k-center coreset of them. ``boxes``: per sample the ``(x0, y0, x1, y1)`` frame pixels of the object
+        learnt (None: every cell): a cell learns only the samples whose box it overlaps, so another object in
+        the same frames is not learnt. Each call is bounded; the references (and the cost of scoring a frame)
+        grow with every feedback. Returns the number added per cell."""
+        boxes = [None] * len(samples) if boxes is None else list(boxes)
+        kept = [(s, b) for s, b in zip(samples, boxes) if s is not None]
+        if not kept:
             return 0
-        x = np.stack(samples) / self.scale  # (n, Gh, Gw, F)
+        x = np.stack([s for s, _ in kept]) / self.scale  # (n, Gh, Gw, F)
+        if any(b is not None for _, b in kept):
+            cb = self.cell_boxes(self.frame_shape)  # (Gh, Gw, 4)
+            inside = np.stack([np.ones(cb.shape[:2], bool) if b is None else overlapping(cb, b) for _, b in kept])
+            # Elsewhere a sample is a copy of one of the cell's references: it changes no nearest distance.
+            x = np.where(inside[..., None], x, self.refs[None, :, :, 0, :])
         n, gh, gw, f = x.shape
         new = kcenter_coreset(np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(gh * gw, n, f), dtype), max_add)
         new = new.reshape(gh, gw, new.shape[1], f).astype(np.float32)

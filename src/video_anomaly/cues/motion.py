@@ -223,13 +223,6 @@ class MotionCue(CellGridCue):
     def n_features(self) -> int:
         return N_FEATURES + self.orient_bins
 
-    def cell_boxes(self, frame_shape: tuple[int, int]) -> np.ndarray:
-        """``(Gh, Gw, 4)`` int boxes ``(x0, y0, x1, y1)`` of every cell, in frame pixels."""
-        gh, gw = self.grid_shape(frame_shape)
-        return np.array(
-            [[self.region_box(r, c, frame_shape) for c in range(gw)] for r in range(gh)], dtype=np.int64
-        ).reshape(gh, gw, 4)
-
     # -- features ---------------------------------------------------------------------------------------
 
     def features(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray | None]:
@@ -391,13 +384,14 @@ class MotionCue(CellGridCue):
         self.fit_features(list(np.concatenate(feats)), shape)
         return out  # type: ignore[return-value]
 
-    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256) -> int:
+    def absorb(self, frames: Iterable[np.ndarray], skip: int = 0, max_add: int = 256, boxes=None) -> int:
         """Learn more normal motion (user feedback): the pooled features of ``frames`` after the first ``skip``
-        (context for the flow and the pooling) join every cell's references (``CellGridCue._add_refs``)."""
+        (context for the flow and the pooling) join the cells' references (``CellGridCue._add_refs``; ``boxes``:
+        per frame after ``skip`` the object's pixels, None: every cell)."""
         if not self.fitted:
             raise ConfigError("motion cue: not fitted; nothing to add feedback to")
         feats = [f for i, f in enumerate(self.features(_fitted_size(frames, self.frame_shape))) if i >= skip]
-        return self._add_refs([f for f in feats if f is not None], max_add)
+        return self._add_refs(feats, max_add, boxes=boxes)
 
     def score_features(self, feats: np.ndarray) -> np.ndarray:
         """Pooled features ``(Gh, Gw, F)`` -> ``(Gh, Gw)`` float32 distances to each cell's nearest reference."""

@@ -171,6 +171,10 @@ def describe_av_error(exc: BaseException, timeout_s: float | None = None) -> str
             if isinstance(exc, tuple(getattr(ave, n) for n in names)):
                 return words
     code = getattr(exc, "errno", None)
+    if ave is not None and isinstance(exc, ave.FFmpegError) and code == errno.EPERM:
+        # FFmpeg's bare -1 (a decoder or demuxer that just failed) reads as EPERM, "Operation not permitted": on
+        # a file that opened, it is the data, never a permission (a file we may not read fails as EACCES).
+        return "FFmpeg failed on this data (error -1: damaged, or not a video)"
     if code in _ERRNO_WORDS:
         return _ERRNO_WORDS[code]
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -20,8 +20,8 @@ MIN_CALIBRATION_FRAMES = 100
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Settings of a detector (chosen by ``scripts/cue_study.py`` on the synthetic scene and UCSD Ped2; see the
-    README for each choice: the motion cue alone ranked first on both, with one divisor for all regions, the
+    """Settings of a detector (chosen by ``scripts/cue_study.py`` on the synthetic scene and UCSD Ped2; see
+    docs/results.md for each choice: the motion cue alone ranked first on both, with one divisor for all regions, the
     highest region as the frame value and no smoothing beyond the motion cue's own 5-frame pooling; fusing the
     autoencoder, or calibrating each region on its own, lowered the AUC on both).
 

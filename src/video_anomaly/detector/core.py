@@ -262,8 +262,8 @@ class Detector:
 
     # ---------------------------------------------------------------------------------- storage
     def save(self, folder: str | Path) -> Path:
-        """Write ``detector.json``, ``detector.safetensors`` and, last, the manifest ``detector.sha256`` of every
-        file of the detector (the autoencoder checkpoint's included) into ``folder``."""
+        """Write ``detector.json``, ``detector.safetensors`` and the manifest ``detector.sha256`` of every file of
+        the detector (the autoencoder checkpoint's included) into ``folder``, as one atomic step."""
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -284,11 +284,6 @@ class Detector:
 
         from . import manifest
 
-        # One integrity unit: the manifest goes first and comes back last, over every file (the JSON included), so a
-        # save killed half-way leaves a folder that `load` refuses as incomplete, never a mix taken for a whole.
-        manifest.begin(folder)
-        manifest.write_file(folder / "detector.safetensors", save(arrays))
-        files = ["detector.json", "detector.safetensors", *(_relative(p, folder) for p in extra_files)]
         doc = {
             "format": FORMAT,
             "version": VERSION,
@@ -299,8 +294,14 @@ class Detector:
             "cues": cue_meta,
             "meta": self.meta,
         }
-        manifest.write_file(folder / "detector.json", (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
-        manifest.finish(folder, files)
+        # One integrity unit, saved atomically (manifest.commit): a save killed at any point leaves the old
+        # detector or the new one, never a mix or a folder without its manifest.
+        files = {
+            "detector.safetensors": save(arrays),
+            "detector.json": (json.dumps(doc, indent=1) + "\n").encode("utf-8"),
+        }
+        with manifest.locked(folder):
+            manifest.commit(folder, files, [_relative(p, folder) for p in extra_files])
         self.path = folder
         return folder
 

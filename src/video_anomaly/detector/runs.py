@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, ConfigError, DataError
+from ..errors import CheckpointError, ConfigError, DataError, plural
 from ..fusion.scores import spec
 from ..fusion.session import VideoScores
-from ..outputs import check_writable_folder
+from ..outputs import check_writable_folder, folder_removed_on_failure
 from .config import DetectorConfig
 
 
@@ -64,29 +64,31 @@ def train(
     from ..seed.run_state import footage_fingerprint
 
     apply_thread_policy()
-    videos = _videos(data, "train")
-    if not videos:
-        raise DataError(data if isinstance(data, (str, Path)) else None, "has no training videos")
-    cues = tuple(cues or DEFAULT_CUES)
-    if train_kw.get("resume") and not (Path(out_dir) / "checkpoint").exists():
-        _same_footage(Path(out_dir) / "detector.json", videos)  # a run of no trained-first cue: its fit's footage
-    check_writable_folder(out_dir)  # a read-only or wrong out_dir is said now, not after the fit
-    root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
-    extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
-    base = detector_config or DetectorConfig()
-    dcfg = dataclasses.replace(base, cues=cues, score=score).check()  # None: default_score(cues)
-    trained, rank = {}, 0
-    for c in cues:
-        if CUES[c].trained_first:
-            trained[c], rank = _train_first(CUES[c], videos, Path(out_dir), config, dcfg.settings(c), device,
-                                            {**extras, **train_kw.pop("extras", {})}, log, train_kw)  # fmt: skip
-    if rank != 0 or not calibrate:
-        return None
-    det = cls.fit(videos, dcfg, log=log, **trained)
-    det.meta["dataset_root"] = extras.get("dataset_root")
-    det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
-    det.save(out_dir)
-    return det
+    # A failed run removes the --out folder it created (a trained checkpoint in it stays, for --resume).
+    with folder_removed_on_failure(out_dir, keep="checkpoint"):
+        videos = _videos(data, "train")
+        if not videos:
+            raise DataError(data if isinstance(data, (str, Path)) else None, "has no training videos")
+        cues = tuple(cues or DEFAULT_CUES)
+        if train_kw.get("resume") and not (Path(out_dir) / "checkpoint").exists():
+            _same_footage(Path(out_dir) / "detector.json", videos)  # a run of no trained-first cue: its fit's footage
+        check_writable_folder(out_dir)  # a read-only or wrong out_dir is said now, not after the fit
+        root = data if isinstance(data, (str, Path)) else getattr(data, "root", None)
+        extras = {"dataset_root": str(Path(root).resolve())} if root is not None else {}
+        base = detector_config or DetectorConfig()
+        dcfg = dataclasses.replace(base, cues=cues, score=score).check()  # None: default_score(cues)
+        trained, rank = {}, 0
+        for c in cues:
+            if CUES[c].trained_first:
+                trained[c], rank = _train_first(CUES[c], videos, Path(out_dir), config, dcfg.settings(c), device,
+                                                {**extras, **train_kw.pop("extras", {})}, log, train_kw)  # fmt: skip
+        if rank != 0 or not calibrate:
+            return None
+        det = cls.fit(videos, dcfg, log=log, **trained)
+        det.meta["dataset_root"] = extras.get("dataset_root")
+        det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
+        det.save(out_dir)
+        return det
 
 
 def _same_footage(detector_json: Path, videos) -> None:
@@ -138,20 +140,18 @@ def calibrate(
 ):
     """``api.calibrate`` for a detector of class ``cls`` (see its docstring): the calibration of a run folder
     refitted on its held-out normal frames, saved there."""
-    import json
-
     from ..cues import CUES, DEFAULT_CUES
     from ..device import apply_thread_policy
     from ..seed.run_state import footage_fingerprint
+    from .saved import previous_doc
 
     apply_thread_policy()
     run = Path(run)
-    old = None  # the detector already there: only its settings are read (its arrays may be damaged)
-    if (run / "detector.json").is_file():
-        try:
-            old = json.loads((run / "detector.json").read_text())
-        except ValueError:
-            old = None
+    old = previous_doc(run, log)  # the detector already there: only its settings are read (arrays may be damaged)
+    given = len(((old or {}).get("meta") or {}).get("feedback") or [])
+    if given:  # refitted from the training footage alone: say what goes, never silently
+        log(f"calibrate: feedback on {plural(given, 'event')} marked normal is not kept (refitted from the "
+            "training footage): give it again with `video-anomaly feedback`")  # fmt: skip
     if old is None and (run / "checkpoint.json").is_file():
         run = run.parent
     check_writable_folder(run)  # a read-only run is said before the fit, not after it
@@ -277,18 +277,22 @@ def evaluate(det, data, out_dir: str | Path, score=None, *, figures: bool = True
 
 def feedback(det, run, event_id: str, *, normal: bool = True, out: str | Path | None = None) -> dict:
     """Mark event ``event_id`` (``STEM:ID``, or ``ID`` when ``run`` holds one recording) of a ``score --out``
-    folder ``run`` as normal footage: the cues that can learn take its frames, the thresholds are refitted, and
-    the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in place).
-    Returns what was added (also recorded in ``meta["feedback"]``). See ``video_anomaly.fusion.feedback``."""
+    folder ``run`` as normal footage: the cues that can learn take its object's regions, the thresholds are
+    refitted, and the detector is saved (into its own folder, or ``out``; a shipped detector is never changed in
+    place). Returns what was added (also recorded in ``meta["feedback"]``); an event learnt already is not learnt
+    again (the record returned is the earlier one, with ``"skipped"`` saying so). See
+    ``video_anomaly.fusion.feedback``.
+
+    Feedback on one detector folder is serialised (``manifest.locked``) and applied to the detector as saved
+    there when the lock is taken (``out`` holding one: that one), so two at once both count."""
     from .. import weights
-    from ..fusion.feedback import find_event, mark_normal
+    from ..fusion.feedback import check_recording, find_event, learnt_before, mark_normal, regions_of
+    from . import manifest
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
     rec, ev, rec_file = find_event(run, event_id)
-    recording = rec.get("recording")
-    if not recording:
-        raise DataError(rec_file, "names no recording path (scored by an older version?): score it again")
+    recording = check_recording(rec, rec_file)
     target = Path(out) if out is not None else det.path
     shipped = {weights.folder(n).resolve() for n in weights.MODELS}
     if target is None or Path(target).resolve() in shipped:
@@ -297,6 +301,13 @@ def feedback(det, run, event_id: str, *, normal: bool = True, out: str | Path | 
             "for the corrected copy"
         )
     stem = rec_file.name[: -len(".scores.json")]
-    record = mark_normal(det, recording, int(ev["start_frame"]), int(ev["end_frame"]), event=f"{stem}:{ev['id']}")
-    det.save(target)
+    start, end = int(ev["start_frame"]), int(ev["end_frame"])
+    name, regions = f"{stem}:{ev['id']}", regions_of(ev, rec_file)
+    with manifest.locked(Path(target)):
+        base = type(det).load(target) if (Path(target) / "detector.json").is_file() else det
+        earlier = learnt_before(base, {"event": name, "recording": str(recording.resolve()), "frames": [start, end]})
+        if earlier is not None:
+            return {**earlier, "skipped": f"{name} was learnt already (at {earlier.get('at')}): detector unchanged"}
+        record = mark_normal(base, recording, start, end, event=name, regions=regions)
+        base.save(target)
     return record

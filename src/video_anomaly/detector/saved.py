@@ -28,7 +28,7 @@ def resolve(path_or_name: str | Path) -> tuple[Path, str | None]:
 def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
     """``(folder, detector.json as a dict, arrays of detector.safetensors)`` of a detector folder or shipped name,
     its manifest ``detector.sha256`` always checked; a ``CheckpointError`` naming the file, the problem and the
-    remedy (the rebuild command of a shipped detector, else ``video-anomaly calibrate FOLDER``) otherwise."""
+    remedy (``remedy_for``: the rebuild command of a shipped detector, else ``calibrate`` or a retrain) otherwise."""
     import json
 
     from safetensors.numpy import load_file
@@ -44,8 +44,8 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
                 folder, f"an autoencoder checkpoint, not a detector: fit one with `video-anomaly calibrate {folder}`"
             )
         raise CheckpointError(folder, "no detector.json: not a detector folder (train one with `video-anomaly train`)")
-    remedy = f"rebuild it with: {rebuild}" if rebuild else f"recover with: video-anomaly calibrate {folder}"
-    hint = f"; {remedy}"
+    remedy = remedy_for(folder, rebuild)
+    hint = f"; {remedy('detector.json')}"
     # One integrity unit (manifest.py): a file changed, missing or not listed, or no manifest (a save interrupted).
     listed = manifest.verify(folder, ("detector.json", "detector.safetensors"), remedy)
     try:
@@ -64,3 +64,46 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
     except Exception as exc:  # noqa: BLE001 - any safetensors failure: a damaged file
         raise CheckpointError(folder / "detector.safetensors", f"unreadable ({exc}){hint}") from None
     return folder, doc, arrays
+
+
+def remedy_for(folder: Path, rebuild: str | None):
+    """How to recover a damaged file of a detector folder, as a function of its path in the folder: a shipped
+    detector is rebuilt; a cue's trained file (the autoencoder's checkpoint) is restored or retrained, since
+    calibration cannot rebuild trained weights; the rest is refitted by ``calibrate`` (which starts again from
+    the training footage: feedback learnt since is lost, and is said so)."""
+    from . import manifest
+
+    def fix(rel: str) -> str:
+        if rebuild:
+            return f"rebuild it with: {rebuild}"
+        if rel not in ("detector.json", "detector.safetensors", manifest.MANIFEST):
+            return (
+                f"restore {rel} from a backup of the detector, or retrain it: video-anomaly train TRAINING_DATA "
+                f"--out {folder} --overwrite (calibrate cannot rebuild trained weights)"
+            )
+        return (
+            f"recover with: video-anomaly calibrate {folder} --dataset TRAINING_DATA (refits it from the training "
+            "footage; feedback given since is lost and must be given again)"
+        )
+
+    return fix
+
+
+def previous_doc(run: Path, log=lambda *_: None) -> dict | None:
+    """The ``detector.json`` already in ``run`` when its settings can be read, else None (said to ``log``): a
+    damaged one is refitted with the default settings, not a traceback."""
+    import json
+
+    from .config import DetectorConfig
+
+    path = run / "detector.json"
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        DetectorConfig.from_dict(doc["config"])
+        return doc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
+        log(f"calibrate: {path} is unreadable ({type(exc).__name__}: {exc}): its settings are lost, the "
+            "default ones (and the flags given) are fitted")  # fmt: skip
+        return None

@@ -48,6 +48,9 @@ class Event:
     start_t: float | None = None
     end_t: float | None = None
     id: int = 0
+    # Per object: ``(frame, x0, y0, x1, y1)`` of the object's regions on each frame that continued it, in the
+    # pixels of ``bbox`` (what ``feedback`` learns; not in ``to_dict``, so the live messages stay small).
+    track: list[tuple[int, int, int, int, int]] = field(default_factory=list, repr=False)
 
     @property
     def start_time(self) -> float:
@@ -253,13 +256,15 @@ class EventTracker:
             ev = tr.event
             tr.cells, tr.below = cells, 0
             ev.end_frame, ev.end_t = frame, t
+            box = self._pixel_box(cells, region_map.shape, image)
+            ev.track.append((frame, *box))
             if groups[peak_g][1] > ev.peak_score:
-                ev.peak_frame, ev.peak_score, ev.peak_image = frame, groups[peak_g][1], image
-                ev.bbox = self._pixel_box(cells, region_map.shape, image)
+                ev.peak_frame, ev.peak_score, ev.peak_image, ev.bbox = frame, groups[peak_g][1], image, box
             still.append(tr)
         for g in fresh:
             cells, peak, _ = groups[g]
             ev = self._new_event(frame, peak, self._pixel_box(cells, region_map.shape, image), image, t)
+            ev.track.append((frame, *ev.bbox))
             still.append(_Track(ev, cells))
         self._tracks = still
         for tr in self._tracks:
@@ -285,6 +290,14 @@ class EventTracker:
     @property
     def in_event(self) -> bool:
         return self._open is not None or bool(self._tracks)
+
+    def open_events(self) -> list[tuple[Event, tuple[int, int, int, int] | None, bool]]:
+        """The events open now (announced or not), oldest first: ``(event, cells, continued)``. ``cells``: per
+        object, its regions' box ``(r0, c0, r1, c1)`` (exclusive ends) on the last frame that continued it, None per
+        frame span; ``continued``: whether the last update continued it. For recorders that follow each object."""
+        if self._open is not None:
+            return [(self._open, None, self._below == 0)]
+        return [(tr.event, tr.cells, tr.below == 0) for tr in self._tracks]
 
 
 def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:

@@ -6,7 +6,8 @@
     STEM.scores.json      the same arrays plus threshold, score name, events, run statistics
     STEM.events.jsonl     one JSON event per line (as ``watch`` prints them)
     STEM.score.png        the alarm's score in its own units, threshold line, alarms and labels shaded
-    STEM.event-K.png      thumbnail of event K: the frame at its peak with the box of the highest region
+    STEM.event-ID.png     thumbnail of the event of that ``id`` (the report's table shows the same number): the
+                          frame at its peak with the object's box
     STEM.overlay.mp4      the heatmap overlay video (on request)
 
 A failure removes what the call had written (``outputs.cleanup_on_failure``); ``report.build_report`` turns a
@@ -109,6 +110,7 @@ def score_recording(
         summary = _summary(rec, detector, session, stem, overlay, trace.n_frames, events, stats)
         record = {
             **summary,
+            "events": _with_regions(tracker.events, events),
             "scores": [None if not np.isfinite(v) else float(v) for v in s],
             "raw": [None if not np.isfinite(v) else float(v) for v in r],
             "labels": None if lab is None else lab.astype(int).tolist(),
@@ -203,15 +205,23 @@ def _run(session, source, tracker, trace: _Trace, tmp_overlay: Path | None):
 
 
 def _write_thumbnails(tracked: list, events: list[dict], out_dir: Path, stem: str, written: list[Path]) -> None:
-    """``STEM.event-K.png`` for each event ``K`` that has a peak image; names it in ``events[K]`` and adds the file
-    to ``written`` before writing it (a failure removes it with the rest)."""
-    for k, ev in enumerate(tracked):
-        if ev.peak_image is not None and k < len(events):
-            thumb = out_dir / f"{stem}.event-{k}.png"
+    """``STEM.event-ID.png`` for each event that has a peak image, named by the event's own ``id`` (the number the
+    report's table, ``events.jsonl`` and ``feedback`` use); names it in its ``events`` entry and adds the file to
+    ``written`` before writing it (a failure removes it with the rest). ``tracked[k]`` is ``events[k]``."""
+    for ev, msg in zip(tracked, events):
+        if ev.peak_image is not None:
+            thumb = out_dir / f"{stem}.event-{ev.id}.png"
             written.append(thumb)
             with atomic_output(thumb) as tmp:
                 save_thumbnail(ev.peak_image, ev.bbox, tmp)
-            events[k]["thumbnail"] = thumb.name
+            msg["thumbnail"] = thumb.name
+
+
+def _with_regions(tracked: list, events: list[dict]) -> list[dict]:
+    """``events`` with, per object, its ``regions``: ``[frame, x0, y0, x1, y1]`` of each frame that continued
+    it (what ``feedback`` learns, and no other object's regions)."""
+    out = [{**e, "regions": [list(b) for b in ev.track]} if ev.track else e for ev, e in zip(tracked, events)]
+    return out + events[len(out) :]
 
 
 def _write_csv(path: Path, s: np.ndarray, r: np.ndarray, times: list[float], lab, fps: float, threshold: float):
@@ -249,11 +259,14 @@ def _plot(path: Path, s: np.ndarray, lab, session, name: str) -> None:
 
 def _summary(rec: _Recording, detector, session, stem: str, overlay: bool, n_frames: int, events, stats) -> dict:
     """The fields of ``STEM.scores.json`` apart from the per-frame arrays."""
+    from .feedback import recording_identity
+
     return {
         "video": rec.name,
         "source": rec.source.name,
         # What ``feedback`` needs to find the frames of an event again, and the detector to correct.
         "recording": None if rec.recording is None else str(rec.recording),
+        "recording_id": None if rec.recording is None else recording_identity(rec.recording),
         "detector": None if getattr(detector, "path", None) is None else str(Path(detector.path).resolve()),
         "guard": list(session.guard.messages),
         "path": rec.path,

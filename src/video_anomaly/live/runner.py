@@ -147,6 +147,19 @@ def _ending(exc: BaseException) -> tuple[str, str]:
     return FAILED, str(exc)
 
 
+def _write_overlay(overlay, frame: np.ndarray, fs: FrameScore | None, in_event: bool, stats: RunStats):
+    """``overlay`` after writing ``frame`` to it, or None once it cannot be written (``stats.overlay_error`` says
+    why: a full disk or a read-only place stops the overlay, never the watch)."""
+    try:
+        overlay.write(frame, None if fs is None else fs.map, None if fs is None else fs.score, in_event)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        stats.overlay_error = os_reason(exc)
+        return None
+    return overlay
+
+
 def run_source(
     detector: LiveSession,
     source: LiveSource,
@@ -171,7 +184,8 @@ def run_source(
 
     ``end_on_error``: a lost source (``SourceLost``), an interrupt (KeyboardInterrupt, ``Stop``) or a
     ``VideoAnomalyError`` ends the run like the end of the source: ``RunStats.end`` and ``error`` say which.
-    Without it they propagate. Either way the open event is closed (sent to ``emit``) first.
+    Without it they propagate. Either way the open event is closed (sent to ``emit``) first, as it is at a gap
+    marker (a lost stream that is being reopened, see ``sources``).
     """
     stats = RunStats()
     latencies: collections.deque = collections.deque(maxlen=10_000)
@@ -182,6 +196,10 @@ def run_source(
     failure: BaseException | None = None
     try:
         for index, arrived, frame, t in items:
+            if frame is None:  # a gap marker: what is open ends now, not once the stream is back
+                for msg in tracker.finish():
+                    emit(msg)
+                continue
             if not stats.frames and guarded:
                 detector.see(frame)  # the guard judges the source's own size, before the fitting below hides it
             frame, changed = fit(frame)
@@ -200,14 +218,7 @@ def run_source(
             if on_frame is not None:
                 on_frame(index, t, fs)
             if overlay is not None:
-                try:
-                    overlay.write(frame, None if fs is None else fs.map, None if fs is None else fs.score,
-                                  tracker.in_event)  # fmt: skip
-                except OSError as exc:  # a full disk or a read-only place: the overlay stops, the watch goes on
-                    if exc.filename is None:
-                        raise
-                    stats.overlay_error = os_reason(exc)
-                    overlay = None
+                overlay = _write_overlay(overlay, frame, fs, tracker.in_event, stats)
             if max_frames is not None and stats.frames >= max_frames:
                 stats.end = MAX_FRAMES
                 break

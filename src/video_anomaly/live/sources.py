@@ -16,7 +16,9 @@ most one per second). Frame indices and times stay those of the source.
 End of a source: a file or frame folder *ends*. A camera or network stream that fails, times out or stops
 sending is *lost* (``SourceLost``); a stream that stops is judged lost unless its transport announced a
 length (an HTTP file with a Content-Length that arrived in full). With ``reconnect_s`` a lost network source is
-reopened for up to that many seconds; frame numbers then skip over the gap, so no clip spans it.
+reopened for up to that many seconds: at the loss a gap marker (a ``TimedFrame`` whose frame is None) is yielded, so
+that the open event ends then, not once the stream is back; frame numbers then skip over the gap, so no clip spans
+it, and times go on by the wall-clock gap.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class SourceLost(DataError):
 
 class TimedFrame(NamedTuple):
     """One frame of a source: ``index`` (frame number, consecutive but for gaps), ``t`` (seconds from the
-    source's first frame), ``frame`` (grayscale ``(H, W)`` or colour ``(H, W, 3)`` uint8)."""
+    source's first frame), ``frame`` (grayscale ``(H, W)`` or colour ``(H, W, 3)`` uint8; None: a gap marker, the
+    stream was lost here and is being reopened, see the module docstring)."""
 
     index: int
     t: float
@@ -147,6 +150,7 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
     packets = container.demux(stream)
     n_out = bad_run = bad_total = corrupt = 0
     last_warn = -1e9
+    first_error = ""
 
     def say(msg: str) -> None:  # damage in a live stream: at most one line per 10 s; in a file, the first only
         nonlocal last_warn
@@ -178,9 +182,12 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                 msg = f"{bad_run} packets in a row do not decode ({describe_av_error(exc)})"
                 raise (SourceLost(name, msg) if live else DataError(None, f"{name}: {msg}")) from None
             if n_out == 0:
-                if bad_total == 1:
+                # A stream joined between keyframes: said now. A file: said in the total at its end, or, when no
+                # packet ever decodes (random bytes with a video name), as the one error below.
+                if live and bad_total == 1:
                     warn(f"warning: {name}: skipping packets that do not decode until a keyframe arrives "
                          f"(joined the stream between keyframes?): {describe_av_error(exc)}")  # fmt: skip
+                first_error = first_error or describe_av_error(exc)
                 continue
             where = "" if live else "; a truncated or damaged file: what decodes is kept"
             say(f"skipped a packet that does not decode after frame {n_out} ({describe_av_error(exc)}{where})")
@@ -192,6 +199,9 @@ def _decoded(container, name: str, *, live: bool, timeout_s: float, warn: Callab
                 corrupt += 1
                 say(f"frame {n_out - 1} decoded with errors (damaged data, concealed by the decoder); kept")
             yield frame.to_ndarray(format="gray"), frame.time
+    if not live and not n_out and bad_total:
+        raise DataError(None, f"{name}: nothing decodes: none of its {plural(bad_total, 'packet')} gives a frame "
+                              f"({first_error}): not a video FFmpeg can read, or damaged throughout")  # fmt: skip
     if not live and (bad_total > 1 or corrupt > 1):
         warn(f"warning: {name}: in all {plural(bad_total, 'packet')} skipped, {plural(corrupt, 'frame')} decoded "
              f"with errors, {plural(n_out, 'frame')} read")  # fmt: skip
@@ -222,7 +232,10 @@ def _timed_frames(
     received = 0  # frames read: what "source lost after N frames" counts, here and in `watch`'s last line
     offset = 0.0  # seconds before this connection's first frame
     last_t: float | None = None
-    last_wall = time.monotonic()
+    # The monotonic clock's time of the source's t = 0, as the frames show it: the least arrival - t (a frame can
+    # come late, never early: the last frames before a timeout come out of the demuxer only when it fires).
+    wall0: float | None = None
+    started = time.monotonic()
     try:
         while True:
             t0: float | None = None
@@ -240,7 +253,8 @@ def _timed_frames(
                             # A timestamp going back (wrap-around, broken stream): keep time moving forward.
                             offset += last_t + 1.0 / fps - t
                             t = last_t + 1.0 / fps
-                    last_t, last_wall = t, time.monotonic()
+                    wall0 = min(time.monotonic() - t, wall0 if wall0 is not None else np.inf)
+                    last_t = t
                     yield TimedFrame(index, t, image)
                     index += 1
                     received += 1
@@ -251,21 +265,28 @@ def _timed_frames(
                 container.close()
                 warn(f"warning: {spec}: source lost after {plural(received, 'frame')} ({lost.problem}); "
                      f"reconnecting for up to {reconnect_s:g} s")  # fmt: skip
-                container = _reopen(spec, lost, timeout_s=timeout_s, reconnect_s=reconnect_s)
-                gap = time.monotonic() - last_wall
+                yield TimedFrame(index, last_t if last_t is not None else 0.0, None)  # the open event ends now
+                container, opened = _reopen(spec, lost, timeout_s=timeout_s, reconnect_s=reconnect_s)
+                # Times go on by the wall-clock gap: the new connection's first frame is at the time its opening
+                # began (sent from then on; those read while opening arrive together), on the source's clock
+                # (wall0). Timed from the last frame's arrival instead, they fell behind by about the timeout.
+                resume = opened - (wall0 if wall0 is not None else started)
+                gap = resume - (last_t if last_t is not None else 0.0)
                 warn(f"warning: {spec}: reconnected after {gap:.1f} s without frames")
-                # Frame numbers skip over the gap (the detector restarts its clip); times go on from the last.
+                # Frame numbers skip over the gap (the detector restarts its clip).
                 index += max(1, round(gap * fps))
-                offset = (last_t if last_t is not None else 0.0) + gap
+                offset = resume
     finally:
         container.close()
 
 
 def _reopen(spec: str, lost: SourceLost, *, timeout_s: float, reconnect_s: float):
+    """``(container, monotonic time its successful opening began)``; ``SourceLost`` after ``reconnect_s``."""
     deadline = time.monotonic() + reconnect_s
     while True:
+        began = time.monotonic()
         try:
-            return _open_container(spec, device=False, timeout_s=min(timeout_s, max(1.0, reconnect_s)))
+            return _open_container(spec, device=False, timeout_s=min(timeout_s, max(1.0, reconnect_s))), began
         except DataError as exc:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -305,7 +326,7 @@ def open_live_source(
             # A stream that is down when `watch` starts is retried like one lost later (--reconnect).
             why = exc.problem.removeprefix(f"{spec}: ")
             warn(f"warning: {spec}: cannot open the stream ({why}); retrying for up to {reconnect_s:g} s")
-            container = _reopen(spec, SourceLost(spec, why), timeout_s=timeout_s, reconnect_s=reconnect_s)
+            container, _ = _reopen(spec, SourceLost(spec, why), timeout_s=timeout_s, reconnect_s=reconnect_s)
             warn(f"warning: {spec}: opened")
         live = True
     else:
@@ -327,8 +348,9 @@ class FrameQueue:
     """Bounded frame buffer between a reader thread and the scorer.
 
     ``policy="drop"`` (live sources): when full, the oldest ``maxsize - keep`` frames are dropped to make
-    room; ``policy="block"`` (files): the reader waits. Items are tuples whose first element is the frame
-    index (``threaded_frames`` puts ``(index, arrival_time, frame, t_seconds)``).
+    room (never an item put with ``droppable=False``: a lost stream's gap marker); ``policy="block"`` (files): the
+    reader waits. Items are tuples whose first element is the frame index (``threaded_frames`` puts ``(index,
+    arrival_time, frame, t_seconds)``).
     """
 
     def __init__(self, maxsize: int, *, policy: str = "drop", keep: int = 1, warn: Callable[[str], None] | None = None):
@@ -342,15 +364,16 @@ class FrameQueue:
         self._warn = warn or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self._last_warn = -1e9
 
-    def put(self, item) -> None:
+    def put(self, item, *, droppable: bool = True) -> None:
         with self._cv:
             if self.policy == "block":
                 while len(self._q) >= self.maxsize and not self._closed:
                     self._cv.wait(0.1)
             elif len(self._q) >= self.maxsize:
-                n = len(self._q) - self.keep
-                for _ in range(n):
-                    self._q.popleft()
+                popped = [self._q.popleft() for _ in range(len(self._q) - self.keep)]
+                kept = [entry for entry in popped if not entry[1]]
+                self._q.extendleft(reversed(kept))
+                n = len(popped) - len(kept)
                 self.dropped += n
                 now = time.monotonic()
                 if now - self._last_warn >= 1.0:
@@ -359,7 +382,7 @@ class FrameQueue:
                         f"warning: scoring is behind the live source at frame {item[0]}: dropped the {n} oldest "
                         f"queued frames ({self.dropped} dropped so far; policy: drop oldest, queue {self.maxsize})"
                     )
-            self._q.append(item)
+            self._q.append((item, droppable))
             self._cv.notify_all()
 
     def close(self) -> None:
@@ -373,7 +396,7 @@ class FrameQueue:
             while not self._q and not self._closed:
                 self._cv.wait(0.1)
             if self._q:
-                item = self._q.popleft()
+                item, _ = self._q.popleft()
                 self._cv.notify_all()
                 return item
             return None
@@ -386,7 +409,8 @@ def threaded_frames(
     source: LiveSource, *, queue: int = 64, keep: int = 10, drop: bool | None = None, warn=None
 ) -> tuple[Iterator[tuple[int, float, np.ndarray, float]], FrameQueue]:
     """Read ``source`` on a thread; iterate ``(index, arrival_monotonic_s, frame, t_seconds)`` through a bounded
-    queue (``t_seconds``: the frame's time in the source, see ``LiveSource.timed_frames``).
+    queue (``t_seconds``: the frame's time in the source, see ``LiveSource.timed_frames``; frame None: a lost
+    stream's gap marker, never dropped).
 
     ``drop`` defaults to ``source.live``. Errors in the reader are re-raised in the consumer. The reader thread
     closes the source when it stops; closing the iterator stops it (a reader blocked in a read that has not
@@ -403,7 +427,7 @@ def threaded_frames(
             for index, t, frame in frames:
                 if stop.is_set():
                     break
-                fq.put((index, time.monotonic(), frame, t))
+                fq.put((index, time.monotonic(), frame, t), droppable=frame is not None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             error.append(exc)
         finally:

@@ -37,6 +37,8 @@ VERSION = 1
 META = "checkpoint.json"
 WEIGHTS = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
+# What repairs trained weights (calibration cannot): the file as written, or a new training run.
+RESTORE = "restore the checkpoint folder from a backup, or retrain: video-anomaly train DATA --out RUN --overwrite"
 # Top-level JSON keys owned by this module; everything else is an "extra".
 _RESERVED = {"format", "version", "config", "files", "parameters"}
 # Checkpoints written before the [score] section went (issue 19) still hold one; no code read it, so it is skipped.
@@ -191,12 +193,16 @@ def _verified(directory: Path, meta: dict[str, Any], name: str) -> Path:
     path = directory / name
     record = meta.get("files", {}).get(name)
     if record is None or not path.is_file():
-        raise CheckpointError(path, "missing from the checkpoint")
+        raise CheckpointError(path, f"missing from the checkpoint; {RESTORE}")
     size = path.stat().st_size
     if size != record["bytes"]:
-        raise CheckpointError(path, f"damaged file: {size} bytes where {record['bytes']} were written (truncated?)")
+        raise CheckpointError(
+            path, f"damaged file: {size} bytes where {record['bytes']} were written (truncated?); {RESTORE}"
+        )
     if _sha256(path) != record["sha256"]:
-        raise CheckpointError(path, "damaged file: contents do not match the checksum recorded when it was written")
+        raise CheckpointError(
+            path, f"damaged file: contents do not match the checksum recorded when it was written; {RESTORE}"
+        )
     return path
 
 
@@ -207,7 +213,7 @@ def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
             return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
     except Exception as exc:  # safetensors raises its own SafetensorError / OSError variants
-        raise CheckpointError(path, f"not a readable safetensors file: {exc}") from None
+        raise CheckpointError(path, f"not a readable safetensors file ({exc}); {RESTORE}") from None
 
 
 def run_config_from_meta(meta: dict[str, Any], where: str | Path) -> RunConfig:

@@ -6,6 +6,7 @@ host = "127.0.0.1"
 port = 8765
 token = "a long random string"   # or token_file = "token.txt"; no token: the service is read-only
 base_url = "http://nvr.local:8765"   # links in notifications (default http://HOST:PORT)
+max_body_kb = 64             # a larger request body is refused (HTTP 413)
 
 [store]
 database = "events.sqlite"   # a file beside the config, or any SQLAlchemy URL (postgresql+psycopg://...)
@@ -44,8 +45,10 @@ from typing import Any
 
 from ..errors import ConfigError
 
-CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_TIME_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+# Both are used with fullmatch: ``match`` with ``$`` lets a trailing newline through ("cam1\n"), which then
+# breaks MQTT topics and log lines.
+CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_TIME_RANGE = re.compile(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class ServerConfig:
     port: int = 8765
     token: str | None = None
     base_url: str | None = None
+    max_body_kb: float = 64.0  # the largest request body taken (a label is a few bytes)
 
     @property
     def url(self) -> str:
@@ -145,7 +149,10 @@ class ServeConfig:
 
 
 def redact_source(source: str) -> str:
-    """A camera URL without its user and password (``rtsp://user:pw@host/x`` -> ``rtsp://***@host/x``)."""
+    """A camera URL as it may be shown (pages, API, errors, logs, MQTT): its user and password, every query value
+    and its fragment hidden (``rtsp://u:pw@cam/x?channel=1&token=abc`` -> ``rtsp://***@cam/x?channel=***&token=***``).
+    Every query value, not only those named like a secret: cameras take credentials under many names (``token``,
+    ``pwd``, ``auth``, ``sig``, ...), and the names alone still say which options are set."""
     from urllib.parse import urlsplit, urlunsplit
 
     if "://" not in source:
@@ -154,9 +161,24 @@ def redact_source(source: str) -> str:
         parts = urlsplit(source)
     except ValueError:
         return "(unreadable URL)"
-    if "@" not in parts.netloc:
-        return source
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    netloc = parts.netloc if "@" not in parts.netloc else "***@" + parts.netloc.rsplit("@", 1)[1]
+    query = "&".join(p.split("=", 1)[0] + "=***" if "=" in p else p and "***" for p in parts.query.split("&"))
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment="***" if parts.fragment else ""))
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_text(text: str) -> str:
+    """``text`` (an error, a log line) with every URL in it passed through ``redact_source`` (FFmpeg and the
+    sources quote a camera's URL in their own ways; a punctuation mark that ends a sentence stays outside)."""
+
+    def one(m: re.Match) -> str:
+        url = m.group(0)
+        cut = len(url.rstrip(".,:;)]}"))
+        return redact_source(url[:cut]) + url[cut:]
+
+    return _URL.sub(one, text)
 
 
 class _Table:
@@ -218,7 +240,7 @@ def _schedule(t: _Table) -> tuple[tuple[int, int], ...]:
     ranges = t.get("schedule", (list,), [])
     out = []
     for item in ranges:
-        m = _TIME_RANGE.match(item) if isinstance(item, str) else None
+        m = _TIME_RANGE.fullmatch(item) if isinstance(item, str) else None
         if m is None:
             t.fail("schedule", f'each entry is "HH:MM-HH:MM", got {item!r}')
         h0, m0, h1, m1 = (int(g) for g in m.groups())
@@ -243,8 +265,8 @@ def _resolve_local(base: Path, value: str) -> str:
 def _camera(path: Path, name: str, data: Any) -> CameraConfig:
     from ..fusion.scores import SCORES
 
-    t = _Table(path, f"cameras.{name}", data)
-    if not CAMERA_NAME.match(name):
+    t = _Table(path, f"cameras.{name if name.isprintable() else repr(name)}", data)
+    if not CAMERA_NAME.fullmatch(name):
         t.fail(None, "a camera name is letters, digits, '_' and '-' (at most 64, starting with a letter or digit)")
     base = path.parent
     live = tuple(n for n, s in SCORES.items() if s.protocol == "live")
@@ -307,7 +329,8 @@ def _server(t: _Table, base: Path) -> ServerConfig:
     if token is not None and len(token) < 8:
         t.fail("token", "must be at least 8 characters")
     port = t.port("port", 8765, lowest=0)
-    return ServerConfig(host=t.string("host", "127.0.0.1"), port=port, token=token, base_url=t.string("base_url"))
+    return ServerConfig(host=t.string("host", "127.0.0.1"), port=port, token=token, base_url=t.string("base_url"),
+                        max_body_kb=t.number("max_body_kb", 64.0))  # fmt: skip
 
 
 def _store(t: _Table, base: Path) -> StoreConfig:

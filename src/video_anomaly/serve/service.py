@@ -16,7 +16,7 @@ import time
 
 from ..errors import ConfigError
 from .config import ServeConfig
-from .store import Store, event_json
+from .store import Store, notification_json
 
 RETENTION_EVERY_S = 60.0
 
@@ -45,6 +45,24 @@ def check_config(config: ServeConfig) -> None:
             raise ConfigError(f"{where} detector: {exc}") from None
         if not (is_stream_url(cam.source) or cam.source.startswith("/dev/")) and not Path(cam.source).exists():
             raise ConfigError(f"{where} source: {cam.source}: no such file or folder")
+
+
+def remove_unfinished_media(media) -> int:
+    """Delete the unfinished media files that a killed service or worker left under ``media``: clips and
+    snapshots are written under a hidden temporary name (``.NAME.PID.part``, ``.NAME.HEX.tmp.jpg``) and renamed
+    when whole, so a hidden file there is one that never will be; no row points to it. Their count."""
+    from pathlib import Path
+
+    n = 0
+    for part in Path(media).rglob(".*"):
+        if not part.is_file():
+            continue
+        try:
+            part.unlink()
+            n += 1
+        except OSError as exc:
+            _log(f"warning: cannot remove the unfinished media file {part}: {exc}")
+    return n
 
 
 def feedback_hook(config: ServeConfig):
@@ -115,9 +133,14 @@ class Service:
         self.config = config
         self.store = Store(config.store.database, config.store.media)
         found = self.store.migrate()
-        interrupted = self.store.interrupt_open()
-        if interrupted:
-            _log(f"{interrupted} event(s) left open by a service that stopped abruptly are marked interrupted")
+        # Announced once the notifier runs (start): MQTT and webhooks heard these events start, never end.
+        self._interrupted = self.store.interrupt_open_ids()
+        if self._interrupted:
+            _log(f"{len(self._interrupted)} event(s) left open by a service that stopped abruptly are marked "
+                 "interrupted")  # fmt: skip
+        removed = remove_unfinished_media(config.store.media)
+        if removed:
+            _log(f"removed {removed} unfinished media file(s) (*.part) left by a service that stopped abruptly")
         if found == 0:
             _log(f"created the event store at {config.store.database}")
         self.notifier = Notifier(config)
@@ -126,12 +149,15 @@ class Service:
         self._retention = threading.Thread(target=self._retention_loop, name="retention", daemon=True)
 
     # ------------------------------------------------------------------ messages from the workers
+    def _announce(self, kind: str, event_id: int) -> None:
+        row = self.store.get(event_id)
+        if row is not None:
+            self.notifier.event({"type": kind, **notification_json(row, self.config.server.url)})
+
     def _on_message(self, msg: dict) -> None:
         kind = msg.get("kind")
         if kind in ("event_start", "event"):
-            row = self.store.get(msg["id"])
-            if row is not None:
-                self.notifier.event({"type": kind, **event_json(row, self.config.server.url)})
+            self._announce(kind, msg["id"])
         elif kind == "state":
             s = self.supervisor.status().get(msg["camera"], {})
             from .store import iso
@@ -151,11 +177,13 @@ class Service:
             )
         elif kind == "worker_exit" and msg["exitcode"] != 0:
             # A worker that died (killed, crashed) left its open event behind: it is cut off, not lost.
-            n = self.store.interrupt_open(msg["camera"])
+            ids = self.store.interrupt_open_ids(msg["camera"])
             _log(
                 f"warning: camera {msg['camera']}: worker exited with status {msg['exitcode']}"
-                + (f"; {n} open event(s) marked interrupted" if n else "")
+                + (f"; {len(ids)} open event(s) marked interrupted" if ids else "")
             )
+            for i in ids:  # the end of an event that was announced: "event", its status interrupted
+                self._announce("event", i)
         elif kind == "warning":
             _log(msg["message"])
         elif kind == "summary":
@@ -181,8 +209,15 @@ class Service:
             self._stop.wait(RETENTION_EVERY_S)
 
     # ------------------------------------------------------------------ life
+    def announce_interrupted(self) -> None:
+        """The end of each event found open at start (``status`` interrupted): MQTT and webhooks heard it start."""
+        ids, self._interrupted = self._interrupted, []
+        for i in ids:
+            self._announce("event", i)
+
     def start(self) -> None:
         self.notifier.start()
+        self.announce_interrupted()
         self.supervisor.start()
         self._retention.start()
 
@@ -210,6 +245,7 @@ class Service:
             status=self.supervisor.status,
             on_label=feedback_hook(self.config),
             lifespan=lifespan,
+            live=self.supervisor.live,
         )
 
     def run(self, sock=None) -> None:

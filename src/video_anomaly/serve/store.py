@@ -58,10 +58,23 @@ def _v1(md: sa.MetaData, conn: sa.Connection | None) -> None:
         table.create(conn)
 
 
+def _v2(md: sa.MetaData, conn: sa.Connection | None) -> None:
+    """Version 2: what an object tracker may say of an event: its class (``object_label``, e.g. ``person``; the
+    column ``label`` is the operator's review), its track and the kind of event."""
+    table = md.tables["events"]
+    for col in (sa.Column("object_label", sa.String(64)), sa.Column("track_id", sa.String(64)),
+                sa.Column("kind", sa.String(32))):  # fmt: skip
+        table.append_column(col)
+        if conn is not None:
+            conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN {col.name} {col.type.compile(conn.dialect)}"))
+    if conn is not None:
+        sa.Index("ix_events_object_label", table.c.object_label).create(conn)
+
+
 # version -> the step from version - 1 to version. A step ``(md, conn)`` changes the tables in ``md`` and, when
 # ``conn`` is given, the database the same way (a later step adds a column to ``md.tables["events"]`` and runs its
 # ALTER TABLE). Replaying every step without a connection gives the schema the code uses: one definition of it.
-MIGRATIONS: dict[int, Callable[[sa.MetaData, sa.Connection | None], None]] = {1: _v1}
+MIGRATIONS: dict[int, Callable[[sa.MetaData, sa.Connection | None], None]] = {1: _v1, 2: _v2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -182,12 +195,19 @@ class Store:
     def interrupt_open(self, camera: str | None = None) -> int:
         """Events left ``open`` by a service or worker that died (of ``camera``, or all): ``interrupted``. Their
         count."""
-        q = events.update().where(events.c.status == OPEN)
-        if camera is not None:
-            q = q.where(events.c.camera == camera)
+        return len(self.interrupt_open_ids(camera))
+
+    def interrupt_open_ids(self, camera: str | None = None) -> list[int]:
+        """As ``interrupt_open``; the ids of the events it marked (to announce them)."""
         with self.engine.begin() as conn:
-            res = conn.execute(q.values(status=INTERRUPTED, updated_ts=time.time()))
-            return int(res.rowcount or 0)
+            q = sa.select(events.c.id).where(events.c.status == OPEN)
+            if camera is not None:
+                q = q.where(events.c.camera == camera)
+            ids = [int(i) for i in conn.execute(q.with_for_update()).scalars()]
+            if ids:
+                conn.execute(events.update().where(events.c.id.in_(ids), events.c.status == OPEN)
+                             .values(status=INTERRUPTED, updated_ts=time.time()))  # fmt: skip
+        return ids
 
     def mark(self, event_id: int, label: str | None, feedback: str | None = None) -> dict | None:
         """Set an event's label (``normal``, ``confirmed`` or None); the updated event, or None if absent."""
@@ -222,10 +242,12 @@ class Store:
         since: float | None = None,
         until: float | None = None,
         label: str | None = None,
+        object_label: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict]:
-        """Events newest first, filtered by camera, start time in ``[since, until)`` and label."""
+        """Events newest first, filtered by camera, start time in ``[since, until)``, review label and object
+        label."""
         q = sa.select(events).order_by(events.c.start_ts.desc(), events.c.id.desc())
         if camera:
             q = q.where(events.c.camera == camera)
@@ -235,8 +257,16 @@ class Store:
             q = q.where(events.c.start_ts < until)
         if label:
             q = q.where(events.c.label == label)
+        if object_label:
+            q = q.where(events.c.object_label == object_label)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q.limit(limit).offset(offset)).mappings()]
+
+    def object_labels(self) -> list[str]:
+        """The object labels that events carry, sorted (for the pages' filter)."""
+        with self.engine.connect() as conn:
+            q = sa.select(events.c.object_label).where(events.c.object_label.is_not(None)).distinct()
+            return sorted(conn.execute(q).scalars())
 
     def counts(self) -> dict[str, int]:
         """Events per camera."""
@@ -289,7 +319,9 @@ def iso(ts: float | None) -> str | None:
 
 
 def event_json(row: dict, base_url: str = "", *, curve: bool = False) -> dict:
-    """An event as the API, MQTT and webhooks give it (links absolute when ``base_url`` is given)."""
+    """An event as the API, MQTT and webhooks give it (links absolute when ``base_url`` is given). ``label`` is
+    the operator's review; an object tracker's class, track and kind (when an event has them) are
+    ``object_label``, ``track_id`` and ``kind``."""
     media = f"{base_url}/media/"
     out = {
         "id": row["id"],
@@ -312,6 +344,19 @@ def event_json(row: dict, base_url: str = "", *, curve: bool = False) -> dict:
         "snapshot_url": media + row["snapshot"] if row["snapshot"] else None,
         "clip_url": media + row["clip"] if row["clip"] else None,
     }
+    for key in ("object_label", "track_id", "kind"):
+        if row.get(key) is not None:
+            out[key] = row[key]
     if curve:
         out["curve"] = row["curve"]
+    return out
+
+
+def notification_json(row: dict, base_url: str) -> dict:
+    """An event as MQTT and webhooks send it: ``event_json`` with absolute links and the fields NVR consumers
+    (Frigate's style) read: ``label`` (the object's class, else ``anomaly``), ``score`` (its peak) and ``box``;
+    the review label is ``review`` (no one has reviewed an event when it is announced)."""
+    out = event_json(row, base_url)
+    out["review"] = out.pop("label")
+    out.update(label=row.get("object_label") or "anomaly", score=row["peak_score"], box=row["bbox"])
     return out

@@ -3,8 +3,9 @@
 A camera worker (``camera_main``, a spawned process) loads its detector through the public API
 (``Detector.load``), opens its source (``sources.open_live_source``) and runs it with ``Detector.watch``: the
 session, ``events.EventTracker`` and ``runner.run_source`` of ``video-anomaly watch``, frame for frame. Around it the
-worker records events (``EventRecorder``: rows in the store, snapshot, clip with pre- and post-roll) and reports its
-state to the service over a queue. A lost stream is reopened with back-off inside the worker (state ``lost``, then
+worker records events (``recorder.EventRecorder``: rows in the store, each object's snapshot, clip with pre- and
+post-roll and score curve), offers frames to the live view (``live.LiveFeed``) and reports its state to the service
+over a queue. A lost stream is reopened with back-off inside the worker (state ``lost``, then
 ``live`` again); SIGTERM closes the open event and ends the worker; a worker whose parent dies (kill -9 of the
 service) exits at once without writing, so the restarted service finds that event ``open`` and marks it
 ``interrupted``.
@@ -15,17 +16,18 @@ back-off, starts and stops them by their schedule, and keeps the latest state of
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from .config import CameraConfig, ServeConfig, redact_source
+from .config import CameraConfig, ServeConfig, redact_source, redact_text
+from .outage import Outage
+from .recorder import EventRecorder
 
 # Worker states, as the pages and MQTT show them.
 STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
@@ -38,7 +40,6 @@ STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
     "inactive",
     "restarting",
 )
-STATE_EVERY_S = 1.0  # how often a live worker reports its frame rate and score
 
 
 @dataclass
@@ -55,11 +56,6 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = 0.0
-
-
-def uid_for(camera: str, run_id: str, start_frame: int) -> str:
-    """The store's key of an event: camera, the worker run that saw it and its first frame."""
-    return f"{camera}/{run_id}/{start_frame}"
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -109,223 +105,6 @@ def open_camera_source(cam: CameraConfig, warn: Callable[[str], None]):
     return LiveSource(cam.source, gen, fps, True, gen.close, timed=True)
 
 
-# ---------------------------------------------------------------------------------------- recording
-
-
-class EventRecorder:
-    """Turns one run's event messages and frames into the store's rows and media.
-
-    Called by ``run_source`` in frame order: ``on_message`` with the event tracker's messages for a frame (JSON
-    dicts, as `watch` prints them), then ``on_frame`` for that frame; it needs nothing else of the run. Keeps the
-    recent frames for the clip's pre-roll and the event's peak frame, and the recent scores and boxes for the
-    score curve (all bounded). ``send(kind, **fields)`` reports to the service."""
-
-    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send):
-        self.cam, self.store, self.run_id = cam, store, run_id
-        self.threshold, self.send = threshold, send
-        self.fps = fps if fps and fps > 0 else 10.0
-        self.pre = round(cam.pre_roll_s * self.fps)
-        self.post = round(cam.post_roll_s * self.fps)
-        self.max_clip = max(1, round(cam.max_clip_s * self.fps))
-        # (index, gray, score): enough for the pre-roll and for the frames of an event before it is announced
-        self.recent: collections.deque = collections.deque(maxlen=self.pre + cam.min_length + cam.end_after + 2)
-        self.in_event = False
-        self.peak: tuple[int, object, float] | None = None  # the open event's best frame so far
-        self.scores: collections.deque = collections.deque(maxlen=self.pre + self.max_clip + round(4 * self.fps))
-        self.wall0: float | None = None  # wall clock of the source's t = 0
-        self.clip = None
-        self.clip_uid: str | None = None
-        self.clip_id: int | None = None
-        self.clip_last = -1  # last frame index written
-        self.clip_stop: int | None = None  # finish the clip after this frame (set when the event closes)
-        self.frames = 0
-        self._window = (time.monotonic(), 0)
-        self._last_state = 0.0
-        self.fps_measured = 0.0
-
-    def ts(self, t: float) -> float:
-        if self.wall0 is None:
-            self.wall0 = time.time() - t
-        return self.wall0 + t
-
-    def _media_path(self, uid: str, start_ts: float, ext: str) -> str:
-        day = datetime.fromtimestamp(start_ts, timezone.utc).strftime("%Y-%m-%d")
-        stem = uid.replace("/", "_")
-        return f"{self.cam.name}/{day}/{stem}{ext}"
-
-    # ------------------------------------------------------------------ messages from the tracker
-    def on_message(self, msg: dict) -> None:
-        import sqlalchemy as sa
-
-        try:
-            self._on_message(msg)
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            # The database or the disk failed: say so and go on detecting (the next event may well be stored).
-            self.send("warning", message=f"camera {self.cam.name}: cannot record the {msg['type']}: {exc}")
-
-    def _on_message(self, msg: dict) -> None:
-        from .store import CLOSED, OPEN
-
-        if msg["type"] == "event_start":
-            uid = uid_for(self.cam.name, self.run_id, msg["start_frame"])
-            start_ts = self.ts(msg["start_time"])
-            event_id = self.store.record(
-                uid,
-                camera=self.cam.name,
-                run_id=self.run_id,
-                start_frame=msg["start_frame"],
-                status=OPEN,
-                start_ts=start_ts,
-                threshold=self.threshold,
-            )
-            self.in_event = True
-            self.peak = None
-            for index, gray, score in self.recent:
-                self._track_peak(index, gray, score, msg["start_frame"])
-            self._start_clip(uid, event_id, msg["start_frame"], start_ts)
-            self.send("event_start", id=event_id)
-            self._last_state = 0.0  # the state (now in an event) goes out with this frame
-            return
-        if msg["type"] != "event":
-            return
-        self.in_event = False
-        start, peak_frame, bbox = msg["start_frame"], msg["peak_frame"], msg["bbox"]
-        uid = uid_for(self.cam.name, self.run_id, start)
-        start_ts = self.ts(msg["start_time"])
-        values: dict[str, Any] = dict(
-            camera=self.cam.name,
-            run_id=self.run_id,
-            start_frame=start,
-            end_frame=msg["end_frame"],
-            status=CLOSED,
-            start_ts=start_ts,
-            end_ts=self.ts(msg["end_time"]),
-            peak_score=float(msg["peak_score"]),
-            threshold=self.threshold,
-            bbox=bbox,
-            curve=[
-                [round(ts - start_ts, 3), round(float(s), 4), *box]
-                for i, ts, s, box in self.scores
-                if i >= start - self.pre
-            ],
-        )
-        peak_ts = [ts for i, ts, _, _ in self.scores if i == peak_frame]
-        values["peak_ts"] = peak_ts[0] if peak_ts else start_ts + (peak_frame - start) / self.fps
-        snapshot_bytes = 0
-        peak, self.peak = self.peak, None
-        if peak is None or peak[0] != peak_frame:  # (not expected: the tracker and this agree on the peak)
-            peak = next((r for r in self.recent if r[0] == peak_frame), None)
-        if peak is not None:
-            from .media import SNAPSHOT_EXT, write_snapshot
-
-            rel = self._media_path(uid, start_ts, SNAPSHOT_EXT)
-            snapshot_bytes = write_snapshot(self.store.media / rel, peak[1], bbox)
-            values["snapshot"] = rel
-        event_id = self.store.record(uid, **values)
-        self._last_state = 0.0
-        if snapshot_bytes:
-            self.store.add_media_bytes(uid, snapshot_bytes)
-        if self.clip is not None and self.clip_uid == uid:
-            self.clip_stop = msg["end_frame"] + self.post
-        else:  # no clip (it failed to open): the event is complete now
-            self.send("event", id=event_id)
-
-    # ------------------------------------------------------------------ the clip
-    def _start_clip(self, uid: str, event_id: int, start_frame: int, start_ts: float) -> None:
-        from .media import CLIP_EXT, ClipWriter
-
-        self._finish_clip()  # a new event during the last one's post-roll: that clip ends here
-        try:
-            self.clip = ClipWriter(self.store.media / self._media_path(uid, start_ts, CLIP_EXT), self.fps)
-        except Exception as exc:  # noqa: BLE001 - no clip (PyAV missing, disk full) never stops detection
-            self.send("warning", message=f"camera {self.cam.name}: cannot write the clip: {exc}")
-            self.clip = None
-            return
-        self.clip_uid, self.clip_id, self.clip_stop, self.clip_last = uid, event_id, None, -1
-        for index, gray, _ in self.recent:
-            if index >= start_frame - self.pre:
-                self._write_clip(index, gray)
-
-    def _track_peak(self, index: int, gray, score: float, start_frame: int | None = None) -> None:
-        # The tracker's peak: the first frame of the event with the highest score (frames after its last one
-        # above the threshold are below it, so they never win).
-        if (start_frame is None or index >= start_frame) and (self.peak is None or score > self.peak[2]):
-            self.peak = (index, gray, score)
-
-    def _write_clip(self, index: int, gray) -> None:
-        if self.clip is None or index <= self.clip_last or self.clip.frames >= self.max_clip:
-            return
-        try:
-            self.clip.write(gray)
-        except Exception as exc:  # noqa: BLE001 - an encoder or disk failure costs the clip, never the detection
-            self.clip.abort()
-            closed, event_id = self.clip_stop is not None, self.clip_id
-            self.clip = self.clip_uid = self.clip_id = None
-            self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
-            if closed:  # the event was waiting for its post-roll: it is complete now, without a clip
-                self.send("event", id=event_id)
-            return
-        self.clip_last = index
-
-    def _finish_clip(self) -> None:
-        if self.clip is None:
-            return
-        clip, uid, event_id = self.clip, self.clip_uid, self.clip_id
-        self.clip = self.clip_uid = self.clip_id = None
-        try:
-            size = clip.close()
-        except Exception as exc:  # noqa: BLE001 - a broken clip: the event stays, without it
-            clip.abort()
-            self.send("warning", message=f"camera {self.cam.name}: the clip failed: {exc}")
-            size = 0
-        import sqlalchemy as sa
-
-        try:
-            if size:
-                self.store.add_media_bytes(uid, size, clip=str(clip.path.relative_to(self.store.media)))
-            row = self.store.get_uid(uid)
-        except (sa.exc.SQLAlchemyError, OSError) as exc:  # as on_message: a database blip never stops detection
-            self.send("warning", message=f"camera {self.cam.name}: cannot record the clip of event {event_id}: {exc}")
-            return
-        if row is not None and row["status"] != "open":
-            self.send("event", id=event_id)
-
-    # ------------------------------------------------------------------ every frame
-    def on_frame(self, index: int, t: float, fs) -> None:
-        ts = self.ts(t)
-        self.frames += 1
-        if fs is not None:
-            self.recent.append((index, fs.frame, float(fs.score)))
-            if self.in_event:
-                self._track_peak(index, fs.frame, float(fs.score))
-            self.scores.append((index, ts, float(fs.score), [int(v) for v in fs.bbox or ()]))
-            if self.clip is not None:
-                self._write_clip(index, fs.frame)
-        if self.clip is not None and (self.clip_stop is not None and index >= self.clip_stop):
-            self._finish_clip()
-        now = time.monotonic()
-        w0, n0 = self._window
-        if now - w0 >= STATE_EVERY_S:
-            self.fps_measured = (self.frames - n0) / (now - w0)
-            self._window = (now, self.frames)
-        if now - self._last_state >= STATE_EVERY_S:
-            self._last_state = now
-            self.send(
-                "state",
-                state=LIVE,
-                fps=round(self.fps_measured, 2),
-                last_frame_ts=ts,
-                frames=self.frames,
-                score=None if fs is None else round(float(fs.score), 4),
-                threshold=self.threshold,
-                in_event=self.in_event,
-            )
-
-    def finish(self) -> None:
-        """The run is over (its open event was closed by ``run_source``): finish the clip with what there is."""
-        self._finish_clip()
-
-
 # ---------------------------------------------------------------------------------------- the worker process
 
 
@@ -355,7 +134,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 class _Reporter:
     """A worker's messages to the service over its ``queue``: ``{"kind", "camera", "time", **fields}``. Errors and
-    warnings name the source: they go out with its password removed."""
+    warnings name the source: they go out with its secrets removed (``config.redact_text``)."""
 
     def __init__(self, cam: CameraConfig, queue):
         self.cam, self.queue = cam, queue
@@ -364,32 +143,42 @@ class _Reporter:
     def send(self, kind: str, **fields) -> None:
         for key in ("error", "message"):
             if isinstance(fields.get(key), str):
-                fields[key] = fields[key].replace(self.cam.source, self.shown)
+                fields[key] = redact_text(fields[key].replace(self.cam.source, self.shown))
         self.queue.put({"kind": kind, "camera": self.cam.name, "time": time.time(), **fields})
 
     def warn(self, message: str) -> None:
         self.send("warning", message=f"camera {self.cam.name}: {message}")
 
 
-def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter):
-    """One live run of an opened ``source`` until it ends, is lost or is stopped, recording its events; its
-    summary (run statistics, CPU seconds, peak memory) is sent. Returns ``(RunStats, frames seen)``."""
+def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_queue=None):
+    """One live run of an opened ``source`` until it ends, is lost or is stopped, recording its events and
+    offering frames to the live view (``live_queue``); its summary (run statistics, CPU seconds, peak memory) is
+    sent. Returns ``(RunStats, frames seen)``."""
+    from .live import LiveFeed
+
     # The session's threshold (``LiveSession``: the override, else the detector's for the score).
     threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
     run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
     rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send)
+    feed = None if live_queue is None else LiveFeed(live_queue, threshold)
+
+    def on_frame(index, t, fs):
+        rec.on_frame(index, t, fs)
+        if feed is not None:
+            feed.offer(fs)
+
     report.send("state", state=LIVE, threshold=threshold, fps=0.0, frames=0, in_event=False)
     cpu0 = time.process_time()
     try:
-        # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop.
+        # The API's live run, as `video-anomaly watch` makes it: session, event tracker, run loop. The recorder
+        # follows the run's events with its own tracker, fed the same frames (recorder.py says why).
         *_, stats = det.watch(
             source,
             score=cam.score,
             threshold=cam.threshold,
-            emit=rec.on_message,
             end_after=cam.end_after,
             min_length=cam.min_length,
-            on_frame=rec.on_frame,
+            on_frame=on_frame,
             queue=cam.queue,
             warn=report.warn,
             end_on_error=True,
@@ -400,9 +189,12 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter):
     return stats, rec.frames
 
 
-def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1) -> int:
+def camera_main(
+    cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1, live_queue=None
+) -> int:
     """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
-    service shares the cores out among its cameras). Returns its exit status: 0 stopped or ended."""
+    service shares the cores out among its cameras); ``live_queue``: the live view's slot (``live.LiveFeed``).
+    Returns its exit status: 0 stopped or ended."""
     _exit_when_orphaned(parent_pid)
     from ..device import apply_thread_policy
 
@@ -414,6 +206,7 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
     report = _Reporter(cam, queue)
     send = report.send
     backoff = Backoff(cap=cam.retry_max_s)
+    outage = Outage(report.warn)
     store = Store(database, media)
     try:
         with stop_on_signals():
@@ -426,11 +219,14 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                     source = open_camera_source(cam, report.warn)
                 except VideoAnomalyError as exc:
                     send("state", state=LOST, error=str(exc))
-                    time.sleep(backoff.next())
+                    delay = backoff.next()
+                    outage.failed(str(exc), delay)
+                    time.sleep(delay)
                     continue
-                stats, frames = _watch_once(det, cam, store, source, report)
+                stats, frames = _watch_once(det, cam, store, source, report, live_queue)
                 if frames:
                     backoff.reset()
+                    outage.ended()
                 if stats.end == INTERRUPTED:
                     send("state", state=STOPPED, in_event=False)
                     return 0
@@ -440,7 +236,10 @@ def camera_main(cam: CameraConfig, database: str, media: str, queue, parent_pid:
                 state = LOST if stats.end == LOST else FAILED
                 send("state", state=state, error=stats.error, in_event=False)
                 assert stats.end in (LOST, FAILED)
-                time.sleep(backoff.next())
+                delay = backoff.next()
+                if not frames:
+                    outage.failed(f"{report.shown}: opened, but sent no frame: {stats.error}", delay)
+                time.sleep(delay)
     except KeyboardInterrupt:  # SIGTERM/SIGINT while opening or waiting: nothing is open
         send("state", state=STOPPED, in_event=False)
         return 0
@@ -478,6 +277,11 @@ class Supervisor:
         # spawn, not fork: the service runs threads (uvicorn, MQTT) that a fork would copy mid-flight.
         self._ctx = mp.get_context("spawn")
         self.queue = self._ctx.Queue()
+        # The live view: one slot per camera (live.py), the latest frame of each kept in ``live``.
+        from .live import LiveFrames
+
+        self.live = LiveFrames()
+        self._live_queues = {c.name: self._ctx.Queue(maxsize=1) for c in config.cameras}
         self._procs: dict[str, Any] = {}
         self._backoff = {c.name: Backoff(cap=c.retry_max_s) for c in config.cameras}
         self._retry_at: dict[str, float] = {}
@@ -505,7 +309,7 @@ class Supervisor:
             target=_worker_entry,
             name=f"camera-{cam.name}",
             daemon=True,  # however the service's interpreter ends, it stops its workers (SIGTERM) first
-            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads),
+            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads, self._live_queues[cam.name]),
         )
         p.start()
         self._procs[cam.name] = p
@@ -588,6 +392,7 @@ class Supervisor:
         while not self._stop.is_set():
             self._check()
             self._drain(0.2)
+            self.live.poll(self._live_queues)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every worker (each closes its open event and finishes its clip), read their last messages while
@@ -600,10 +405,25 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
             self._drain(0.1)
+            self.live.poll(self._live_queues)
         for p in self._procs.values():
             if p.is_alive():
                 p.kill()
             p.join(2)
         self._drain(0.2)  # the workers' last words: closed events to notify
-        self.queue.close()
-        self.queue.join_thread()
+        self._release()
+
+    def _release(self) -> None:
+        """Close the queues and drop every reference to them (the processes' arguments included): their named
+        semaphores (3 a queue) are unlinked when collected. The service ends by the signal that stopped it, so
+        multiprocessing's exit hooks never run; without this the resource tracker reports them leaked."""
+        import gc
+
+        self.live.poll(self._live_queues)
+        for qu in (self.queue, *self._live_queues.values()):
+            qu.close()
+            qu.join_thread()
+        self._procs.clear()
+        self._live_queues.clear()
+        del self.queue
+        gc.collect()

@@ -36,3 +36,20 @@ def folder(name: str) -> Path:
 def available() -> list[str]:
     """Names whose folder is present in this install."""
     return [n for n in MODELS if (folder(n) / "detector.json").is_file()]
+
+
+MEASURED = "measured.json"
+
+
+def measured(name: str) -> dict | None:
+    """What shipped detector ``name`` measured on its dataset's test videos, as ``scripts/record_measured.py`` read
+    it from ``evaluate``'s ``evaluation.json`` files (``{"date", "data", "command", "scores": {score: {...}}}``), or
+    None when this copy has no record. Outside ``detector.sha256``: a record of the detector, not part of it."""
+    import json
+
+    path = folder(name) / MEASURED
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("scores"), dict) else None

@@ -12,18 +12,58 @@ function setText(row, cls, text) {
   if (cell) cell.textContent = text;
 }
 
+function sig3(v) {
+  return v === null || v === undefined ? "" : String(Number(v.toPrecision(3)));
+}
+
+// The live view: the page loads with the latest frame (a stream never "finishes loading", so it would hold the
+// page's load event), then the <img> follows the camera's MJPEG stream, reopened when it ends (the server closes
+// each after a while, or restarts) or fails (no frame yet).
+function keepLive(img) {
+  if (!img) return;
+  const stream = img.dataset.stream;
+  const open = () => (img.src = `${stream}?t=${Date.now()}`);
+  img.addEventListener("error", () => setTimeout(open, 1000));
+  open();
+}
+
+// The object's box over its clip: the curve's rows [seconds from start, score, x0, y0, x1, y1, ...] give the box
+// at each moment; the clip starts at the first row (the pre-roll).
+function followBox(video, box) {
+  const data = document.getElementById("curve-data");
+  if (!video || !box || !data) return;
+  const rows = JSON.parse(data.textContent || "[]").filter((r) => r.length >= 6);
+  if (!rows.length) return;
+  const t0 = rows[0][0];
+  const place = () => {
+    if (video.videoWidth) {
+      const t = t0 + video.currentTime;
+      let row = rows[0];
+      for (const r of rows) if (r[0] <= t + 1e-6) row = r;
+      const sx = video.clientWidth / video.videoWidth, sy = video.clientHeight / video.videoHeight;
+      const s = Math.min(sx, sy), ox = (video.clientWidth - video.videoWidth * s) / 2;
+      const oy = (video.clientHeight - video.videoHeight * s) / 2;
+      Object.assign(box.style, { left: `${ox + row[2] * s}px`, top: `${oy + row[3] * s}px`,
+        width: `${(row[4] - row[2]) * s}px`, height: `${(row[5] - row[3]) * s}px` });
+      box.hidden = false;
+    }
+    requestAnimationFrame(place);
+  };
+  requestAnimationFrame(place);
+}
+
 async function pollCameras(ms) {
   try {
     const r = await fetch("/api/cameras");
     if (r.ok) {
       for (const c of await r.json()) {
-        const row = document.querySelector(`tr[data-camera="${CSS.escape(c.camera)}"]`);
+        const row = document.querySelector(`[data-camera="${CSS.escape(c.camera)}"]`);
         if (!row) continue;
         row.className = "state-" + c.state + (c.in_event ? " in-event" : "");
         setText(row, "state", c.state + (c.in_event ? " (event)" : ""));
         setText(row, "fps", c.fps ?? "");
         setText(row, "last", c.last_frame ?? "");
-        setText(row, "score", `${c.score ?? ""} / ${c.threshold ?? ""}`);
+        setText(row, "score", `${sig3(c.score)} / ${sig3(c.threshold)}`);
         setText(row, "events", c.events);
       }
     }
