@@ -24,7 +24,7 @@ def one(seed: int, n_train: int, topk: int, fars: list[float], tmp: Path) -> lis
     from video_anomaly.data import load_dataset
     from video_anomaly.data.synthetic import make_synthetic_scene
     from video_anomaly.detector import DetectorConfig
-    from video_anomaly.thresholds import conformal_quantile
+    from video_anomaly.fusion.thresholds import conformal_quantile
 
     t0 = time.perf_counter()
     root = tmp / f"s{seed}-n{n_train}-k{topk}"
@@ -43,7 +43,7 @@ def _scored(det, data, threshold: float, out: Path) -> dict:
     """Events and false alarms of the test videos scored as `demo` does, at ``threshold``."""
     import json
 
-    from video_anomaly.recordings import labelled_summary, score_recording
+    from video_anomaly.live.recordings import labelled_summary, score_recording
 
     for video in data.test:
         score_recording(det, video, out, threshold=threshold)

@@ -10,9 +10,9 @@ import pytest
 
 from video_anomaly import weights
 from video_anomaly.api import Detector
-from video_anomaly.checkpoint import _sha256
 from video_anomaly.cli import main
 from video_anomaly.errors import CheckpointError
+from video_anomaly.seed.checkpoint import _sha256
 
 MOTION = ["--cues", "motion", "--motion-cell", "8"]
 
@@ -67,7 +67,7 @@ def test_damage_item8_a_bad_manifest_is_refused_with_its_fix(ped2, tmp_path, dam
 def test_damage_item8_a_checkpoint_not_safetensors_is_refused_with_its_fix(ped2):
     """Weights replaced by another format, with every checksum made to agree: the reader refuses and says how to
     repair it."""
-    from video_anomaly.checkpoint import load_checkpoint
+    from video_anomaly.seed.checkpoint import load_checkpoint
 
     ckpt = ped2 / "checkpoint"
     (ckpt / "model.safetensors").write_bytes(b"\x80\x04\x95 a pickle, not safetensors" * 40)

@@ -214,7 +214,7 @@ def test_feedback_item3_another_process_waits_for_the_lock(scene, tmp_path, monk
     import subprocess
     import sys
 
-    import video_anomaly.feedback as fb
+    import video_anomaly.fusion.feedback as fb
     from video_anomaly.api import Detector
 
     det_dir = shutil.copytree(scene[0] / "det", tmp_path / "det")

@@ -32,7 +32,7 @@ class _Undecodable:
 def test_a_file_whose_packets_never_decode_is_one_error_saying_nothing_decodes(tmp_path, monkeypatch):
     av = pytest.importorskip("av")
     from video_anomaly.errors import DataError
-    from video_anomaly.sources import open_live_source
+    from video_anomaly.live.sources import open_live_source
 
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(b"\x00" * 1000)  # readable: a "permission denied" would be a lie

@@ -40,7 +40,7 @@ class _Connection:
 
 def _stand_in(monkeypatch, first: _Connection, second: _Connection, clock: _Clock, on_reopen=lambda: None):
     """``sources._timed_frames`` over ``first``, lost, then reopened as ``second`` (the opening takes ``OPENING`` s)."""
-    import video_anomaly.sources as sources
+    import video_anomaly.live.sources as sources
 
     def decoded(container, name, *, live, timeout_s, warn):
         for pts, arrival, level in container.frames:
@@ -93,9 +93,9 @@ def test_item15_times_after_a_reconnect_follow_the_wall_clock(monkeypatch):
 
 def test_item16_the_open_event_ends_when_the_loss_is_declared(monkeypatch):
     from video_anomaly.detector import FrameScore
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
-    from video_anomaly.sources import LiveSource
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
 
     first, second, _ = _two_connections(level_before=200, level_after=0)  # above the threshold, then below
     msgs: list[dict] = []

@@ -380,12 +380,12 @@ SCRIPT = [0.1] * 30 + [2.0, 3.0, 5.0, 4.0, 3.0, 2.0] + [0.1] * 30  # above thres
 def _run_recorder(tmp_path, detector, frames):
     """``frames`` through ``run_source`` with ``detector`` (a stand-in with ``push``) into a worker's
     ``EventRecorder`` (camera "yard", 10 frames/s, threshold 1, pre- and post-roll 1 s); ``(store, sent, stats)``."""
-    from video_anomaly.events import EventTracker
-    from video_anomaly.runner import run_source
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
     from video_anomaly.serve.config import CameraConfig
     from video_anomaly.serve.recorder import EventRecorder
     from video_anomaly.serve.store import Store
-    from video_anomaly.sources import LiveSource
 
     store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
     store.migrate()

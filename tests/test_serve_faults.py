@@ -193,7 +193,7 @@ def test_item14_a_camera_that_never_opens_is_logged_with_backoff(tmp_path, monke
     import video_anomaly.serve.outage as outage
     import video_anomaly.serve.workers as workers
     from video_anomaly.errors import DataError
-    from video_anomaly.runner import LOST, RunStats
+    from video_anomaly.live.runner import LOST, RunStats
 
     cam = _load(tmp_path, CAMERAS).camera("yard")
     clock = _Clock(tries=300)

@@ -40,8 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _description() -> str:
     """What the toolkit is, with the default detector read from the code (``cues.DEFAULT_CUES``), never typed."""
-    from .cues import DEFAULT_CUES
-    from .detector import DetectorConfig
+    from .api import DEFAULT_CUES, DetectorConfig
 
     return (
         "Find abnormal events in surveillance video, learnt from normal footage only. A new detector (train) fits "

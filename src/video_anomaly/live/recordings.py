@@ -259,7 +259,7 @@ def _plot(path: Path, s: np.ndarray, lab, session, name: str) -> None:
 
 def _summary(rec: _Recording, detector, session, stem: str, overlay: bool, n_frames: int, events, stats) -> dict:
     """The fields of ``STEM.scores.json`` apart from the per-frame arrays."""
-    from .feedback import recording_identity
+    from ..fusion.feedback import recording_identity
 
     return {
         "video": rec.name,

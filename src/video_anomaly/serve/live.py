@@ -25,7 +25,7 @@ def render_jpeg(frame: np.ndarray, region_map: np.ndarray | None, threshold: flo
     """``frame`` ``(H, W)`` uint8 gray and its region map ``(gh, gw)`` (threshold units) or None -> JPEG bytes."""
     import cv2
 
-    from ..overlay import blend_heatmap
+    from ..live.overlay import blend_heatmap
 
     frame = np.asarray(frame, np.uint8)
     if frame.ndim == 3:

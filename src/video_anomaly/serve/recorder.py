@@ -81,7 +81,7 @@ class EventRecorder:
     is over (closes the open events, finishes their clips). ``send(kind, **fields)`` reports to the service."""
 
     def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send):
-        from ..events import EventTracker
+        from ..live.events import EventTracker
 
         self.cam, self.store, self.run_id = cam, store, run_id
         self.threshold, self.send = threshold, send
