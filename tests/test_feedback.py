@@ -94,12 +94,17 @@ def test_serve_mark_normal_feeds_the_cameras_detector(scene, tmp_path):
         camera=lambda name: SimpleNamespace(detector=cams[name]), store=SimpleNamespace(media=tmp_path / "media")
     )
     on_label = feedback_hook(config)
-    assert on_label({"camera": "yard", "id": 7, "clip": "clip.mp4"}, "confirmed") is None
-    said = on_label({"camera": "yard", "id": 7, "clip": "clip.mp4"}, "normal")
+    h, w = frames.shape[1:]
+    # The store's curve of an event over the whole clip: [s, object score, x0, y0, x1, y1, frame score] per frame.
+    curve = [[round(k / 10, 3), 3.0, 0, 0, w, h, 3.0] for k in range(len(frames))]
+    row = {"camera": "yard", "id": 7, "clip": "clip.mp4", "curve": curve, "start_ts": 50.0, "end_ts": 50 + curve[-1][0]}
+    assert on_label(row, "confirmed") is None
+    assert "nothing learnt" in on_label({**row, "curve": None}, "normal")  # no object to learn: not every region
+    said = on_label(row, "normal")
     assert said.startswith("stored and learnt"), said
     record = Detector.load(det_dir).meta["feedback"][0]
     assert record["event"] == "serve:yard:7" and record["added_per_region"]["motion"] > 0
-    said = on_label({"camera": "shipped", "id": 8, "clip": "clip.mp4"}, "normal")
+    said = on_label({**row, "camera": "shipped", "id": 8}, "normal")
     assert "shipped detector is not changed" in said
 
 
@@ -231,6 +236,67 @@ def test_feedback_item3_another_process_waits_for_the_lock(scene, tmp_path, monk
     monkeypatch.setattr(fb, "mark_normal", learning)
     Detector.load(det_dir).feedback(run, "Cam:1")
     assert seen == [1]  # BlockingIOError: held
+
+
+def _lock_probe(det_dir, monkeypatch) -> list:
+    """Whether another process could take ``det_dir``'s save lock (``LOCK_EX | LOCK_NB``: 1 = held) while the
+    detector learns (each ``mark_normal``), appended to the list returned."""
+    import subprocess
+    import sys
+
+    import video_anomaly.fusion.feedback as fb
+
+    probe = "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, 6)"
+    seen, real = [], fb.mark_normal
+
+    def learning(*args, **kw):
+        lock = det_dir / ".detector.lock"
+        seen.append(subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True).returncode)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(fb, "mark_normal", learning)
+    return seen
+
+
+def test_serve_mark_normal_learns_the_marked_object_only_under_the_lock(det_copy, tmp_path, monkeypatch):
+    """Serve's "mark normal" of one of two objects moving at once is the feedback of `video-anomaly feedback`:
+    only its object's regions (its box per frame, from the event's curve) are learnt, so the other object's cells
+    score as before and its event still fires; under the folder's file lock; once."""
+    from types import SimpleNamespace
+
+    from live_fixtures import write_video
+
+    pytest.importorskip("av")
+    from video_anomaly.api import Detector
+    from video_anomaly.serve.service import feedback_hook
+
+    det = Detector.load(det_copy)
+    h, w = det.frame_shape
+    frames = _two_objects((h, w))
+    before = _left_maps(det, frames)
+    (tmp_path / "media").mkdir()
+    write_video(frames[2:22], tmp_path / "media" / "clip.mp4")  # 2 frames of pre-roll, the event 4..19, post-roll
+    x0, bh, bw = int(0.7 * w), h // 4, w // 10
+    box = [x0, h // 3, x0 + bw + 4, h // 3 + bh + h // 6]  # the right-hand object
+    curve = [[round((k - 2) / 10, 3), 3.0, *box, 3.0] for k in range(18)]  # the store's rows, s from its start
+    row = {"camera": "yard", "id": 2, "clip": "clip.mp4", "curve": curve, "start_ts": 100.0, "end_ts": 101.5}
+    config = SimpleNamespace(
+        camera=lambda name: SimpleNamespace(detector=str(det_copy)), store=SimpleNamespace(media=tmp_path / "media")
+    )
+    seen = _lock_probe(det_copy, monkeypatch)
+    on_label = feedback_hook(config)
+    said = on_label(row, "normal")
+    assert said.startswith("stored and learnt"), said
+    assert seen == [1]  # the detector folder's lock, held against other processes (a `feedback` command)
+    after = Detector.load(det_copy)
+    record = after.meta["feedback"][-1]
+    assert record["event"] == "serve:yard:2" and record["regions"] == "the event's object"
+    assert record["frames"] == [2, 17] and record["added_per_region"]["motion"] > 0  # the event's frames of the clip
+    before_t, now_t = record["thresholds"][after.config.score]
+    assert now_t <= before_t * 1.05  # the other object's frames did not join the normal scores
+    for name, maps in _left_maps(after, frames).items():  # the other object's cells learnt nothing
+        np.testing.assert_array_equal(maps, before[name], err_msg=name)
+    assert "already learnt" in on_label(row, "normal") and seen == [1]  # learnt once
 
 
 class _Killed(BaseException):

@@ -286,8 +286,7 @@ def feedback(det, run, event_id: str, *, normal: bool = True, out: str | Path | 
     Feedback on one detector folder is serialised (``manifest.locked``) and applied to the detector as saved
     there when the lock is taken (``out`` holding one: that one), so two at once both count."""
     from .. import weights
-    from ..fusion.feedback import check_recording, find_event, learnt_before, mark_normal, regions_of
-    from . import manifest
+    from ..fusion.feedback import check_recording, find_event, regions_of
 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
@@ -303,11 +302,27 @@ def feedback(det, run, event_id: str, *, normal: bool = True, out: str | Path | 
     stem = rec_file.name[: -len(".scores.json")]
     start, end = int(ev["start_frame"]), int(ev["end_frame"])
     name, regions = f"{stem}:{ev['id']}", regions_of(ev, rec_file)
-    with manifest.locked(Path(target)):
-        base = type(det).load(target) if (Path(target) / "detector.json").is_file() else det
-        earlier = learnt_before(base, {"event": name, "recording": str(recording.resolve()), "frames": [start, end]})
+    return learn_normal(det, target, recording, start, end, event=name, regions=regions)
+
+
+def learn_normal(det, target, recording, start: int, end: int, *, event: str, regions: list | None) -> dict:
+    """Frames ``start .. end`` of ``recording`` (the object's ``regions`` track, ``[frame, x0, y0, x1, y1]``;
+    None: every region) learnt as normal by the detector saved in ``target`` and saved there: the one path of
+    every feedback (``feedback`` above, serve's "mark normal"). Under the folder's lock (``manifest.locked``) the
+    detector is read again as saved (``det`` itself when ``target`` holds none yet; ``det`` may be the class), so
+    feedbacks at once, from threads or processes, all count; an event learnt already is not learnt again (the
+    earlier record returned, with ``"skipped"`` saying so)."""
+    from ..fusion.feedback import learnt_before, mark_normal
+    from . import manifest
+
+    target = Path(target)
+    with manifest.locked(target):
+        cls = det if isinstance(det, type) else type(det)
+        base = cls.load(target) if (target / "detector.json").is_file() or det is cls else det
+        key = {"event": event, "recording": str(Path(recording).resolve()), "frames": [int(start), int(end)]}
+        earlier = learnt_before(base, key)
         if earlier is not None:
-            return {**earlier, "skipped": f"{name} was learnt already (at {earlier.get('at')}): detector unchanged"}
-        record = mark_normal(base, recording, start, end, event=name, regions=regions)
+            return {**earlier, "skipped": f"{event} was learnt already (at {earlier.get('at')}): detector unchanged"}
+        record = mark_normal(base, recording, start, end, event=event, regions=regions)
         base.save(target)
     return record

@@ -65,42 +65,51 @@ def remove_unfinished_media(media) -> int:
     return n
 
 
-def feedback_hook(config: ServeConfig):
-    """``on_label`` for the app: a mark "normal" is the detector's feedback (``feedback.mark_normal``): the frames
-    of the event's clip join the cues that can learn, the thresholds are refitted and the detector folder is saved;
-    the camera's worker uses it from its next start. A shipped detector is never changed in place (the mark is
-    stored and the reply says so)."""
+def event_track(row: dict, clip_frames: int) -> list[list[int]]:
+    """The event's object on its clip: ``[clip frame, x0, y0, x1, y1]`` per frame of the event, read from the
+    store's curve (one row per scored frame, pre-roll first, as the clip holds them: ``[s from the event's start,
+    object score, x0, y0, x1, y1, frame score]``); rows before the start (s < 0) are the pre-roll, rows after its
+    end none. Empty when the curve cannot be matched with the clip (none, or one whose first rows were dropped)."""
+    curve = [r for r in row.get("curve") or [] if isinstance(r, list | tuple) and len(r) == 7]
+    if not curve or len(curve) != len(row.get("curve") or []) or curve[0][0] > 0.002:
+        return []
+    end = None if row.get("end_ts") is None else row["end_ts"] - row["start_ts"] + 0.002  # s is rounded to 1 ms
+    return [[k, *(int(v) for v in r[2:6])] for k, r in enumerate(curve[:clip_frames])
+            if r[0] >= -0.0005 and (end is None or r[0] <= end)]  # fmt: skip
 
-    # One mark at a time: the app runs requests in a thread pool, and two saves of one detector folder at once
-    # would lose an update (or leave files and manifest that disagree).
-    lock = threading.Lock()
+
+def feedback_hook(config: ServeConfig):
+    """``on_label`` for the app: a mark "normal" is the detector's feedback, by the path of ``video-anomaly
+    feedback`` (``detector.runs.learn_normal``: under the detector folder's lock, learnt once): the event's
+    object's regions on its frames of the clip (``event_track``) join the cues that can learn, the thresholds are
+    refitted and the folder is saved; the camera's worker uses it from its next start. A shipped detector is never
+    changed in place (the mark is stored and the reply says so)."""
 
     def on_label(row: dict, label: str | None) -> str | None:
         if label != "normal":
             return None
         from .. import Detector, weights
         from ..data.frames import open_source
-        from ..fusion.feedback import mark_normal
+        from ..detector.runs import learn_normal
+        from ..detector.saved import resolve
 
-        event = f"serve:{row['camera']}:{row['id']}"
         try:
-            with lock:
-                cam = config.camera(row["camera"])
-                det = Detector.load(cam.detector)
-                shipped = {weights.folder(n).resolve() for n in weights.MODELS}
-                if det.path is None or det.path.resolve() in shipped:
-                    return (
-                        "stored; a shipped detector is not changed in place: train one for this camera to learn marks"
-                    )
-                if not row.get("clip"):
-                    return "stored; the event has no clip (yet) to learn from"
-                if any(r.get("event") == event for r in det.meta.get("feedback") or []):
-                    return "stored; the detector has already learnt this event"
-                clip = config.store.media / row["clip"]
-                mark_normal(det, clip, 0, len(open_source(clip)) - 1, event=event)
-                det.save(det.path)
+            folder, _ = resolve(config.camera(row["camera"]).detector)
+            shipped = {weights.folder(n).resolve() for n in weights.MODELS}
+            if folder.resolve() in shipped:
+                return "stored; a shipped detector is not changed in place: train one for this camera to learn marks"
+            if not row.get("clip"):
+                return "stored; the event has no clip (yet) to learn from"
+            clip = config.store.media / row["clip"]
+            track = event_track(row, len(open_source(clip)))
+            if not track:
+                return "stored; the event's object cannot be found on its clip (no score curve): nothing learnt"
+            event = f"serve:{row['camera']}:{row['id']}"
+            record = learn_normal(Detector, folder, clip, track[0][0], track[-1][0], event=event, regions=track)
         except Exception as exc:  # noqa: BLE001 - the label is stored whatever the feedback does
             return f"stored; the detector's feedback failed: {exc}"[:400]
+        if record.get("skipped"):
+            return "stored; the detector has already learnt this event"
         return "stored and learnt by the detector (its camera uses it from the worker's next start)"
 
     return on_label
