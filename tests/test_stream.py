@@ -58,3 +58,27 @@ def test_watch_reports_unreachable_stream(monkeypatch, tmp_path_factory, capsys)
     install_median(monkeypatch)
     assert main(["watch", str(ckpt), "http://127.0.0.1:9/none.ts", "--timeout", "2", "--device", "cpu"]) == 2
     assert "cannot open stream" in capsys.readouterr().err
+
+
+def test_watch_hides_a_stream_urls_secrets(tmp_path_factory, server, monkeypatch, capsys):
+    """A stream URL's password and query values (``?token=``) never reach `watch`'s event lines, its summary or
+    its warnings (the one ``live.redact`` that serve uses too)."""
+    from video_anomaly.cli import main
+
+    ckpt, _ = calibrated_checkpoint(tmp_path_factory.mktemp("stream3"), monkeypatch)
+    install_median(monkeypatch)
+    folder, base = server
+    frames, _ = grass_videos(1)[0]
+    write_ts(frames, folder / "cam.ts")
+    url = base.replace("http://", "http://user:pw-s3cret@") + "/cam.ts?channel=1&token=tok-s3cret"
+    out = folder / "events.jsonl"
+    assert main(["watch", str(ckpt), url, "--out", str(out), "--queue", "512", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events and all(e["source"].endswith("/cam.ts?channel=***&token=***") for e in events), events
+    assert "s3cret" not in out.read_text() + err
+    # Its warnings: a stream that does not open is retried (--reconnect), and said so, by its shown name.
+    down = "http://127.0.0.1:9/none.ts?token=tok-s3cret"
+    assert main(["watch", str(ckpt), down, "--timeout", "1", "--reconnect", "1", "--device", "cpu"]) != 0
+    err = capsys.readouterr().err
+    assert "retrying" in err and "none.ts?token=***" in err and "s3cret" not in err, err

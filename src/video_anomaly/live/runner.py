@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data.images import to_gray
 from ..errors import VideoAnomalyError, os_reason
+from .redact import redact_text
 from .sources import LiveSource, SourceLost, threaded_frames
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def _ending(exc: BaseException) -> tuple[str, str]:
         return INTERRUPTED, str(exc) if isinstance(exc, Stop) else "SIGINT"
     if isinstance(exc, SourceLost):
         return LOST, exc.problem
-    return FAILED, str(exc)
+    return FAILED, redact_text(str(exc))  # an FFmpeg error may quote a stream's URL
 
 
 def _write_overlay(overlay, frame: np.ndarray, fs: FrameScore | None, in_event: bool, stats: RunStats):

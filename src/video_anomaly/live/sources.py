@@ -36,6 +36,7 @@ import numpy as np
 
 from ..data.images import describe_av_error
 from ..errors import DataError, plural
+from .redact import redact_source, redact_text
 
 URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://", "srt://", "rtp://")
 # Consecutive packets that fail to decode before a stream is given up as unreadable.
@@ -46,7 +47,8 @@ class SourceLost(DataError):
     """A camera or network stream failed, timed out or stopped sending while it was being read."""
 
     def __init__(self, name: str, problem: str):
-        # The name goes into the message as given: a URL must not pass through Path ("udp:/host").
+        # The name goes into the message as given (a URL must not pass through Path: "udp:/host"), its secrets hidden.
+        name, problem = redact_source(name), redact_text(problem)
         super().__init__(None, f"{name}: {problem}")
         self.name, self.problem = name, problem
 
@@ -113,21 +115,25 @@ def _interruptible(call: Callable[[], Any]) -> Any:
 
 
 def _open_container(spec: str, *, device: bool, timeout_s: float):
-    """``av.open`` of a camera, URL or file; errors become one plain ``DataError`` naming ``spec`` as given."""
+    """``av.open`` of a camera, URL or file; errors become one plain ``DataError`` naming ``spec`` as it may be
+    shown (``redact_source``)."""
+    shown = redact_source(spec)
     try:
         import av
     except ImportError:
-        raise DataError(None, f"{spec}: reading cameras, streams and video files needs PyAV: pip install av") from None
+        raise DataError(None, f"{shown}: reading cameras, streams and video files needs PyAV: pip install av") from None
     network = is_stream_url(spec)
     options = {"rw_timeout": str(int(timeout_s * 1e6))} if network else {}
     try:
         container = _interruptible(lambda: av.open(spec, format="v4l2" if device else None, options=options,
                                                    timeout=timeout_s if network or device else None))  # fmt: skip
     except Exception as exc:  # FFmpeg errors of many types: say what happened
-        raise DataError(None, f"{spec}: cannot open stream: {describe_av_error(exc, timeout_s)}") from None
+        raise DataError(
+            None, f"{shown}: cannot open stream: {redact_text(describe_av_error(exc, timeout_s))}"
+        ) from None
     if not container.streams.video:
         container.close()
-        raise DataError(None, f"{spec}: no video stream")
+        raise DataError(None, f"{shown}: no video stream")
     return container
 
 
@@ -240,7 +246,7 @@ def _timed_frames(
         while True:
             t0: float | None = None
             try:
-                for image, pts in _decoded(container, spec, live=live, timeout_s=timeout_s, warn=warn):
+                for image, pts in _decoded(container, redact_source(spec), live=live, timeout_s=timeout_s, warn=warn):
                     if not use_pts:
                         t = index / fps
                     elif pts is None:
@@ -290,7 +296,7 @@ def _reopen(spec: str, lost: SourceLost, *, timeout_s: float, reconnect_s: float
         except DataError as exc:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                why = exc.problem.removeprefix(f"{spec}: ")
+                why = exc.problem.removeprefix(f"{redact_source(spec)}: ")
                 raise SourceLost(spec, f"{lost.problem}; no reconnection within {reconnect_s:g} s ({why})") from None
             time.sleep(min(1.0, remaining))
 
@@ -312,10 +318,12 @@ def open_live_source(
     ``fps``: when given, frame ``i`` is at ``i / fps`` seconds whatever the source's timestamps say; else
     frames carry their presentation timestamps (frame folders, which have none: 10 fps, UCSD's, is assumed).
     ``timeout_s``: how long a camera or stream may send nothing. ``reconnect_s``: reopen a lost network
-    stream for up to this many seconds. ``warn``: where warning lines go (default stderr).
+    stream for up to this many seconds. ``warn``: where warning lines go (default stderr). A stream is named
+    (``name``, warnings, errors) with its secrets hidden (``redact.redact_source``: its user, password and query
+    values), as ``watch`` prints its events and warnings.
     """
     spec = str(spec)
-    warn = warn or _stderr
+    warn = _redacting(warn or _stderr)
     is_device = spec.startswith("/dev/video")
     if is_stream_url(spec) or is_device:
         try:
@@ -324,7 +332,7 @@ def open_live_source(
             if not reconnect_s or is_device:
                 raise
             # A stream that is down when `watch` starts is retried like one lost later (--reconnect).
-            why = exc.problem.removeprefix(f"{spec}: ")
+            why = exc.problem.removeprefix(f"{redact_source(spec)}: ")
             warn(f"warning: {spec}: cannot open the stream ({why}); retrying for up to {reconnect_s:g} s")
             container, _ = _reopen(spec, SourceLost(spec, why), timeout_s=timeout_s, reconnect_s=reconnect_s)
             warn(f"warning: {spec}: opened")
@@ -341,7 +349,12 @@ def open_live_source(
     rate = float(fps or _stream_rate(container) or (25.0 if live else 10.0))
     frames = _timed_frames(spec, container, live=live, fps=rate, use_pts=fps is None,
                            timeout_s=timeout_s, reconnect_s=reconnect_s, warn=warn)  # fmt: skip
-    return LiveSource(spec, frames, rate, live, frames.close, timed=True)
+    return LiveSource(redact_source(spec), frames, rate, live, frames.close, timed=True)
+
+
+def _redacting(warn: Callable[[str], None]) -> Callable[[str], None]:
+    """``warn`` hearing each line with every URL's secrets hidden (FFmpeg quotes a stream's URL its own ways)."""
+    return lambda msg: warn(redact_text(msg))
 
 
 class FrameQueue:

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import CameraConfig, ServeConfig, redact_source
+from ..live.redact import redact_source
+from .config import CameraConfig, ServeConfig
 from .store import LABELS, Store, event_json, iso
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .config import CameraConfig, ServeConfig, redact_source, redact_text
+from ..live.redact import redact_source, redact_text
+from .config import CameraConfig, ServeConfig
 from .outage import Outage
 from .recorder import EventRecorder
 
@@ -134,7 +135,7 @@ def _exit_when_orphaned(parent_pid: int) -> None:
 
 class _Reporter:
     """A worker's messages to the service over its ``queue``: ``{"kind", "camera", "time", **fields}``. Errors and
-    warnings name the source: they go out with its secrets removed (``config.redact_text``)."""
+    warnings name the source: they go out with its secrets removed (``live.redact.redact_text``)."""
 
     def __init__(self, cam: CameraConfig, queue):
         self.cam, self.queue = cam, queue
