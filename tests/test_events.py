@@ -100,3 +100,23 @@ def test_ped2_test004_bicycle_raises_its_own_event(shared_datasets, tmp_path):
     truck = [e for e in events if e["start_frame"] < 100 and e["end_frame"] > 150]
     bike = [e for e in events if 110 <= e["start_frame"] <= 135 and e["bbox"][0] >= 280]
     assert truck and bike and not set(map(id, truck)) & set(map(id, bike)), events
+
+
+def test_a_live_tracker_keeps_the_last_events_without_their_frames():
+    """``keep``: a run that lasts months holds the last few closed events, and none of their frames; without it
+    (``score``) every event keeps its peak frame for the thumbnails."""
+    scores = [0, 2, 3, 0, 0, 0] * 7  # seven events, each of frames 1-2 of a block of six
+    image = np.full((4, 4), 7, np.uint8)
+
+    def run(**kw):
+        tr = EventTracker(1.0, fps=10, end_after=3, min_length=1, **kw)
+        msgs = [m for i, s in enumerate(scores) for m in tr.update(i, s, (0, 0, 1, 1), image)] + tr.finish()
+        return tr, [m for m in msgs if m["type"] == "event"]
+
+    every, emitted = run()
+    assert len(every.events) == len(emitted) == every.closed == 7
+    assert all(ev.peak_image is not None for ev in every.events)
+    live, emitted = run(keep=2)
+    assert len(emitted) == live.closed == 7 and [ev.id for ev in live.events] == [6, 7]
+    assert all(ev.peak_image is None for ev in live.events)
+    assert [e["peak_frame"] for e in emitted] == [e["peak_frame"] for e in run()[1]]  # the messages are the same

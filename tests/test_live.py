@@ -170,6 +170,25 @@ def test_watch_finds_planted_anomalies_with_target_false_alarm_rate(setup, monke
     assert far <= target + 3 * np.sqrt(target * (1 - target) / n_normal) + 0.02, far
 
 
+def test_watch_keeps_a_bounded_number_of_closed_events(setup, monkeypatch):
+    """`watch`'s tracker (the command's, serve's workers', the archive's) holds at most ``keep_events`` closed
+    events and counts them all: a camera watched for months does not keep a frame per event it ever saw."""
+    from video_anomaly.api import Detector, watch
+    from video_anomaly.live.watch import KEEP_EVENTS
+
+    install_median(monkeypatch)
+    ckpt, _, tmp = setup
+    frames, _ = grass_videos(1)[0]
+    folder = write_folder(frames, tmp / "bounded")
+    det = Detector.load(ckpt, device="cpu")
+    emitted: list[dict] = []
+    *_, tracker, stats = watch(det, str(folder), emit=emitted.append, keep_events=0)
+    events = [m for m in emitted if m["type"] == "event"]
+    assert stats.end == "ended" and events and tracker.closed == len(events) and tracker.events == []
+    *_, tracker, _ = watch(det, str(folder))
+    assert tracker.keep == KEEP_EVENTS and len(tracker.events) == tracker.closed == len(events)
+
+
 def test_scores_are_causal(setup, monkeypatch):
     """Changing the frames after t changes no score up to t."""
     from video_anomaly.api import Detector

@@ -122,7 +122,7 @@ def run(args) -> int:
         "source": source.name,
         "score": session.score_name,
         "threshold": session.threshold,
-        "events": len(tracker.events),
+        "events": tracker.closed,
         "guard": list(session.guard.messages),
         **stats.to_dict(),
     }

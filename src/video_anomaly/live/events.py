@@ -103,6 +103,11 @@ class EventTracker:
     still open at the end of a source. An object's box in frame pixels spans its regions laid evenly over
     the frame given to ``update`` (``cues.base.uniform_box``, as a cue's own ``region_box``); ``link_gap``: regions
     between a group and an open event's last box that still continue it.
+
+    ``events``: the closed events (not the flicker), ``closed`` their count. ``keep``: None keeps them all with
+    their peak frames (``score``: a recording's outputs need every one, thumbnails included); a number keeps the
+    last ``keep`` only, each without its frame once its message is out (``watch`` and serve's workers: a run that
+    lasts months would otherwise hold a frame per event it ever saw).
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class EventTracker:
         min_length: int = 3,
         source: str = "",
         link_gap: int = 1,
+        keep: int | None = None,
     ):
         self.threshold = float(threshold)
         self.fps = float(fps) if fps and fps > 0 else 10.0
@@ -122,6 +128,8 @@ class EventTracker:
         self.source = source
         self.link_gap = max(0, int(link_gap))
         self.events: list[Event] = []
+        self.closed = 0
+        self.keep = None if keep is None else max(0, int(keep))
         self._open: Event | None = None
         self._below = 0
         self._announced = False
@@ -186,7 +194,11 @@ class EventTracker:
     def _keep(self, ev: Event | None) -> dict[str, Any] | None:
         if ev is None or ev.length < self.min_length:
             return None
+        self.closed += 1
         self.events.append(ev)
+        if self.keep is not None:
+            ev.peak_image = None
+            del self.events[: max(0, len(self.events) - self.keep)]
         return ev.to_dict()
 
     # ---------------------------------------------------------------------------------------- per object
