@@ -97,7 +97,14 @@ def test_serve_mark_normal_feeds_the_cameras_detector(scene, tmp_path):
     h, w = frames.shape[1:]
     # The store's curve of an event over the whole clip: [s, object score, x0, y0, x1, y1, frame score] per frame.
     curve = [[round(k / 10, 3), 3.0, 0, 0, w, h, 3.0] for k in range(len(frames))]
-    row = {"camera": "yard", "id": 7, "clip": "clip.mp4", "curve": curve, "start_ts": 50.0, "end_ts": 50 + curve[-1][0]}
+    row = {
+        "camera": "yard",
+        "id": 7,
+        "clip": "clip.mp4",
+        "curve": curve,
+        "start_ts": 50.0,
+        "end_ts": 50.1 + curve[-1][0],
+    }
     assert on_label(row, "confirmed") is None
     assert "nothing learnt" in on_label({**row, "curve": None}, "normal")  # no object to learn: not every region
     said = on_label(row, "normal")
@@ -279,7 +286,7 @@ def test_serve_mark_normal_learns_the_marked_object_only_under_the_lock(det_copy
     x0, bh, bw = int(0.7 * w), h // 4, w // 10
     box = [x0, h // 3, x0 + bw + 4, h // 3 + bh + h // 6]  # the right-hand object
     curve = [[round((k - 2) / 10, 3), 3.0, *box, 3.0] for k in range(18)]  # the store's rows, s from its start
-    row = {"camera": "yard", "id": 2, "clip": "clip.mp4", "curve": curve, "start_ts": 100.0, "end_ts": 101.5}
+    row = {"camera": "yard", "id": 2, "clip": "clip.mp4", "curve": curve, "start_ts": 100.0, "end_ts": 101.6}
     config = SimpleNamespace(
         camera=lambda name: SimpleNamespace(detector=str(det_copy)), store=SimpleNamespace(media=tmp_path / "media")
     )

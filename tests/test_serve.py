@@ -445,6 +445,27 @@ def test_recorder_writes_rows_snapshot_and_clip_with_pre_and_post_roll(tmp_path)
     store.close()
 
 
+def test_mark_normal_finds_the_events_frames_and_box_on_its_clip(tmp_path):
+    """What "mark normal" learns (``service.event_track``): the clip's frames of the event itself (after the
+    pre-roll, before the post-roll), each with the object's box of the store's curve."""
+    av = pytest.importorskip("av")
+    from video_anomaly.serve.service import event_track
+
+    store, _, frames = _record(tmp_path)
+    row = store.get_uid("yard/run1/30")
+    with av.open(str(tmp_path / "media" / row["clip"])) as c:
+        clip = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+    track = event_track(row, len(clip))
+    assert [k for k, *_ in track] == list(range(10, 16))  # after 1 s of pre-roll: frames 30-35
+    assert all(box == [8, 8, 24, 24] for _, *box in track)
+    for k, i in zip((10, 15), (30, 35)):  # the clip's frame is the scene's
+        assert abs(int(clip[k][16, 16]) - int(frames[i][16, 16])) <= 3
+    # An event that outlasts its clip (whose curve may have lost its first rows): no frame is trusted.
+    long = [[round(k / 10, 3), 3.0, 8, 8, 24, 24, 3.0] for k in range(len(clip) + 40)]
+    assert event_track({**row, "curve": long, "end_ts": row["start_ts"] + 6.6}, len(clip)) == []
+    store.close()
+
+
 # Two objects on a 64x96 frame of 16-pixel regions (4 x 6): A at the top left, frames 30-36, peak 5 at frame 33;
 # B at the bottom right, frames 34-70, peak 8 at frame 40, then a long fall (its peak leaves any short buffer).
 # The frame's score is its highest region, so A's peak is never the frame's peak of B's time and vice versa.

@@ -69,11 +69,21 @@ def event_track(row: dict, clip_frames: int) -> list[list[int]]:
     """The event's object on its clip: ``[clip frame, x0, y0, x1, y1]`` per frame of the event, read from the
     store's curve (one row per scored frame, pre-roll first, as the clip holds them: ``[s from the event's start,
     object score, x0, y0, x1, y1, frame score]``); rows before the start (s < 0) are the pre-roll, rows after its
-    end none. Empty when the curve cannot be matched with the clip (none, or one whose first rows were dropped)."""
+    end none. Empty when the curve cannot be matched with the clip (none, or one that may have dropped its first
+    rows: an event that outlasts its clip)."""
     curve = [r for r in row.get("curve") or [] if isinstance(r, list | tuple) and len(r) == 7]
     if not curve or len(curve) != len(row.get("curve") or []) or curve[0][0] > 0.002:
         return []
-    end = None if row.get("end_ts") is None else row["end_ts"] - row["start_ts"] + 0.002  # s is rounded to 1 ms
+    steps = sorted(b[0] - a[0] for a, b in zip(curve, curve[1:]) if b[0] > a[0])
+    period = steps[len(steps) // 2] if steps else 0.0
+    # A curve holds the pre-roll, the longest clip and 4 s more at most (``recorder.EventRecorder.curve_max``)
+    # and drops its first rows beyond: one 3 s longer than its clip may have lost them, and row k not be frame k.
+    if period and len(curve) - clip_frames >= 3.0 / period:
+        return []
+    # The row's end is the end of its last frame (its time plus a frame period); the curve goes on while the
+    # tracker waits to close the object, so rows from then on are cut by time, half a period early.
+    half = period / 2 if period else -0.002  # s is rounded to 1 ms
+    end = None if row.get("end_ts") is None else row["end_ts"] - row["start_ts"] - half
     return [[k, *(int(v) for v in r[2:6])] for k, r in enumerate(curve[:clip_frames])
             if r[0] >= -0.0005 and (end is None or r[0] <= end)]  # fmt: skip
 
@@ -103,7 +113,10 @@ def feedback_hook(config: ServeConfig):
             clip = config.store.media / row["clip"]
             track = event_track(row, len(open_source(clip)))
             if not track:
-                return "stored; the event's object cannot be found on its clip (no score curve): nothing learnt"
+                return (
+                    "stored; the event's object cannot be found on its clip (no score curve, or an event that "
+                    "outlasts its clip): nothing learnt"
+                )
             event = f"serve:{row['camera']}:{row['id']}"
             record = learn_normal(Detector, folder, clip, track[0][0], track[-1][0], event=event, regions=track)
         except Exception as exc:  # noqa: BLE001 - the label is stored whatever the feedback does
