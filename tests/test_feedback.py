@@ -223,24 +223,12 @@ def test_feedback_item3_two_at_once_both_count(det_copy, tmp_path):
 def test_feedback_item3_another_process_waits_for_the_lock(scene, tmp_path, monkeypatch):
     """While one feedback learns and saves, the folder's lock is held against every other process."""
     import shutil
-    import subprocess
-    import sys
 
-    import video_anomaly.fusion.feedback as fb
     from video_anomaly.api import Detector
 
     det_dir = shutil.copytree(scene[0] / "det", tmp_path / "det")
     run, _ = _two_events(det_dir, tmp_path)
-    probe = "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, 6)"
-    seen = []
-
-    def learning(*args, **kw):  # another process tries the lock (LOCK_EX | LOCK_NB) meanwhile
-        lock = det_dir / ".detector.lock"
-        seen.append(subprocess.run([sys.executable, "-c", probe, str(lock)], capture_output=True).returncode)
-        return real(*args, **kw)
-
-    real = fb.mark_normal
-    monkeypatch.setattr(fb, "mark_normal", learning)
+    seen = _lock_probe(det_dir, monkeypatch)
     Detector.load(det_dir).feedback(run, "Cam:1")
     assert seen == [1]  # BlockingIOError: held
 
