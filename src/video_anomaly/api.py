@@ -71,6 +71,7 @@ _FOR_THE_COMMAND_LINE = {
     "video_anomaly.cues": "AECue DEFAULT_CUES MotionCue",
     "video_anomaly.data": "load_dataset",
     "video_anomaly.data.synthetic": "make_synthetic_scene",
+    "video_anomaly.data.synthetic_behaviour": "make_behaviour_scene",
     "video_anomaly.detector.saved": "previous_doc",
     "video_anomaly.device": "apply_thread_policy",
     "video_anomaly.errors": "ConfigError DataError VideoAnomalyError describe_os_error plural",

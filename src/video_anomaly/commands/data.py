@@ -32,11 +32,20 @@ def add_arguments(parser) -> None:
     synth = sub.add_parser("synth", help="write the synthetic walkway scene in the UCSD layout")
     synth.add_argument("out", type=Path, help="folder to write SyntheticPed/ into")
     synth.add_argument("--seed", type=nonneg_int, default=0)
-    synth.add_argument("--frames", type=positive_int, default=120, help="frames per video (at least 8)")
+    synth.add_argument(
+        "--frames", type=positive_int, help="frames per video (at least 8; default 120, 400 with --behaviour)"
+    )
     synth.add_argument("--height", type=positive_int, default=120, help="frame height (at least 32)")
     synth.add_argument("--width", type=positive_int, default=160, help="frame width (at least 32)")
-    synth.add_argument("--train", type=nonneg_int, default=4, help="number of training videos")
+    synth.add_argument("--train", type=nonneg_int, help="number of training videos (default 4, 8 with --behaviour)")
     synth.add_argument("--test", type=nonneg_int, default=4, help="number of test videos")
+    synth.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="write SyntheticBehaviour/ instead: a one-way walkway with day and night training videos (start times "
+        "in manifest.json), one test video per behaviour or tamper anomaly (linger, against, night, cover, blur, "
+        "shift, freeze) and the true tracks (tracks.json); --test is unused",
+    )
 
     preview = sub.add_parser("preview", help="save a grid of training frames and test frames with mask overlay")
     preview.add_argument("path", type=Path)
@@ -120,12 +129,15 @@ def check_dataset(dataset) -> None:
 
 
 def _synth(args) -> int:
-    from ..api import make_synthetic_scene
+    from ..api import make_behaviour_scene, make_synthetic_scene
     from . import flags
 
-    path = make_synthetic_scene(
-        args.out, n_train=args.train, n_test=args.test, **flags(args, "seed height width frames")
-    )
+    common = flags(args, "seed height width")
+    if args.behaviour:
+        path = make_behaviour_scene(args.out, n_train=args.train or 8, frames=args.frames or 400, **common)
+    else:
+        n_train = 4 if args.train is None else args.train
+        path = make_synthetic_scene(args.out, n_train=n_train, n_test=args.test, frames=args.frames or 120, **common)
     print(path)
     return 0
 

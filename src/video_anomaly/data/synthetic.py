@@ -131,13 +131,16 @@ class _Scene:
                 mask[ys, xs] |= inside
 
     # Populations ------------------------------------------------------------------------------
-    def walker_y(self, rng: np.random.Generator, body_half: float) -> float:
-        y0, y1 = self.walk
+    def walker_y(self, rng: np.random.Generator, body_half: float, lane: tuple[float, float] | None = None) -> float:
+        y0, y1 = self.walk if lane is None else lane
         lo, hi = y0 + 1.6 * body_half, y1 - body_half
         return float(rng.uniform(lo, max(lo, hi)))
 
-    def pedestrians(self, rng: np.random.Generator, n_frames: int, crowd: float = 3.0) -> list[_Mover]:
-        """Walkers entering at either edge, Poisson arrivals, started early so frame 0 is already busy."""
+    def pedestrians(
+        self, rng: np.random.Generator, n_frames: int, crowd: float = 3.0, one_way: int | None = None, lane=None
+    ) -> list[_Mover]:
+        """Walkers entering at either edge, Poisson arrivals, started early so frame 0 is already busy.
+        ``one_way``: every walker goes this way (+1: left to right); ``lane``: ``(y0, y1)`` rows they keep to."""
         mean_speed = 1.5
         rate = crowd * mean_speed / self.w  # arrivals per frame for ~``crowd`` people in view
         lead = int(self.w / 1.0)
@@ -145,11 +148,12 @@ class _Scene:
         for t in range(-lead, n_frames):
             for _ in range(rng.poisson(rate)):
                 direction = 1 if rng.random() < 0.5 else -1
+                direction = direction if one_way is None else one_way
                 speed = rng.uniform(1.0, 2.0)
                 value = rng.uniform(35, 75) if rng.random() < 0.7 else rng.uniform(195, 235)
                 prims = self.person(value, scale=rng.uniform(0.9, 1.1))
                 x_start = -10.0 * self.u if direction > 0 else self.w + 10.0 * self.u
-                y = self.walker_y(rng, prims[0][4])
+                y = self.walker_y(rng, prims[0][4], lane)
                 movers.append(_Mover(t, x_start, y, direction * speed, rng.normal(0, 0.03), prims))
         return movers
 
@@ -183,9 +187,10 @@ class _Scene:
         raise ValueError(f"unknown anomaly kind {kind!r}; known: {ANOMALY_KINDS}")
 
     def render(
-        self, rng: np.random.Generator, n_frames: int, anomalies: list[_Mover], noise: float = 2.0
+        self, rng: np.random.Generator, n_frames: int, anomalies: list[_Mover], noise: float = 2.0, walkers=None
     ) -> SyntheticVideo:
-        walkers = self.pedestrians(rng, n_frames)
+        """``walkers``: the normal population (default: ``pedestrians``, both ways along the whole walkway)."""
+        walkers = self.pedestrians(rng, n_frames) if walkers is None else walkers
         frames = np.empty((n_frames, self.h, self.w), dtype=np.uint8)
         masks = np.zeros((n_frames, self.h, self.w), dtype=bool)
         for t in range(n_frames):
@@ -234,6 +239,28 @@ def render_synthetic_videos(
     return train, test
 
 
+def write_ucsd_layout(out: Path, train: list[SyntheticVideo], test: list[SyntheticVideo], scene: str) -> None:
+    """``Train/TrainNNN/NNN.tif``, ``Test/TestNNN/NNN.tif``, ``Test/TestNNN_gt/NNN.bmp`` (0/255) and
+    ``Test/<scene>.m`` (frame ranges) under ``out``."""
+    from PIL import Image
+
+    frames = max([len(v.frames) for v in train + test], default=1)
+    digits = max(3, len(str(frames)))
+    for split, videos in (("Train", train), ("Test", test)):
+        for i, video in enumerate(videos, start=1):
+            folder = out / split / f"{split}{i:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for t, frame in enumerate(video.frames, start=1):
+                Image.fromarray(frame).save(folder / f"{t:0{digits}d}.tif")
+            if split == "Test":
+                gt = folder.with_name(folder.name + "_gt")
+                gt.mkdir(exist_ok=True)
+                for t, mask in enumerate(video.masks, start=1):
+                    Image.fromarray(mask.astype(np.uint8) * 255).save(gt / f"{t:0{digits}d}.bmp")
+    (out / "Test").mkdir(parents=True, exist_ok=True)
+    (out / "Test" / f"{scene}.m").write_text(format_ucsd_m([labels_to_ranges(v.labels) for v in test]))
+
+
 def make_synthetic_scene(
     root: str | Path,
     *,
@@ -249,26 +276,11 @@ def make_synthetic_scene(
     ``Train/TrainNNN/NNN.tif``, ``Test/TestNNN/NNN.tif``, ``Test/TestNNN_gt/NNN.bmp`` (0/255),
     ``Test/SyntheticPed.m`` (frame ranges) and ``anomalies.json`` (kind and frames of each anomaly).
     """
-    from PIL import Image
-
     train, test = render_synthetic_videos(
         seed=seed, height=height, width=width, n_train=n_train, n_test=n_test, frames=frames
     )
     out = Path(root) / SCENE_NAME
-    digits = max(3, len(str(frames)))
-    for split, videos in (("Train", train), ("Test", test)):
-        for i, video in enumerate(videos, start=1):
-            folder = out / split / f"{split}{i:03d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            for t, frame in enumerate(video.frames, start=1):
-                Image.fromarray(frame).save(folder / f"{t:0{digits}d}.tif")
-            if split == "Test":
-                gt = folder.with_name(folder.name + "_gt")
-                gt.mkdir(exist_ok=True)
-                for t, mask in enumerate(video.masks, start=1):
-                    Image.fromarray(mask.astype(np.uint8) * 255).save(gt / f"{t:0{digits}d}.bmp")
-    (out / "Test").mkdir(parents=True, exist_ok=True)
-    (out / "Test" / f"{SCENE_NAME}.m").write_text(format_ucsd_m([labels_to_ranges(v.labels) for v in test]))
+    write_ucsd_layout(out, train, test, SCENE_NAME)
     meta = {
         "seed": seed,
         "height": height,
