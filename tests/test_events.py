@@ -120,3 +120,64 @@ def test_a_live_tracker_keeps_the_last_events_without_their_frames():
     assert len(emitted) == live.closed == 7 and [ev.id for ev in live.events] == [6, 7]
     assert all(ev.peak_image is None for ev in live.events)
     assert [e["peak_frame"] for e in emitted] == [e["peak_frame"] for e in run()[1]]  # the messages are the same
+
+
+def test_every_event_has_a_kind_anomaly_by_default():
+    _, msgs = _run([0, 2, 2, 2, 0, 0, 0, 0, 0, 0], end_after=3, min_length=2)
+    assert {m["kind"] for m in msgs} == {"anomaly"} and "cause" not in msgs[-1]
+
+
+def test_a_cool_down_keeps_one_flickering_place_to_one_event():
+    # Above for 3 frames, below for 4, again and again: without a cool-down each burst is an event.
+    scores = ([2, 2, 2, 0, 0, 0, 0] * 6) + [0] * 10
+    _, plain = _run(scores, end_after=3, min_length=2)
+    _, cooled = _run(scores, end_after=3, min_length=2, cooldown=20)
+    count = lambda msgs: sum(m["type"] == "event" for m in msgs)  # noqa: E731
+    assert count(plain) == 6
+    # Closed at frame 5 (3 below): quiet to frame 25, bursts at 7, 14, 21 not opened; frame 28's is, closed at 33:
+    # quiet to 53, so frame 35's is not.
+    assert count(cooled) == 2
+
+
+def test_per_object_cool_down_is_per_place():
+    tr = EventTracker(1.0, fps=10, end_after=2, min_length=1, cooldown=50)
+    left, right = np.zeros((4, 8), np.float32), np.zeros((4, 8), np.float32)
+    left[1, 1], right[1, 6] = 3.0, 3.0
+    image = np.zeros((40, 80), np.uint8)
+    seq = [left] * 3 + [left * 0] * 3 + [left] * 3 + [right] * 3 + [left * 0] * 3
+    msgs = [m for i, m_ in enumerate(seq) for m in tr.update(i, float(m_.max()) or 0.0, None, image, region_map=m_)]
+    msgs += tr.finish()
+    starts = [m for m in msgs if m["type"] == "event_start"]
+    # The left object's second burst falls in its cool-down; the right one, elsewhere, opens its own event.
+    assert len(starts) == 2 and starts[1]["bbox"][0] > 40
+
+
+def test_a_tamper_is_one_event_with_its_cause_and_holds_anomaly_events():
+    from video_anomaly.fusion.guard import TamperVerdict
+
+    tr = EventTracker(1.0, fps=10, end_after=2, min_length=1)
+    msgs = []
+    for i in range(40):
+        tampered = 10 <= i < 30
+        verdict = (
+            TamperVerdict(True, "covered", "warning: camera tampered: ...", since=8, seen=i < 28) if tampered else None
+        )
+        # The score jumps on every tampered frame: without the hold that is a storm of anomaly events.
+        msgs += tr.update(i, 5.0 if tampered and i % 3 else 0.0, (0, 0, 1, 1), tamper=verdict)
+    msgs += tr.finish()
+    assert [(m["type"], m["kind"]) for m in msgs] == [("event_start", "tamper"), ("event", "tamper")]
+    ev = msgs[-1]
+    assert (ev["start_frame"], ev["end_frame"], ev["cause"]) == (8, 27, "covered") and ev["bbox"] is None
+    assert ev["message"].startswith("warning: camera tampered")
+
+
+def test_tracker_settings_come_from_the_detector_unless_given():
+    from types import SimpleNamespace
+
+    from video_anomaly.detector import DetectorConfig
+
+    det = SimpleNamespace(config=DetectorConfig(min_length=4, end_after=7, cooldown=9))
+    tr = EventTracker.for_detector(det, 1.0, fps=10, min_length=2, cooldown=None)
+    assert (tr.min_length, tr.end_after, tr.cooldown) == (2, 7, 9)
+    with pytest.raises(Exception, match="cooldown"):
+        DetectorConfig(cooldown=-1).check()

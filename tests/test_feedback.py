@@ -69,6 +69,16 @@ def test_feedback_names_what_is_wrong(scene):
         det.feedback(tmp / "s1", "Test001:abc", out=tmp / "x")
     with pytest.raises(ConfigError, match="shipped"):
         Detector.load("ucsd-ped2").feedback(tmp / "s1", "1")
+    # A tamper event is no view of this camera to learn.
+    import shutil
+
+    shutil.copytree(tmp / "s1", tmp / "s3")
+    scores = next((tmp / "s3").glob("*.scores.json"))
+    rec = json.loads(scores.read_text())
+    rec["events"][0].update(kind="tamper", cause="covered", message="warning: camera tampered: ...")
+    scores.write_text(json.dumps(rec))
+    with pytest.raises(ConfigError, match="tamper event, not an anomaly"):
+        det.feedback(tmp / "s3", str(rec["events"][0]["id"]), out=tmp / "x")
 
 
 def test_serve_mark_normal_feeds_the_cameras_detector(scene, tmp_path):

@@ -94,7 +94,8 @@ def _event_row(rec: Recording, ev: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def recording_events(table, rec: Recording, *, threshold: float, fps: float, end_after: int, min_length: int):
+def recording_events(table, rec: Recording, *, threshold: float, fps: float, end_after: int, min_length: int,
+                     cooldown: int = 0):  # fmt: skip
     """The events of one recording from its per-frame rows (a pyarrow table in any order): one ``EventTracker``
     fed in frame order exactly as ``runner.run_source`` feeds it, closed at the end. ``Event.to_dict`` items."""
     from ..live.events import EventTracker
@@ -103,7 +104,8 @@ def recording_events(table, rec: Recording, *, threshold: float, fps: float, end
     frame, t_s, score = (t.column(k).to_pylist() for k in ("frame", "t_s", "score"))
     boxes = zip(*(t.column(k).to_pylist() for k in ("x0", "y0", "x1", "y1")))
     maps = zip(*(t.column(k).to_pylist() for k in MAP_COLUMNS))
-    tracker = EventTracker(threshold, fps=fps, end_after=end_after, min_length=min_length, source=str(rec.path))
+    tracker = EventTracker(threshold, fps=fps, end_after=end_after, min_length=min_length, source=str(rec.path),
+                           cooldown=cooldown)  # fmt: skip
     events: list[dict] = []
     idle = np.zeros((1, 1), np.float32)  # a frame below the threshold: no object, whatever its map
     for i, ts, s, box, (m, mh, mw, fh, fw) in zip(frame, t_s, score, boxes, maps):
@@ -137,7 +139,7 @@ def _finish_recording(rec: Recording, markers: list[dict], out: Path, opts: dict
         _write_json(out / "_state" / "recordings" / f"{rec.rec_id}.json", doc)
         return doc
     events = recording_events(table, rec, threshold=threshold, fps=fps, end_after=opts["end_after"],
-                              min_length=opts["min_length"])  # fmt: skip
+                              min_length=opts["min_length"], cooldown=opts.get("cooldown", 0))  # fmt: skip
     rows = [_event_row(rec, ev) for ev in events]
     for day in dict.fromkeys(r["day"] for r in rows):
         day_rows = [{k: v for k, v in r.items() if k != "day"} for r in rows if r["day"] == day]

@@ -47,7 +47,8 @@ class ArchiveResult:
         return not self.failed and not self.recordings_failed
 
 
-def _settings(det, rec_model: str, score, threshold, segment_frames, overlap, fps, end_after, min_length) -> dict:
+def _settings(det, rec_model: str, score, threshold, segment_frames, overlap, fps, end_after, min_length,
+              cooldown=0) -> dict:  # fmt: skip
     from ..seed.checkpoint import _sha256
 
     session = det.session(score, threshold=threshold)
@@ -64,6 +65,8 @@ def _settings(det, rec_model: str, score, threshold, segment_frames, overlap, fp
         "fps": fps,
         "end_after": int(end_after),
         "min_length": int(min_length),
+        # Only when set: a run started before cool-downs existed (with none) resumes under the same settings.
+        **({"cooldown": int(cooldown)} if cooldown else {}),
     }
 
 
@@ -223,8 +226,9 @@ def score_archive(
     segment_frames: int = 3000,
     fps: float | None = None,
     camera: str | None = None,
-    end_after: int = 5,
-    min_length: int = 3,
+    end_after: int | None = None,
+    min_length: int | None = None,
+    cooldown: int | None = None,
     engine: str = "auto",
     workers: int | None = None,
     cpus_per_worker: float = 1.0,
@@ -241,7 +245,9 @@ def score_archive(
     ``segment_frames``: frames per segment (each is decoded in order by one worker); ``workers``: Ray actors or
     pool processes (default: the available cores / ``cpus_per_worker``); ``engine``: ``auto`` (Ray when
     installed), ``ray`` or ``local``; ``address``: a Ray cluster to join (``ray://...``, ``auto``; default
-    ``RAY_ADDRESS``, else a local Ray); ``on_segment``: called on the driver with each finished segment's marker.
+    ``RAY_ADDRESS``, else a local Ray); ``end_after``, ``min_length``, ``cooldown``: the event rules in frames
+    (None: the detector's, ``DetectorConfig``); ``on_segment``: called on the driver with each finished segment's
+    marker.
     """
     from ..device import available_cores
 
@@ -255,7 +261,9 @@ def score_archive(
     det, model_spec, detector_class = _load_detector(model, detector_class)
     overlap = history_frames(det, score)
     out = Path(out)
-    settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, end_after, min_length)
+    rules = {k: getattr(det.config, k) if v is None else v
+             for k, v in (("end_after", end_after), ("min_length", min_length), ("cooldown", cooldown))}  # fmt: skip
+    settings = _settings(det, model_spec, score, threshold, segment_frames, overlap, fps, **rules)
     recordings = collect_recordings(inputs, camera)
     for c in unbounded_cues(det, score):
         log(f"archive: warning: the {c} cue keeps a running background with no bounded history: near each cut "
@@ -266,7 +274,7 @@ def score_archive(
     cpus_per_worker = float(cpus_per_worker)
     workers = int(workers or max(1, int(available_cores() // max(cpus_per_worker, 1.0))))
     result = ArchiveResult(out, engine)
-    opts = {"end_after": end_after, "min_length": min_length, "clip_length": det.session(score).clip_length}
+    opts = {**rules, "clip_length": det.session(score).clip_length}
     run = _Run(out, recordings, result, opts, log)
     run.plan(fps, int(segment_frames))
     todo = run.resume()

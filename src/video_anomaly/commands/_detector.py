@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api import SCORES
-from ._types import finite_float, positive_float, positive_int
+from ._types import finite_float, nonneg_int, positive_float, positive_int
 
 SCORE_HELP = "; ".join(f"{n}: {s.help}" for n, s in SCORES.items())
 
@@ -34,10 +34,20 @@ def add_event_args(p) -> None:
     (``score`` and ``archive``; ``watch`` has its own ``--fps``, for live timestamps)."""
     p.add_argument("--threshold", type=finite_float, help="override the calibrated alarm threshold")
     p.add_argument("--fps", type=positive_float, help="frame rate for times (default: the file's; folders 10)")
+    add_event_rules(p)
+
+
+def add_event_rules(p) -> None:
+    """``--end-after``, ``--min-length``, ``--cooldown``: the event rules, each the detector's unless given."""
     p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
+        "--end-after", type=positive_int, help="frames below threshold that end an event (default: the detector's, 5)"
     )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    p.add_argument("--min-length", type=positive_int, help="shortest event in frames (default: the detector's, 3)")
+    p.add_argument(
+        "--cooldown",
+        type=nonneg_int,
+        help="frames after an event before the next one of the same place opens (default: the detector's, 25)",
+    )
 
 
 def split_detector(args, positionals: list[str], what: str) -> tuple[str, list[str]]:

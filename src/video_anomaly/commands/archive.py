@@ -61,7 +61,8 @@ def run(args) -> int:
         progress=not args.quiet,
         **flags(
             args,
-            "score threshold segment_frames fps camera end_after min_length engine workers cpus_per_worker address",
+            "score threshold segment_frames fps camera end_after min_length cooldown engine workers cpus_per_worker "
+            "address",
         ),
     )
     for cam in result.summary:

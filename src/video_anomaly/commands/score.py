@@ -83,5 +83,5 @@ def _score_one(args, det, name, what, labels, stem, out) -> dict:
         stem=stem,
         labels=labels,
         on_warning=lambda msg: print(f"video-anomaly score: {name}: {msg}", file=sys.stderr, flush=True),
-        **flags(args, "overlay score threshold fps end_after min_length"),
+        **flags(args, "overlay score threshold fps end_after min_length cooldown"),
     )

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._detector import add_model_args
+from ._detector import add_event_rules, add_model_args
 from ._types import finite_float, positive_float, positive_int
 
 # Exit status when a camera or stream was lost (failed, timed out, stopped sending) rather than ended.
@@ -50,10 +50,7 @@ def add_arguments(p) -> None:
         "--queue", type=positive_int, default=64, help="frames buffered between reader and scorer (default 64)"
     )
     p.add_argument("--no-drop", action="store_true", help="never drop frames, even from a live source")
-    p.add_argument(
-        "--end-after", type=positive_int, default=5, help="frames below threshold that end an event (default 5)"
-    )
-    p.add_argument("--min-length", type=positive_int, default=3, help="shortest event in frames (default 3)")
+    add_event_rules(p)
     p.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     p.add_argument(
         "--overlay", metavar="OUT.mp4", help="also write the heatmap overlay video (renamed into place at the end)"
@@ -103,6 +100,7 @@ def run(args) -> int:
                 overwrite=args.overwrite,
                 end_after=args.end_after,
                 min_length=args.min_length,
+                cooldown=args.cooldown,
                 source_kw={"fps": args.fps, "timeout_s": args.timeout, "reconnect_s": args.reconnect, "warn": _warn},
                 queue=args.queue,
                 drop=False if args.no_drop else None,

@@ -32,7 +32,11 @@ class DetectorConfig:
     frame value; ``target_far``: the share of normal frames allowed above the threshold; ``holdout``: share of
     each training video held out from a trained-first cue's training for its calibration; ``folds``: folds of
     whole training videos for cross-fitting the other cues (``thresholds.video_folds``);
-    ``cue_settings``: per cue the fields of its ``Config`` that differ from the cue's defaults.
+    ``cue_settings``: per cue the fields of its ``Config`` that differ from the cue's defaults. How alarms become
+    events (``live.events.EventTracker``; a run's flags or a camera's settings override them): ``min_length``, the
+    frames an event must last to be announced (shorter ones are dropped as flicker); ``end_after``, the frames
+    below the threshold that end it; ``cooldown``, the frames after an event closes before the next one of the
+    same place opens (``docs/behaviour.md``: the defaults on the synthetic scene and Ped2).
     """
 
     cues: tuple[str, ...] = field(default_factory=lambda: _default_cues())
@@ -45,6 +49,9 @@ class DetectorConfig:
     holdout: float = 0.1
     folds: int = 5
     cue_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    min_length: int = 3
+    end_after: int = 5
+    cooldown: int = 25  # 2.5 s at 10 frames/s: Ped2's 34 events become 27, none missed (docs/behaviour.md)
 
     def __post_init__(self):
         object.__setattr__(self, "cues", tuple(self.cues))
@@ -71,6 +78,11 @@ class DetectorConfig:
             raise ConfigError(f"folds must be >= 2, got {self.folds}")
         if int(self.topk) < 1:
             raise ConfigError(f"topk must be >= 1, got {self.topk}")
+        if int(self.min_length) < 1 or int(self.end_after) < 1 or int(self.cooldown) < 0:
+            raise ConfigError(
+                f"events need min_length >= 1, end_after >= 1 and cooldown >= 0 frames, got {self.min_length}, "
+                f"{self.end_after} and {self.cooldown}"
+            )
         if self.score not in scores_for(self.cues):
             raise ConfigError(f"score {self.score!r} needs other cues than {', '.join(self.cues)}")
         for c in self.cues:

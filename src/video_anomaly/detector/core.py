@@ -245,14 +245,7 @@ class Detector:
             ema_alpha=cfg.ema_alpha,
             target_far=cfg.target_far,
         )
-        fps = [float(getattr(src, "fps", 0) or 0) for src in sources]
-        meta = {
-            "calibration_frames": n_held,
-            "holdout_ranges": [list(r) for r in ranges],
-            "thresholds": {n: info.to_dict() for n, (info, _) in infos.items()},
-            # The guard compares a stream's rate with this one (None: the footage had no rate, e.g. frame folders).
-            "fps": fps[0] if fps and fps[0] > 0 and all(abs(f - fps[0]) < 1e-3 for f in fps) else None,
-        }
+        meta = _fit_meta(sources, lengths, ranges, n_held, infos)
         for n, (info, _) in infos.items():
             log(f"calibrate: {n}: {info.line()}")
         thresholds = {n: info.threshold for n, (info, _) in infos.items()}
@@ -349,7 +342,7 @@ class Detector:
             "cue_settings": {c: cue.settings() for c, cue in self.cues.items()},
             "frame_shape": self.frame_shape,
             "grid": list(self.grid),
-            **{k: v for k, v in self.meta.items() if k != "holdout_ranges"},
+            **{k: v for k, v in self.meta.items() if k not in ("holdout_ranges", "tamper")},
         }
 
     # ------------------------------------------------------------------------ runs (see runs.py)
@@ -414,6 +407,23 @@ def holdout_ranges_of(videos: Sequence[Any], cfg: DetectorConfig, trained: dict[
     if given is None:
         given = [(n - max(int(round(cfg.holdout * n)), 2), n) for n in lengths]
     return [(max(0, int(a)), min(int(b), n)) for (a, b), n in zip(given, lengths)]
+
+
+def _fit_meta(sources: list, lengths: list[int], ranges: list, n_held: dict, infos: dict) -> dict[str, Any]:
+    """What ``fit`` records beside the arrays: calibration counts, hold-out ranges, thresholds, the footage's frame
+    rate and the tamper statistics."""
+    from ..fusion.guard import fit_tamper
+
+    fps = [float(getattr(src, "fps", 0) or 0) for src in sources]
+    return {
+        "calibration_frames": n_held,
+        "holdout_ranges": [list(r) for r in ranges],
+        "thresholds": {n: info.to_dict() for n, (info, _) in infos.items()},
+        # The guard compares a stream's rate with this one (None: the footage had no rate, e.g. frame folders).
+        "fps": fps[0] if fps and fps[0] > 0 and all(abs(f - fps[0]) < 1e-3 for f in fps) else None,
+        # What the guard's tamper check compares a stream with (contrast, sharpness, background).
+        "tamper": fit_tamper([src.iter_frames(None) for src in sources], lengths),
+    }
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -291,6 +291,9 @@ def feedback(det, run, event_id: str, *, normal: bool = True, out: str | Path | 
     if not normal:
         raise ConfigError("feedback: only --normal is supported (an event the detector should not raise)")
     rec, ev, rec_file = find_event(run, event_id)
+    if ev.get("kind", "anomaly") != "anomaly":  # a tampered camera's frames are not this camera's normal view
+        raise ConfigError(f"event {event_id} is a {ev['kind']} event, not an anomaly: feedback learns anomaly "
+                          f"events only ({ev.get('message') or 'fix the camera'})")  # fmt: skip
     recording = check_recording(rec, rec_file)
     target = Path(out) if out is not None else det.path
     shipped = {weights.folder(n).resolve() for n in weights.MODELS}

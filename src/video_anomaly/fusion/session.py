@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class FrameScore:
     bbox: tuple[int, int, int, int]
     map: np.ndarray | None = None
     frame: np.ndarray | None = None
+    tamper: Any = None  # ``guard.TamperVerdict`` of a live session's frame (``push``); None: not checked
 
 
 @dataclass
@@ -128,7 +130,8 @@ class LiveSession:
     and stay in ``guard.messages``.
 
     A repeat of the previous frame (``sources.is_repeat``: 10 fps content delivered at 30 fps) is skipped here,
-    once for every cue, and keeps the previous verdict, so such a delivery scores like the original.
+    once for every cue, and keeps the previous verdict, so such a delivery scores like the original. Every pushed
+    frame, repeats included, goes to the guard's tamper check (``FrameScore.tamper``).
     """
 
     def __init__(
@@ -175,10 +178,14 @@ class LiveSession:
         elif self._next_index is not None and index != self._next_index:
             self.reset()
         self._next_index = index + 1
-        if is_repeat(self._previous, gray):
-            return None if self._last is None else replace(self._last, index=index)
+        repeat = is_repeat(self._previous, gray)
+        tamper = self.guard.check_tamper(gray, repeat, index)
+        if repeat:
+            return None if self._last is None else replace(self._last, index=index, tamper=tamper)
         self._previous = gray
         self._last = self.from_maps(self._feed.step(gray), gray, index)
+        if self._last is not None:
+            self._last.tamper = tamper
         return self._last
 
     def see(self, gray: np.ndarray) -> None:

@@ -13,11 +13,22 @@ Two ways, one tracker (``EventTracker``):
   scored frames. Regions count only on frames whose score exceeds the threshold, so per-object events never fire
   where the frame's alarm is off.
 
-Events shorter than ``min_length`` frames are dropped as flicker. Times are seconds from the start of the
-source: each frame's own time when the caller gives it (``t=``: the presentation timestamps of a video or
-stream, right for variable frame rates), else ``frame / fps``. Every event has an ``id`` (increasing in the
-order they start within one tracker; a flicker dropped for ``min_length`` leaves its number unused), which
-``feedback`` uses to name it.
+Events shorter than ``min_length`` frames are dropped as flicker (the minimum duration: an event is announced
+once it has lasted ``min_length`` frames). After an event closes, ``cooldown`` frames pass before the next one
+of the same place opens (per frame span: any next one; per object: one whose regions touch the closed event's
+last box), so that one object flickering about the threshold pages once. The three settings are a detector's
+(``DetectorConfig.min_length``, ``end_after``, ``cooldown``; ``EventTracker.for_detector``) and may be set per
+run (``--min-length``, ...) or per camera in ``serve``.
+
+Every event has a ``kind``: ``"anomaly"`` (the score's events above), ``"tamper"`` (the camera was covered,
+defocused, turned or frozen: ``guard.Tamper``'s verdict on each frame, given as ``tamper=``; one event per
+tamper, with its cause and fix in ``message``, and no anomaly event opens while a frame is suspected of it);
+``behaviour.py`` names the kinds read from object tracks (``lingering``, ``direction``, ``time_of_day``).
+
+Times are seconds from the start of the source: each frame's own time when the caller gives it (``t=``: the
+presentation timestamps of a video or stream, right for variable frame rates), else ``frame / fps``. Every event
+has an ``id`` (increasing in the order they start within one tracker; a flicker dropped for ``min_length`` leaves
+its number unused), which ``feedback`` uses to name it.
 """
 
 from __future__ import annotations
@@ -26,6 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+# Event kinds (``Event.kind``); serve, MQTT and the report filter by them.
+ANOMALY, TAMPER = "anomaly", "tamper"
+KINDS = (ANOMALY, TAMPER, "object", "lingering", "direction", "time_of_day")
 
 
 @dataclass
@@ -51,6 +66,10 @@ class Event:
     # Per object: ``(frame, x0, y0, x1, y1)`` of the object's regions on each frame that continued it, in the
     # pixels of ``bbox`` (what ``feedback`` learns; not in ``to_dict``, so the live messages stay small).
     track: list[tuple[int, int, int, int, int]] = field(default_factory=list, repr=False)
+    kind: str = ANOMALY
+    # For kinds other than anomaly: what was found (e.g. "covered") and the line for a person, with the fix.
+    cause: str | None = None
+    message: str | None = None
 
     @property
     def start_time(self) -> float:
@@ -78,6 +97,8 @@ class Event:
             "peak_score": round(float(self.peak_score), 4),
             "threshold": round(float(self.threshold), 4),
             "bbox": None if self.bbox is None else [int(v) for v in self.bbox],
+            "kind": self.kind,
+            **({"cause": self.cause, "message": self.message} if self.cause is not None else {}),
         }
 
 
@@ -120,11 +141,13 @@ class EventTracker:
         source: str = "",
         link_gap: int = 1,
         keep: int | None = None,
+        cooldown: int = 0,
     ):
         self.threshold = float(threshold)
         self.fps = float(fps) if fps and fps > 0 else 10.0
         self.end_after = max(1, int(end_after))
         self.min_length = max(1, int(min_length))
+        self.cooldown = max(0, int(cooldown))
         self.source = source
         self.link_gap = max(0, int(link_gap))
         self.events: list[Event] = []
@@ -135,6 +158,18 @@ class EventTracker:
         self._announced = False
         self._tracks: list[_Track] = []
         self._next_id = 1
+        self._quiet_until = -1  # per frame span: no event opens up to this frame (the cool-down)
+        self._cooling: list[tuple[tuple[int, int, int, int], int]] = []  # per object: (cells, quiet until frame)
+        self._tamper: Event | None = None
+
+    @classmethod
+    def for_detector(cls, detector, threshold: float, *, fps: float, source: str = "", **given) -> EventTracker:
+        """A tracker with ``detector``'s event settings (``DetectorConfig.min_length``, ``end_after``,
+        ``cooldown``); ``given`` overrides them where not None (a run's flags, a camera's settings)."""
+        cfg = detector.config
+        rules = {k: getattr(cfg, k) for k in ("min_length", "end_after", "cooldown")}
+        rules |= {k: v for k, v in given.items() if v is not None}
+        return cls(threshold, fps=fps, source=source, **rules)
 
     # ------------------------------------------------------------------------------------ per frame span
     def update(
@@ -146,14 +181,17 @@ class EventTracker:
         *,
         t: float | None = None,
         region_map: np.ndarray | None = None,
+        tamper=None,
     ) -> list[dict[str, Any]]:
+        out = self._update_tamper(frame, score, image, t, tamper)
+        if tamper is not None and tamper.suspect:
+            score = -np.inf  # a frame suspected of tampering opens and continues no anomaly event
         if region_map is not None:
-            return self._update_objects(frame, score, image, t, np.asarray(region_map, np.float32))
-        out: list[dict[str, Any]] = []
+            return out + self._update_objects(frame, score, image, t, np.asarray(region_map, np.float32))
         above = score > self.threshold
         ev = self._open
         if ev is None:
-            if above:
+            if above and frame > self._quiet_until:
                 self._open = self._new_event(frame, score, bbox, image, t)
                 self._below, self._announced = 0, False
                 ev = self._open
@@ -170,6 +208,7 @@ class EventTracker:
                 closed = self._close()
                 if closed is not None:
                     out.append(closed)
+                    self._quiet_until = frame + self.cooldown
                 return out
         if not self._announced and ev.length >= self.min_length:
             self._announced = True
@@ -183,16 +222,40 @@ class EventTracker:
         return ev
 
     def _start_message(self, ev: Event, frame: int, score: float) -> dict[str, Any]:
+        extra = {"cause": ev.cause, "message": ev.message} if ev.cause is not None else {}
         return {"type": "event_start", "id": ev.id, "source": self.source, "start_frame": ev.start_frame,
                 "start_time": round(ev.start_time, 4), "frame": frame, "score": round(float(score), 4),
-                "bbox": None if ev.bbox is None else [int(v) for v in ev.bbox]}  # fmt: skip
+                "bbox": None if ev.bbox is None else [int(v) for v in ev.bbox], "kind": ev.kind, **extra}  # fmt: skip
+
+    def _update_tamper(self, frame, score, image, t, verdict) -> list[dict[str, Any]]:
+        """One tamper event while ``verdict.cause`` is set (``guard.TamperVerdict``; None: nothing found), announced
+        at once (the guard has already waited for it to last) and closed on the first frame without a cause."""
+        cause = None if verdict is None else verdict.cause
+        ev = self._tamper
+        if cause is None:
+            if ev is None:
+                return []
+            self._tamper = None
+            return [self._keep(ev, always=True)]  # (a tamper has lasted the guard's hold, whatever min_length says)
+        if ev is not None:  # one event per tamper, even when its cause changes (covered, then defocused)
+            if verdict.seen:  # (the frames the guard waits through before closing it are not the tamper's)
+                ev.end_frame, ev.end_t = frame, t
+            return []
+        # It began where the guard first saw it, some frames back: the times of those frames at the nominal rate.
+        since = frame if verdict.since is None else min(frame, verdict.since)
+        t0 = None if t is None else t - (frame - since) / self.fps
+        ev = self._new_event(since, score if np.isfinite(score) else 0.0, None, image, t0)
+        ev.end_frame, ev.end_t = frame, t
+        ev.kind, ev.cause, ev.message = TAMPER, cause, verdict.message
+        self._tamper = ev
+        return [self._start_message(ev, frame, ev.peak_score)]
 
     def _close(self) -> dict[str, Any] | None:
         ev, self._open, self._below = self._open, None, 0
         return self._keep(ev)
 
-    def _keep(self, ev: Event | None) -> dict[str, Any] | None:
-        if ev is None or ev.length < self.min_length:
+    def _keep(self, ev: Event | None, *, always: bool = False) -> dict[str, Any] | None:
+        if ev is None or (not always and ev.length < self.min_length):
             return None
         self.closed += 1
         self.events.append(ev)
@@ -249,8 +312,9 @@ class EventTracker:
             )
             if best is not None and self._overlap(cells, self._tracks[best].cells) > 0:
                 taken.setdefault(best, []).append(gi)
-            else:
+            elif not any(until >= frame and self._overlap(cells, c) > 0 for c, until in self._cooling):
                 fresh.append(gi)
+        self._cooling = [(c, until) for c, until in self._cooling if until >= frame]
         still: list[_Track] = []
         for j, tr in enumerate(self._tracks):
             mine = taken.get(j)
@@ -260,6 +324,8 @@ class EventTracker:
                     closed = self._keep(tr.event)
                     if closed is not None:
                         out.append(closed)
+                        if self.cooldown:
+                            self._cooling.append((tr.cells, frame + self.cooldown))
                     continue
                 still.append(tr)
                 continue
@@ -288,7 +354,7 @@ class EventTracker:
     # -------------------------------------------------------------------------------------------- both
     def finish(self) -> list[dict[str, Any]]:
         """Close every open event (end of a recording, a lost source, an interrupt)."""
-        out = []
+        out = self._update_tamper(-1, 0.0, None, None, None)
         closed = self._close()
         if closed is not None:
             out.append(closed)
@@ -301,7 +367,7 @@ class EventTracker:
 
     @property
     def in_event(self) -> bool:
-        return self._open is not None or bool(self._tracks)
+        return self._open is not None or bool(self._tracks) or self._tamper is not None
 
     def open_events(self) -> list[tuple[Event, tuple[int, int, int, int] | None, bool]]:
         """The events open now (announced or not), oldest first: ``(event, cells, continued)``. ``cells``: per

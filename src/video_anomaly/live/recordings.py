@@ -61,8 +61,9 @@ def score_recording(
     score: str | None = None,
     threshold: float | None = None,
     fps: float | None = None,
-    end_after: int = 5,
-    min_length: int = 3,
+    end_after: int | None = None,
+    min_length: int | None = None,
+    cooldown: int | None = None,
     on_warning=None,
 ) -> dict[str, Any]:
     """Score one recording as live with ``detector`` (``detector.Detector``) and write its files. Returns a summary.
@@ -80,9 +81,8 @@ def score_recording(
     timed_fps = rec.source.fps if rec.source.timed else None
     session = detector.session(score, threshold=threshold, keep_maps=True, fps=timed_fps, on_warning=on_warning)
     stem = stem or safe_name(rec.name)
-    tracker = EventTracker(
-        session.threshold, fps=rec.source.fps, end_after=end_after, min_length=min_length, source=rec.name
-    )
+    tracker = EventTracker.for_detector(detector, session.threshold, fps=rec.source.fps, source=rec.name,
+                                        end_after=end_after, min_length=min_length, cooldown=cooldown)  # fmt: skip
     trace = _Trace()
     # Every file is written under a temporary name and renamed when complete (``atomic_output``): a run killed
     # even by SIGKILL leaves no half-written file under a final name (an overlay without its index is unplayable).

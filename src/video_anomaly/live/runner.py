@@ -211,7 +211,7 @@ def run_source(
             stats.last_time_s = t
             if fs is not None:
                 stats.scored += 1
-                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map):
+                for msg in tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map, tamper=fs.tamper):
                     emit(msg)
                 latencies.append(time.monotonic() - arrived)
             if on_score is not None:

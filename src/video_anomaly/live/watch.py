@@ -9,17 +9,19 @@ KEEP_EVENTS = 100  # closed events a run's tracker holds (without their frames):
 
 
 def watch(det, source, *, score: str | None = None, threshold: float | None = None, emit=None,
-          overlay=None, overwrite: bool = False, end_after: int = 5, min_length: int = 3, source_kw=None,
-          on_warning=None, keep_events: int | None = KEEP_EVENTS, **run_kw):  # fmt: skip
+          overlay=None, overwrite: bool = False, end_after: int | None = None, min_length: int | None = None,
+          cooldown: int | None = None, source_kw=None, on_warning=None, keep_events: int | None = KEEP_EVENTS,
+          **run_kw):  # fmt: skip
     """Score a live source (``sources.open_live_source``: a camera index, a stream URL, a file; or a source
     already open) until it ends, as ``video-anomaly watch`` does. ``emit(msg)`` receives every event message
     (dict); ``overlay``: an MP4 path for the annotated video, written under a temporary name and renamed into place
     when the run ends (an existing file is replaced only with ``overwrite``; a write failure of the overlay lets
     the run go on and is said in ``stats.overlay_error``); ``run_kw``: ``runner.run_source``'s options.
     ``on_warning(line)`` hears the guard (footage that does not fit the detector); events are per object (the
-    session keeps its region maps for the tracker). Returns ``(session, source, tracker, stats)``: the tracker
-    holds the last ``keep_events`` closed events (None: all), without their peak frames, and counts them all
-    (``tracker.closed``); a live run's memory does not grow with the events it has seen."""
+    session keeps its region maps for the tracker); ``end_after``, ``min_length``, ``cooldown``: the event rules in
+    frames (None: the detector's). Returns ``(session, source, tracker, stats)``: the tracker holds the last
+    ``keep_events`` closed events (None: all), without their peak frames, and counts them all (``tracker.closed``);
+    a live run's memory does not grow with the events it has seen."""
     import os
 
     from ..device import apply_thread_policy
@@ -36,14 +38,9 @@ def watch(det, source, *, score: str | None = None, threshold: float | None = No
     if isinstance(source, (str, int, Path)):
         source = open_live_source(str(source), **(source_kw or {}))
     session.fps = source.fps if source.timed else None  # the guard compares the source's own rate only
-    tracker = EventTracker(
-        session.threshold,
-        fps=source.fps,
-        end_after=end_after,
-        min_length=min_length,
-        source=source.name,
-        keep=keep_events,
-    )
+    tracker = EventTracker.for_detector(det, session.threshold, fps=source.fps, source=source.name,
+                                        end_after=end_after, min_length=min_length, cooldown=cooldown,
+                                        keep=keep_events)  # fmt: skip
     # A kill leaves no unplayable file under the overlay's name, and an earlier file is replaced only at the end.
     tmp = None if final is None else final.with_name(f".{final.name}.partial.mp4")
     writer = None
