@@ -217,6 +217,7 @@ def _float(v) -> float:
 # the frame's value (the mean of the frame's top regions, whatever object they belong to), usually lower.
 _HEAD = (
     ("event", "the event's id (its thumbnail file, events.jsonl and `feedback STEM:ID` use the same number)"),
+    ("kind", "anomaly (the score), tamper (the camera covered, defocused, moved or frozen: its cause) or a behaviour"),
     ("start frame", ""),
     ("end frame", ""),
     ("start s", ""),
@@ -243,8 +244,12 @@ def _events_table(events: list, folder: Path, scores=None) -> list[str]:
         img = f'<img class="thumb" alt="{alt}" src="{e(thumb)}">' if thumb else ""
         peak = ev.get("peak_frame")
         curve = scores[peak] if isinstance(peak, int) and 0 <= peak < len(scores) else None
+        # The kind (anomaly unless said: older records have none), a tamper's cause beside it, its line as a tooltip.
+        kind = str(ev.get("kind") or "anomaly")
+        shown = kind + (f": {ev['cause']}" if ev.get("cause") else "")
         parts.append(
-            f'<tr class="event"><td>{_num(ident)}</td><td>{_num(ev.get("start_frame"))}</td>'
+            f'<tr class="event" data-kind="{e(kind)}"><td>{_num(ident)}</td>'
+            f'<td title="{e(str(ev.get("message") or ""))}">{e(shown)}</td><td>{_num(ev.get("start_frame"))}</td>'
             f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
             f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
             f"<td>{'-' if curve is None else _num(curve, '.3g')}</td>"

@@ -65,6 +65,7 @@ class CameraConfig:
     threshold: float | None = None
     min_length: int = 3
     end_after: int = 5
+    cooldown: int | None = None  # frames after an event before the next of the same place (None: the detector's)
     schedule: tuple[tuple[int, int], ...] = ()
     fps: float | None = None
     loop: bool = False
@@ -258,6 +259,7 @@ def _camera(path: Path, name: str, data: Any) -> CameraConfig:
         threshold=None if threshold is None else float(threshold),
         min_length=t.number("min_length", 3, integer=True),
         end_after=t.number("end_after", 5, integer=True),
+        cooldown=t.number("cooldown", None, positive=False, integer=True),
         schedule=_schedule(t),
         fps=t.number("fps"),
         loop=t.get("loop", (bool,), False),

@@ -179,6 +179,7 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_q
             threshold=cam.threshold,
             end_after=cam.end_after,
             min_length=cam.min_length,
+            cooldown=cam.cooldown,
             on_frame=on_frame,
             queue=cam.queue,
             warn=report.warn,
