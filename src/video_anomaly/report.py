@@ -217,7 +217,6 @@ def _float(v) -> float:
 # the frame's value (the mean of the frame's top regions, whatever object they belong to), usually lower.
 _HEAD = (
     ("event", "the event's id (its thumbnail file, events.jsonl and `feedback STEM:ID` use the same number)"),
-    ("kind", "anomaly (the score), tamper (the camera covered, defocused, moved or frozen: its cause) or a behaviour"),
     ("start frame", ""),
     ("end frame", ""),
     ("start s", ""),
@@ -226,6 +225,7 @@ _HEAD = (
     ("curve at peak", "the frame score plotted above (mean of the frame's highest regions) at the same frame"),
     ("box (x0, y0, x1, y1)", "the object's box at its peak frame, in frame pixels"),
     ("thumbnail", "the frame at the event's peak with its box"),
+    ("kind", "anomaly (the score), tamper (the camera covered, defocused, moved or frozen: its cause) or a behaviour"),
 )
 
 
@@ -248,12 +248,12 @@ def _events_table(events: list, folder: Path, scores=None) -> list[str]:
         kind = str(ev.get("kind") or "anomaly")
         shown = kind + (f": {ev['cause']}" if ev.get("cause") else "")
         parts.append(
-            f'<tr class="event" data-kind="{e(kind)}"><td>{_num(ident)}</td>'
-            f'<td title="{e(str(ev.get("message") or ""))}">{e(shown)}</td><td>{_num(ev.get("start_frame"))}</td>'
+            f'<tr class="event"><td>{_num(ident)}</td><td>{_num(ev.get("start_frame"))}</td>'
             f"<td>{_num(ev.get('end_frame'))}</td><td>{_num(ev.get('start_time'), '.2f')}</td>"
             f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
             f"<td>{'-' if curve is None else _num(curve, '.3g')}</td>"
-            f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td></tr>"
+            f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td>"
+            f'<td class="kind" data-kind="{e(kind)}" title="{e(str(ev.get("message") or ""))}">{e(shown)}</td></tr>'
         )
     parts.append("</table>")
     parts.append(
