@@ -153,7 +153,9 @@ def test_resume_after_the_driver_is_killed(setup, local_ray, tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    markers = {p.name: p.stat().st_mtime_ns for p in (out / "_state" / "segments").glob("*.json")}
+    # A kill mid-write can leave a marker's hidden temporary file (``.NAME.tmp.json``): not a marker.
+    segs = (out / "_state" / "segments").glob("[!.]*.json")
+    markers = {p.name: p.stat().st_mtime_ns for p in segs}
     assert 3 <= len(markers) < 15
     res = _run(setup, out, engine="ray")
     assert res.ok and res.skipped == len(markers) and res.done == 15 - len(markers)
@@ -162,6 +164,21 @@ def test_resume_after_the_driver_is_killed(setup, local_ray, tmp_path):
     whole = tmp_path / "whole"
     _run(setup, whole, engine="ray")
     assert _tables(out) == _tables(whole)
+    assert not list(out.rglob(".*.tmp*"))
+
+
+def test_a_marker_write_cut_by_a_kill_is_not_a_marker_and_is_removed(setup, tmp_path):
+    """A driver killed while a marker was being written leaves its hidden temporary file: the rerun neither counts
+    it as a segment done nor leaves it behind."""
+    out = tmp_path / "out"
+    first = _run(setup, out, engine="local", workers=1)
+    segs = out / "_state" / "segments"
+    real = sorted(segs.glob("*.json"))
+    stale = segs / f".{real[0].name}.0badcafe.tmp.json"
+    stale.write_text(real[0].read_text())  # a whole JSON document under a temporary name
+    real[0].unlink()  # that segment's write never finished
+    res = _run(setup, out, engine="local", workers=1)
+    assert res.ok and res.skipped == first.segments - 1 and res.done == 1
     assert not list(out.rglob(".*.tmp*"))
 
 
@@ -183,7 +200,7 @@ def test_corrupt_recordings_are_reported_and_skipped(setup, tmp_path, capsys):
     assert "broken.mp4" in err and bad.name in err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["recordings_failed"] == 1 and summary["segments_failed"] >= 1
-    done = [json.loads(p.read_text()) for p in (out / "_state" / "segments").glob("*.json")]
+    done = [json.loads(p.read_text()) for p in (out / "_state" / "segments").glob("[!.]*.json")]
     damaged_id = archive.Recording(str(damaged), "camA").rec_id
     ks = sorted(m["k"] for m in done if m["recording"] == damaged_id)
     assert 2 not in ks  # frames 16..23 hold the damaged frame 20

@@ -25,7 +25,7 @@ def _write_json(path: Path, doc: dict) -> None:
 def _read_markers(folder: Path) -> dict[str, dict]:
     out = {}
     if folder.is_dir():
-        for p in folder.glob("*.json"):
+        for p in folder.glob("[!.]*.json"):  # a hidden name is a write's temporary file (outputs.atomic_output)
             try:
                 doc = json.loads(p.read_text())
             except (OSError, json.JSONDecodeError):
