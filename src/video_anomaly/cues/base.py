@@ -106,6 +106,11 @@ class Cue(ABC):
         None: the detector then holds out the last share of each video."""
         return None
 
+    def unusable(self) -> str | None:
+        """After ``fit``: why this cue does not work on this footage (the objects cue when the detector finds few
+        objects), else None; ``Detector.fit`` then leaves it out, saying so, and keeps the others."""
+        return None
+
     def files(self) -> list[Path]:
         """Files outside the detector's own two that this cue's state names (checksummed by the detector)."""
         return []

@@ -94,6 +94,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError, DataError
+from .flow import shared_flow
 from .grid import (
     AUTO_FRAMES,
     FALLBACK_CELL,
@@ -258,7 +259,7 @@ class MotionCue(CellGridCue):
                 prev, prev_f = frame, cur_f
                 yield None
                 continue
-            flow = dis.calc(prev, frame, None)
+            flow = shared_flow(dis, prev, frame, self.preset)  # computed once per frame for every cue
             diff = cv2.absdiff(cur_f, prev_f)
             diff *= 1.0 / 255.0
             recent.append(flow_features(reducer, flow, diff, self.orient_bins))

@@ -209,6 +209,7 @@ class Detector:
         cues: dict[str, Cue] = {}
         # Per cue its calibration maps as (video, first frame, (n, gh, gw) maps) blocks.
         blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+        dropped: dict[str, str] = {}  # cues that said after fitting that they do not work on this footage
         for c in cfg.cues:
             if c in trained:
                 cues[c] = trained[c]
@@ -224,8 +225,14 @@ class Detector:
             else:
                 cue.fit([src.iter_frames(None) for src in sources], progress=progress)
                 maps = out_of_fold_maps(lambda c=c, cue=cue: _alike(c, cue), sources, parts, progress=log)
+            reason = cue.unusable()
+            if reason and len(cfg.cues) > 1:
+                log(f"train: the {c} cue is left out: {reason}; the others are kept")
+                dropped[c] = reason
+                continue
             cues[c] = cue
             blocks[c] = [(p.video, p.start + cue.warmup, m) for p, m in zip(parts, maps)]
+        cfg = _without(cfg, dropped)
         frame_shape = tuple(np.asarray(next(iter(sources[0].iter_frames(None)))).shape[:2])
         n_held = {c: int(sum(len(m) for _, _, m in v)) for c, v in blocks.items()}
         log(f"calibrate: calibration frames per cue {n_held}")
@@ -246,6 +253,8 @@ class Detector:
             target_far=cfg.target_far,
         )
         meta = _fit_meta(sources, lengths, ranges, n_held, infos)
+        if dropped:
+            meta["dropped_cues"] = dropped
         for n, (info, _) in infos.items():
             log(f"calibrate: {n}: {info.line()}")
         thresholds = {n: info.threshold for n, (info, _) in infos.items()}
@@ -479,6 +488,21 @@ def _held_blocks(cue: Cue, sources: list, ranges: list[tuple[int, int]]) -> list
         if ms:
             out.append((vi, first, np.stack(ms).astype(np.float32)))
     return out
+
+
+def _without(cfg: DetectorConfig, dropped: dict[str, str]) -> DetectorConfig:
+    """``cfg`` without the ``dropped`` cues; its score the default of the cues kept when it was the default of all
+    (or reads a cue dropped)."""
+    if not dropped:
+        return cfg
+    from ..fusion.scores import default_score
+
+    kept = tuple(c for c in cfg.cues if c not in dropped)
+    score = cfg.score
+    if score == default_score(cfg.cues) or score in dropped or score not in scores_for(kept):
+        score = default_score(kept)
+    settings = {c: v for c, v in cfg.cue_settings.items() if c not in dropped}
+    return replace(cfg, cues=kept, score=score, cue_settings=settings).check()
 
 
 def _check_held(n_held: dict[str, int], cfg: DetectorConfig) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..cues.base import Cue, OneFrameFeed
+from ..cues.tracks import best_object
 from ..data.images import to_gray
 from ..errors import DataError
 from .scores import EMA, cues_of
@@ -46,7 +47,9 @@ class FrameScore:
     """The verdict on one frame: ``index`` (source frame index), ``raw`` (frame value before smoothing),
     ``score`` (smoothed, the alarm's units), ``alarm`` (``score > threshold``), ``bbox`` ``(x0, y0, x1, y1)`` of the
     highest region in frame pixels, ``map`` ``(gh, gw)`` calibrated fused region scores, ``frame`` the grayscale
-    frame (a reference)."""
+    frame (a reference); with a cue that finds objects (the objects cue) ``objects``, the frame's tracked objects
+    (dicts: ``track_id``, ``label``, ``confidence``, ``box``, ``velocity``, ``score``), and ``label`` /
+    ``track_id`` of the one whose box overlaps ``bbox`` most (None without such a cue or overlap)."""
 
     index: int
     raw: float
@@ -56,6 +59,9 @@ class FrameScore:
     map: np.ndarray | None = None
     frame: np.ndarray | None = None
     tamper: Any = None  # ``guard.TamperVerdict`` of a live session's frame (``push``); None: not checked
+    objects: list | None = None
+    label: str | None = None
+    track_id: int | None = None
 
 
 @dataclass
@@ -207,4 +213,9 @@ class LiveSession:
         bbox = self.det.region_box(fused, gray.shape)
         alarm = score > self.threshold
         self.guard.update(alarm)
-        return FrameScore(index, raw, score, alarm, bbox, fused if self.keep_maps else None, gray)
+        # A cue's map may carry its frame's objects (cues.objects.ObjectMap): the verdict names the one at the box.
+        objects = [o for m in maps.values() for o in getattr(m, "objects", ())] or None
+        hit = best_object(objects, bbox)
+        return FrameScore(index, raw, score, alarm, bbox, fused if self.keep_maps else None, gray, objects=objects,
+                          label=None if hit is None else hit["label"],
+                          track_id=None if hit is None else hit["track_id"])  # fmt: skip

@@ -70,6 +70,9 @@ class Event:
     # For kinds other than anomaly: what was found (e.g. "covered") and the line for a person, with the fix.
     cause: str | None = None
     message: str | None = None
+    # With an objects cue: the class name and track id of the tracked object the box overlaps most at the peak.
+    label: str | None = None
+    track_id: int | None = None
 
     @property
     def start_time(self) -> float:
@@ -99,6 +102,7 @@ class Event:
             "bbox": None if self.bbox is None else [int(v) for v in self.bbox],
             "kind": self.kind,
             **({"cause": self.cause, "message": self.message} if self.cause is not None else {}),
+            **_named(self),
         }
 
 
@@ -161,6 +165,7 @@ class EventTracker:
         self._quiet_until = -1  # per frame span: no event opens up to this frame (the cool-down)
         self._cooling: list[tuple[tuple[int, int, int, int], int]] = []  # per object: (cells, quiet until frame)
         self._tamper: Event | None = None
+        self._objects: list | None = None  # the tracked objects of the frame being updated
 
     @classmethod
     def for_detector(cls, detector, threshold: float, *, fps: float, source: str = "", **given) -> EventTracker:
@@ -182,7 +187,9 @@ class EventTracker:
         t: float | None = None,
         region_map: np.ndarray | None = None,
         tamper=None,
+        objects: list | None = None,
     ) -> list[dict[str, Any]]:
+        self._objects = objects
         out = self._update_tamper(frame, score, image, t, tamper)
         if tamper is not None and tamper.suspect:
             score = -np.inf  # a frame suspected of tampering opens and continues no anomaly event
@@ -202,6 +209,7 @@ class EventTracker:
             self._below = 0
             if score > ev.peak_score:
                 ev.peak_frame, ev.peak_score, ev.bbox, ev.peak_image = frame, score, bbox, image
+                self._name(ev)
         else:
             self._below += 1
             if self._below >= self.end_after:
@@ -219,10 +227,20 @@ class EventTracker:
         ev = Event(frame, frame, frame, float(score), bbox, self.fps, self.threshold, self.source, image,
                    start_t=t, end_t=t, id=self._next_id)  # fmt: skip
         self._next_id += 1
+        self._name(ev)
         return ev
+
+    def _name(self, ev: Event) -> None:
+        """Name ``ev`` by the frame's tracked object (``update(objects=...)``) its box overlaps most, if any."""
+        from ..cues.tracks import best_object
+
+        hit = best_object(self._objects, ev.bbox)
+        if hit is not None:
+            ev.label, ev.track_id = hit.get("label"), hit.get("track_id")
 
     def _start_message(self, ev: Event, frame: int, score: float) -> dict[str, Any]:
         extra = {"cause": ev.cause, "message": ev.message} if ev.cause is not None else {}
+        extra |= _named(ev)
         return {"type": "event_start", "id": ev.id, "source": self.source, "start_frame": ev.start_frame,
                 "start_time": round(ev.start_time, 4), "frame": frame, "score": round(float(score), 4),
                 "bbox": None if ev.bbox is None else [int(v) for v in ev.bbox], "kind": ev.kind, **extra}  # fmt: skip
@@ -338,6 +356,7 @@ class EventTracker:
             ev.track.append((frame, *box))
             if groups[peak_g][1] > ev.peak_score:
                 ev.peak_frame, ev.peak_score, ev.peak_image, ev.bbox = frame, groups[peak_g][1], image, box
+                self._name(ev)
             still.append(tr)
         for g in fresh:
             cells, peak, _ = groups[g]
@@ -376,6 +395,11 @@ class EventTracker:
         if self._open is not None:
             return [(self._open, None, self._below == 0)]
         return [(tr.event, tr.cells, tr.below == 0) for tr in self._tracks]
+
+
+def _named(ev: Event) -> dict[str, Any]:
+    """``label`` and ``track_id`` of an event that has them (events of a detector without objects: nothing)."""
+    return {} if ev.label is None else {"label": ev.label, "track_id": ev.track_id}
 
 
 def _union(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
