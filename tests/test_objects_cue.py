@@ -188,3 +188,37 @@ def test_train_drops_the_cue_when_the_detector_finds_few_objects(monkeypatch):
     assert list(det.cues) == ["motion"] and det.config.cues == ("motion",) and det.config.score == "motion"
     assert "objects" in det.meta["dropped_cues"]
     assert any("objects cue is left out" in line and "objects per training frame" in line for line in lines)
+
+
+def test_the_flow_is_computed_once_per_frame_for_motion_and_objects(monkeypatch):
+    """Beside the objects cue, the motion cue reads the same flow it computes alone, and DIS runs once a frame."""
+    import cv2
+
+    from video_anomaly.cues.base import OneFrameFeed
+    from video_anomaly.cues.motion import MotionCue
+
+    frames = normal_video(3, 12)
+    alone = list(MotionCue(cell=8).features(frames))
+    calls = []
+    real = cv2.DISOpticalFlow_create
+
+    class Counting:
+        def __init__(self, preset):
+            self.dis = real(preset)
+
+        def calc(self, a, b, flow):
+            calls.append(1)
+            return self.dis.calc(a, b, flow)
+
+    monkeypatch.setattr(cv2, "DISOpticalFlow_create", Counting)
+    objects = ObjectsCue(cue_config(max_side=240), detector=FakeDetector())
+    feeds = OneFrameFeed(), OneFrameFeed()
+    streams = objects.track_objects(feeds[0]), MotionCue(cell=8).features(feeds[1])
+    shared = []
+    for f in frames:
+        feeds[0].put(f)
+        next(streams[0])
+        feeds[1].put(f)
+        shared.append(next(streams[1]))
+    assert len(calls) == len(frames) - 1
+    assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(alone, shared))
