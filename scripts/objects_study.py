@@ -105,7 +105,7 @@ VARIANTS = {
 def score(args) -> None:
     from sklearn.metrics import roc_auc_score
 
-    from video_anomaly.calibration import frame_value
+    from video_anomaly.fusion.calibration import frame_value
 
     z = dict(np.load(args.cache))
     meta = json.loads(bytes(z.pop("meta")).decode())

@@ -335,8 +335,9 @@ def format_table(r: dict) -> str:
 
 def detector_bench(n_frames: int = 100, shape: tuple[int, int] = (240, 360), size: int = 128, device=None) -> dict:
     """Frames/s of the live detectors on ``shape`` frames (frames already decoded), side by side in one run:
-    the motion cue with the default settings (flow + features + scoring), and a detector with both cues (the
-    seed autoencoder at ``size x size``, untrained: the same compute as a trained one) as ``watch`` runs it."""
+    the motion cue with the default settings (flow + features + scoring), a detector with both cues (the
+    seed autoencoder at ``size x size``, untrained: the same compute as a trained one) as ``watch`` runs it, and
+    ``default``: a detector of the default cues of ``train`` (``cues.DEFAULT_CUES``) with its default score."""
     from .cues.ae import AECue
     from .cues.motion import synthetic_sequence
     from .detector import Detector, DetectorConfig
@@ -352,8 +353,15 @@ def detector_bench(n_frames: int = 100, shape: tuple[int, int] = (240, 360), siz
     det = Detector.fit([_Frames(train)], DetectorConfig(cues=("ae", "motion"), holdout=0.25), ae=ae)
     out = {"shape": list(shape), "ae_size": size, "device": str(device), "threads": torch.get_num_threads(),
            "n_frames": n_frames}  # fmt: skip
-    for name in ("motion", "fused"):
-        sess = det.session(name)
+    # The default cues of `train`, kept whatever the detector finds on these drawn frames (min_objects 0): what
+    # they cost does not depend on what is found.
+    from .cues import DEFAULT_CUES
+
+    keep = {"objects": {"min_objects": 0.0}} if "objects" in DEFAULT_CUES else {}
+    default = Detector.fit([_Frames(train)], DetectorConfig(cues=DEFAULT_CUES, holdout=0.25, cue_settings=keep))
+    out["default_cues"] = list(DEFAULT_CUES)
+    for name, d in (("motion", det), ("fused", det), ("default", default)):
+        sess = d.session(None if name == "default" else name)
         t0 = time.perf_counter()
         n = sum(sess.push(f, i) is not None for i, f in enumerate(frames))
         dt = time.perf_counter() - t0

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"live detectors on {d['shape'][1]}x{d['shape'][0]} frames ({d['device']}, {d['threads']} threads): "
             f"motion {d['motion']['frames_per_s']} frames/s; autoencoder {d['ae_size']}x{d['ae_size']} + motion "
-            f"{d['fused']['frames_per_s']} frames/s"
+            f"{d['fused']['frames_per_s']} frames/s; default cues ({', '.join(d['default_cues'])}) "
+            f"{d['default']['frames_per_s']} frames/s"
         )
         what = tuple(w for w in what if w != "detector")
         if not what:
