@@ -53,6 +53,36 @@ def install_median(monkeypatch) -> None:
     monkeypatch.setattr(models, "build_model", build)
 
 
+class FakeObjectDetector:
+    """Stands in for the ONNX object detector (``video_anomaly.objects``), stateless like it: every blob of pixels
+    more than 30 grey levels from the frame blurred over 15 px (small things, not the walkway) is a ``person``. Same
+    ``detect`` signature and ``Detections`` fields."""
+
+    names = ("person", "bicycle")
+
+    def detect(self, frame, *, input_size=None, min_score=0.2):
+        from types import SimpleNamespace
+
+        import cv2
+
+        gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        local = np.abs(gray.astype(np.int16) - cv2.blur(gray, (15, 15)).astype(np.int16)) > 30
+        n, _, stats, _ = cv2.connectedComponentsWithStats(local.astype(np.uint8))
+        st = stats[1:n][stats[1:n, 4] >= 4]
+        boxes = np.column_stack([st[:, 0], st[:, 1], st[:, 0] + st[:, 2], st[:, 1] + st[:, 3]]).astype(np.float32)
+        k = len(boxes)
+        return SimpleNamespace(boxes=boxes.reshape(k, 4), scores=np.full(k, 0.9, np.float32),
+                               labels=np.zeros(k, np.int64), names=self.names)  # fmt: skip
+
+
+def install_fake_objects(monkeypatch) -> None:
+    """Every objects cue uses ``FakeObjectDetector`` (the tests need no ONNX model)."""
+    from video_anomaly.cues.objects import ObjectsCue
+
+    fake = FakeObjectDetector()
+    monkeypatch.setattr(ObjectsCue, "detector", property(lambda self: fake))
+
+
 def run_config():
     from video_anomaly.seed.config import RunConfig
 
@@ -177,6 +207,7 @@ def calibrated_checkpoint(tmp: Path, monkeypatch, cues: str = "ae,motion") -> tu
     from video_anomaly.seed.checkpoint import save_checkpoint
 
     install_median(monkeypatch)
+    install_fake_objects(monkeypatch)
     root = make_synthetic_scene(tmp / "scene", seed=SEED, height=H, width=W, n_train=N_TRAIN, n_test=1, frames=FRAMES)
     ds = load_dataset(root)
     holdout = {v.name: [len(v) // 2, len(v)] for v in ds.train}
