@@ -35,8 +35,9 @@ def input_size_for(frame_hw: tuple[int, int], long_side: int, multiple: int) -> 
 class ObjectDetector:
     """One loaded object detector. ``names`` is its label map; ``provenance`` its ``provenance.json``."""
 
-    def __init__(self, name: str, session: Any, names: tuple[str, ...], provenance: dict):
+    def __init__(self, name: str, session: Any, names: tuple[str, ...], provenance: dict, path: Path | None = None):
         self.name = name
+        self.path = path  # the ONNX file, for messages
         self.names = names
         self.provenance = provenance
         self._session = session
@@ -78,7 +79,7 @@ class ObjectDetector:
             except KeyError:
                 shapes = sorted(by_shape)
                 raise CheckpointError(
-                    OBJECT_MODELS[self.name].folder / OBJECT_MODELS[self.name].onnx,
+                    self.path or self.name,
                     f"outputs {shapes} do not match stride {stride} at input {size} "
                     f"({len(self.names)} classes, {self._bins} bins per side)",
                 ) from None
@@ -147,4 +148,5 @@ def load_object_detector(name: str = "nanodet", *, threads: int | None = None) -
         from ..device import apply_thread_policy  # torch is a core dependency; the policy lives there
 
         threads = apply_thread_policy()
-    return ObjectDetector(name, _session(model.folder / model.onnx, threads), names, provenance)
+    path = model.folder / model.onnx
+    return ObjectDetector(name, _session(path, threads), names, provenance, path)

@@ -24,9 +24,12 @@ class ObjectModel:
     rebuild: str
     labels: str = "labels.json"
     provenance: str = "provenance.json"
+    root: Path | None = None  # a folder elsewhere (a model converted by the user, a test's copy); None: shipped
 
     @property
     def folder(self) -> Path:
+        if self.root is not None:
+            return self.root
         return Path(str(resources.files("video_anomaly") / "weights" / "objects" / self.name))
 
     @property
