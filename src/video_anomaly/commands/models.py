@@ -47,6 +47,7 @@ def run(args) -> int:
             f"autoencoder input {r['ae_input']}, frames {r['frame']}; trained on {r['data']}; "
             + _measured(r["measured"], r["default_score"])
         )
+    _object_models()
     return 0
 
 
@@ -65,3 +66,12 @@ def _measured(doc: dict | None, score: str) -> str:
     if m.get("labelled_anomalies"):
         parts.append(f"{m['anomalies_with_alarm']} of {m['labelled_anomalies']} anomalies alarmed")
     return f"measured ({score}, {m.get('protocol')}) on {doc.get('data')}, {doc.get('date')}: " + ", ".join(parts)
+
+
+def _object_models() -> None:
+    """The object detectors (``objects.OBJECT_MODELS``): the pretrained models cues load by name."""
+    from ..objects import OBJECT_MODELS
+
+    for name, m in OBJECT_MODELS.items():
+        where = "" if (m.folder / m.onnx).is_file() else " (not installed in this copy)"
+        print(f"object detector {name}: {m.summary}; licence {m.licence}{where}")
