@@ -159,3 +159,15 @@ def test_objects_bench_times_every_size_side_by_side():
     r = objects_bench(frames, sizes=((64, 96), (96, 128)), threads=1)
     assert [s["input"] for s in r["sizes"]] == ["64x96", "96x128"] and r["sizes"][0]["ratio"] == 1.0
     assert all(s["ms_per_frame"] > 0 for s in r["sizes"]) and "| 96x128 |" in format_objects(r)
+
+
+def test_bench_command_reads_a_frame_folder(tmp_path, capsys):
+    import cv2
+
+    from video_anomaly.cli import main
+
+    for k in range(2):
+        cv2.imwrite(str(tmp_path / f"{k:03d}.png"), np.full((48, 64), 80 * k, np.uint8))
+    assert main(["--threads", "1", "bench", "--what", "objects", "--objects-frames", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 frames of 64x48" in out and "| 512x768 |" in out
