@@ -83,11 +83,8 @@ STRIDES, REG_MAX = (8, 16, 32), 10
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    with open(path, "rb") as fh:  # the package's helper (checkpoint.py) imports torch, absent from this venv
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def bootstrap() -> None:
