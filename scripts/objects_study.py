@@ -69,7 +69,7 @@ def cache(args) -> None:
     test_s = time.perf_counter() - t0
     arrays = {f"train_{k}": v for k, v in _pack(train).items()} | {f"test_{k}": v for k, v in _pack(test).items()}
     labels = [np.asarray(v.labels, bool)[1:] for v in ds.test]  # frame 0 has no objects (no flow)
-    arrays["test_labels"] = np.concatenate(labels)
+    arrays["frame_labels"] = np.concatenate(labels)
     meta = {
         "dataset": str(args.dataset),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.__dict__.items()},
@@ -111,7 +111,7 @@ def score(args) -> None:
     meta = json.loads(bytes(z.pop("meta")).decode())
     train = _unpack(z, "train_", meta["train_lengths"])
     test = _unpack(z, "test_", meta["test_lengths"])
-    labels = z["test_labels"]
+    labels = z.pop("frame_labels")
     starts = np.cumsum([0, *meta["test_lengths"]])
     rows = {}
     for name, over in VARIANTS.items():

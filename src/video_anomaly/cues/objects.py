@@ -14,13 +14,15 @@ Per frame ``t >= 1`` (frame 0 has no flow yet and gets ``None``):
 3. **Tracks** (``tracks.Tracker``: IoU + Hungarian): each object keeps an id across frames.
 4. **Features** of an object, camera-relative: the centre (fractions of the frame's width and height), width,
    height and velocity (fractions of the frame's height, per frame), each divided by its spread over the
-   training objects; the position weighted by ``position_weight``; the class apart.
+   training objects; the position weighted by ``position_weight`` (default 0: on Ped2 every weight above 0 lowered
+   the objects score's AUC, ``docs/detection_study.md``; the place then comes from the fusion with the per-region
+   cues); the class apart.
 5. **Score**: distance to the nearest normal training object of the same class, or to the nearest of any other
    class plus ``class_weight * sqrt(2)`` (the distance of two one-hot class vectors): an object of a class
    never seen in that part of the frame, or of an unusual size, speed or direction there, is far from all of
-   them. Because the position is among the features, "normal" is normal *for that place*: this is the model of
-   normal objects per region, without cutting the frame into hard cells. Averaged over the object's last
-   ``pool`` frames of its track (causal).
+   them. With ``position_weight > 0`` the position is among the features and "normal" is normal *for that
+   place*: a model of normal objects per region, without cutting the frame into hard cells. Averaged over the
+   object's last ``pool`` frames of its track (causal).
 6. **Region map**: a uniform grid of ``cells`` regions across the frame's longer side (8 x 12 at 360x240, as the
    motion cue's 21-px cells); each object's score is painted (max) into the regions its box covers.
 
@@ -82,7 +84,9 @@ class ObjectsConfig:
     cells: int = 12
     pool: int = 5
     class_weight: float = 1.0
-    position_weight: float = 1.0
+    # 0: the place is left to the fusion with the per-region cues (scripts/objects_study.py on Ped2, objects alone:
+    # micro AUC 0.928 without the position, 0.895 at weight 0.5, 0.885 at 1, 0.859 at 2).
+    position_weight: float = 0.0
     max_refs: int = 20000
     min_objects: float = 0.3
     min_iou: float = 0.2
