@@ -132,6 +132,22 @@ def score(args) -> None:
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
+def alarms(args) -> None:
+    """From `video-anomaly evaluate` folders: micro AUC, achieved false-alarm rate and, per named video, the share
+    of its abnormal frames above the score's threshold."""
+    for folder in args.evaluations:
+        ev = json.loads((Path(folder) / "evaluation.json").read_text())
+        z = np.load(Path(folder) / "arrays.npz")
+        share = {}
+        for v in args.videos.split(","):
+            if f"{v}/labels" in z.files:
+                lab = z[f"{v}/labels"].astype(bool)
+                share[v] = round(float((z[f"{v}/score"][lab] > ev["threshold"]).mean()), 3)
+        far = ev["false_alarm_rate"]
+        print(f"{ev['score']:12s} micro {ev['frame_level']['micro']['auc']:.4f}  FAR {far['achieved']:.4f} "
+              f"(target {far['target']})  abnormal frames above: {share}")  # fmt: skip
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -144,8 +160,11 @@ def main(argv=None) -> int:
     s = sub.add_parser("score")
     s.add_argument("cache")
     s.add_argument("--json", default=None)
+    a = sub.add_parser("alarms")
+    a.add_argument("evaluations", nargs="+")
+    a.add_argument("--videos", default="Test011,Test012")
     args = p.parse_args(argv)
-    {"cache": cache, "score": score}[args.cmd](args)
+    {"cache": cache, "score": score, "alarms": alarms}[args.cmd](args)
     return 0
 
 
