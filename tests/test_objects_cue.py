@@ -145,7 +145,7 @@ def test_tracks_keep_their_ids():
 
 
 def test_events_carry_the_label_and_track_id():
-    from video_anomaly.events import EventTracker
+    from video_anomaly.live.events import EventTracker
 
     objects = [{"track_id": 7, "label": "bicycle", "box": [40, 30, 60, 50]},
                {"track_id": 3, "label": "person", "box": [0, 0, 10, 20]}]  # fmt: skip

@@ -215,16 +215,7 @@ class Detector:
                 cues[c] = trained[c]
                 blocks[c] = _held_blocks(trained[c], sources, ranges)
                 continue
-            log(f"calibrate: {c} cue cross-fitted on {len(parts)} parts of {len(sources)} videos in "
-                f"{len({p.fold for p in parts})} folds, then fitted on all {sum(lengths)} frames")  # fmt: skip
-            new = lambda c=c: CUES[c](CUES[c].config_from(cfg.settings(c)))  # noqa: E731
-            cue = new()
-            if hasattr(cue, "cross_fit"):  # one pass over the footage gives the same maps and fit
-                frames = [islice(sources[p.video].iter_frames(None), p.start, p.stop) for p in parts]
-                maps = cue.cross_fit(frames, [p.fold for p in parts])
-            else:
-                cue.fit([src.iter_frames(None) for src in sources], progress=progress)
-                maps = out_of_fold_maps(lambda c=c, cue=cue: _alike(c, cue), sources, parts, progress=log)
+            cue, maps = _cross_fit_cue(c, cfg, sources, parts, log, progress)
             reason = cue.unusable()
             if reason and len(cfg.cues) > 1:
                 log(f"train: the {c} cue is left out: {reason}; the others are kept")
@@ -488,6 +479,19 @@ def _held_blocks(cue: Cue, sources: list, ranges: list[tuple[int, int]]) -> list
         if ms:
             out.append((vi, first, np.stack(ms).astype(np.float32)))
     return out
+
+
+def _cross_fit_cue(c: str, cfg, sources: list, parts: list, log, progress: bool) -> tuple[Cue, list[np.ndarray]]:
+    """Cue ``c`` (fitted here, not trained first) cross-fitted by whole videos in the folds of ``parts``, then
+    fitted on all the footage; returns it and its out-of-fold maps, one ``(n, gh, gw)`` per part."""
+    log(f"calibrate: {c} cue cross-fitted on {len(parts)} parts of {len(sources)} videos in "
+        f"{len({p.fold for p in parts})} folds, then fitted on all {sum(len(s) for s in sources)} frames")  # fmt: skip
+    cue = CUES[c](CUES[c].config_from(cfg.settings(c)))
+    if hasattr(cue, "cross_fit"):  # one pass over the footage gives the same maps and fit
+        frames = [islice(sources[p.video].iter_frames(None), p.start, p.stop) for p in parts]
+        return cue, cue.cross_fit(frames, [p.fold for p in parts])
+    cue.fit([src.iter_frames(None) for src in sources], progress=progress)
+    return cue, out_of_fold_maps(lambda: _alike(c, cue), sources, parts, progress=log)
 
 
 def _without(cfg: DetectorConfig, dropped: dict[str, str]) -> DetectorConfig:
