@@ -211,9 +211,8 @@ def run_source(
             stats.last_time_s = t
             if fs is not None:
                 stats.scored += 1
-                objects = getattr(fs, "objects", None)  # with an objects cue: events name the object
                 msgs = tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map, tamper=fs.tamper,
-                                      objects=objects)  # fmt: skip
+                                      objects=getattr(fs, "objects", None))  # fmt: skip
                 for msg in msgs:
                     emit(msg)
                 latencies.append(time.monotonic() - arrived)
