@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from video_anomaly.errors import CheckpointError
+from video_anomaly.manifest import sha256
 from video_anomaly.seed import checkpoint as ckpt
 from video_anomaly.seed.config import RunConfig
 from video_anomaly.seed.models import build_model
@@ -121,7 +122,7 @@ def test_weights_of_another_model_name_the_keys(tmp_path):
     save_file(state, str(w))
     # Re-record the checksum, as a foreign but undamaged checkpoint would have.
     meta = json.loads((d / "checkpoint.json").read_text())
-    meta["files"]["model.safetensors"] = {"sha256": ckpt._sha256(w), "bytes": w.stat().st_size}
+    meta["files"]["model.safetensors"] = {"sha256": sha256(w), "bytes": w.stat().st_size}
     (d / "checkpoint.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError) as info:
         ckpt.load_checkpoint(d)

@@ -12,7 +12,7 @@ from video_anomaly import weights
 from video_anomaly.api import Detector
 from video_anomaly.cli import main
 from video_anomaly.errors import CheckpointError
-from video_anomaly.seed.checkpoint import _sha256
+from video_anomaly.manifest import sha256 as _sha256
 
 MOTION = ["--cues", "motion", "--motion-cell", "8"]
 

@@ -11,7 +11,7 @@ import pytest
 from video_anomaly import weights
 from video_anomaly.api import Detector
 from video_anomaly.errors import CheckpointError, ConfigError
-from video_anomaly.seed.checkpoint import _sha256
+from video_anomaly.manifest import sha256 as _sha256
 
 
 @pytest.mark.parametrize("name", list(weights.MODELS))

@@ -67,7 +67,7 @@ def score_archive(model, inputs, out: str | Path, **kw):
 # these names as imports of api, so that a circle through them is caught too). `attr:name`: attr, named name here.
 _FOR_THE_COMMAND_LINE = {
     "video_anomaly._memory": "limit_heap_growth",
-    "video_anomaly.bench": "detector_bench format_table memory_check run_bench",
+    "video_anomaly.bench": "detector_bench format_objects format_table memory_check objects_bench run_bench",
     "video_anomaly.cues": "AECue DEFAULT_CUES MotionCue",
     "video_anomaly.data": "load_dataset",
     "video_anomaly.data.synthetic": "make_synthetic_scene",

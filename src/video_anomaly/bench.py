@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -386,17 +387,23 @@ OBJECT_SIZES = ((320, 480), (416, 416), (416, 640), (512, 768))
 
 
 def objects_bench(
-    frames: Sequence[np.ndarray] | None = None,
+    frames: Sequence[np.ndarray] | str | Path | None = None,
     sizes: Sequence[tuple[int, int]] = OBJECT_SIZES,
     threads: int = 2,
     name: str = "nanodet",
 ) -> dict:
     """Milliseconds per frame of the object detector's ``detect`` (resize, ONNX Runtime, decoding, NMS) at each
     input ``(h, w)``, side by side: every frame runs at every size in turn, medians kept, ratios to the first
-    size. ``frames``: uint8 frames (default 30 frames of the synthetic 360x240 scene; real footage gives more
-    boxes to decode)."""
+    size. ``frames``: uint8 frames, or a frame folder (its first 30) (default 30 frames of the synthetic 360x240
+    scene; real footage gives more boxes to decode)."""
     from .cues.motion import synthetic_sequence
     from .objects import load_object_detector
+
+    if isinstance(frames, (str, Path)):
+        from .data.frames import list_images
+        from .data.images import read_image
+
+        frames = [read_image(p) for p in list_images(Path(frames))[:30]]
 
     det = load_object_detector(name, threads=threads)
     frames = list(frames) if frames is not None else list(synthetic_sequence(30, (240, 360), seed=1))

@@ -42,9 +42,10 @@ def _description() -> str:
     """What the toolkit is, with the default detector read from the code (``cues.DEFAULT_CUES``), never typed."""
     from .api import DEFAULT_CUES, DetectorConfig
 
+    cues = " and ".join(filter(None, (", ".join(DEFAULT_CUES[:-1]), DEFAULT_CUES[-1])))
     return (
         "Find abnormal events in surveillance video, learnt from normal footage only. A new detector (train) fits "
-        f"the {' and '.join(DEFAULT_CUES)} cues in minutes on a CPU, calibrated per region on normal frames, and "
+        f"the {cues} cues in minutes on a CPU, calibrated per region on normal frames, and "
         f"alarms on the {DetectorConfig().score} score; the seed's spatiotemporal autoencoder (Chong & Tay 2017) is "
         "an optional cue (train --cues ae,...). Shipped detectors for UCSD: video-anomaly models."
     )

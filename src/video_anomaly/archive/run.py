@@ -49,14 +49,14 @@ class ArchiveResult:
 
 def _settings(det, rec_model: str, score, threshold, segment_frames, overlap, fps, end_after, min_length,
               cooldown=0) -> dict:  # fmt: skip
-    from ..seed.checkpoint import _sha256
+    from ..manifest import sha256
 
     session = det.session(score, threshold=threshold)
     return {
         "format": FORMAT,
         "version": VERSION,
         "model": str(rec_model),
-        "detector_sha256": _sha256(Path(det.path) / "detector.json") if det.path else None,
+        "detector_sha256": sha256(Path(det.path) / "detector.json") if det.path else None,
         "score": session.score_name,
         "threshold": session.threshold,
         "target_far": det.config.target_far,

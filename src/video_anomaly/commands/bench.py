@@ -84,16 +84,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _objects(args: argparse.Namespace) -> None:
-    from ..bench import format_objects, objects_bench
-    from ..device import apply_thread_policy
+    from ..api import apply_thread_policy, format_objects, objects_bench
 
-    frames = None
-    if args.objects_frames is not None:
-        from ..data.frames import list_images
-        from ..data.images import read_image
-
-        frames = [read_image(p) for p in list_images(args.objects_frames)[:30]]
-    result = objects_bench(frames, threads=apply_thread_policy())
+    result = objects_bench(args.objects_frames, threads=apply_thread_policy())
     print(format_objects(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -275,7 +275,7 @@ class Detector:
             arrays[f"calibration_scores.{n}"] = np.ascontiguousarray(sc, np.float32)
         from safetensors.numpy import save
 
-        from . import manifest
+        from .. import manifest
 
         doc = {
             "format": FORMAT,

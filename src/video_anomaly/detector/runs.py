@@ -315,8 +315,8 @@ def learn_normal(det, target, recording, start: int, end: int, *, event: str, re
     detector is read again as saved (``det`` itself when ``target`` holds none yet; ``det`` may be the class), so
     feedbacks at once, from threads or processes, all count; an event learnt already is not learnt again (the
     earlier record returned, with ``"skipped"`` saying so)."""
+    from .. import manifest
     from ..fusion.feedback import learnt_before, mark_normal
-    from . import manifest
 
     target = Path(target)
     with manifest.locked(target):

@@ -33,7 +33,7 @@ def read_detector_doc(name_or_folder: str | Path) -> tuple[Path, dict, dict]:
 
     from safetensors.numpy import load_file
 
-    from . import manifest
+    from .. import manifest
     from .config import FORMAT
 
     folder, rebuild = resolve(name_or_folder)
@@ -71,7 +71,7 @@ def remedy_for(folder: Path, rebuild: str | None):
     detector is rebuilt; a cue's trained file (the autoencoder's checkpoint) is restored or retrained, since
     calibration cannot rebuild trained weights; the rest is refitted by ``calibrate`` (which starts again from
     the training footage: feedback learnt since is lost, and is said so)."""
-    from . import manifest
+    from .. import manifest
 
     def fix(rel: str) -> str:
         if rebuild:

@@ -17,7 +17,6 @@ between the two renames of the swap leaves the old checkpoint under ``.<name>.ol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..manifest import sha256
 from ..outputs import umask_mode
 from .config import RunConfig
 
@@ -74,14 +74,6 @@ def _tmp_path(directory: Path) -> Path:
     return directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fsync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
@@ -125,7 +117,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 def _write_meta(tmp: Path, meta: dict[str, Any]) -> None:
     meta["files"] = {
-        f.name: {"sha256": _sha256(f), "bytes": f.stat().st_size}
+        f.name: {"sha256": sha256(f), "bytes": f.stat().st_size}
         for f in sorted(tmp.iterdir())
         if f.suffix == ".safetensors"
     }
@@ -199,7 +191,7 @@ def _verified(directory: Path, meta: dict[str, Any], name: str) -> Path:
         raise CheckpointError(
             path, f"damaged file: {size} bytes where {record['bytes']} were written (truncated?); {RESTORE}"
         )
-    if _sha256(path) != record["sha256"]:
+    if sha256(path) != record["sha256"]:
         raise CheckpointError(
             path, f"damaged file: contents do not match the checksum recorded when it was written; {RESTORE}"
         )

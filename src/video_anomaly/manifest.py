@@ -21,6 +21,7 @@ the live files untouched (the half-written folder is dropped); one killed after 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -28,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..errors import CheckpointError
+from .errors import CheckpointError
 
 MANIFEST = "detector.sha256"
 STAGING = ".detector.new"
@@ -88,10 +89,13 @@ def write_file(path: Path, data: bytes) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
-    from ..seed.checkpoint import _sha256 as sha
-
-    return sha(path)
+def sha256(path: Path) -> str:
+    """The file's SHA-256, hex, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _sync_dir(folder: Path) -> None:
@@ -112,7 +116,7 @@ def commit(folder: Path, files: dict[str, bytes], others: Iterable[str] = ()) ->
     stage.mkdir(parents=True)
     for name, data in files.items():
         write_file(stage / name, data)
-    digests = {name: _sha256(stage / name) for name in files} | {rel: _sha256(folder / rel) for rel in others}
+    digests = {name: sha256(stage / name) for name in files} | {rel: sha256(folder / rel) for rel in others}
     write_file(stage / MANIFEST, "".join(f"{d}  {rel}\n" for rel, d in sorted(digests.items())).encode("utf-8"))
     _sync_dir(stage)
     _roll_forward(folder)
@@ -190,7 +194,7 @@ def verify(folder: Path, required: Iterable[str], remedy: str | Callable[[str], 
         p = folder / rel
         if not p.is_file():
             raise CheckpointError(p, f"missing file of detector {folder}; {fix(rel)}")
-        if _sha256(p) != digest:
+        if sha256(p) != digest:
             why = "checksum mismatch: changed since the detector was saved (altered, damaged or half-written)"
             raise CheckpointError(p, f"{why}; {fix(rel)}")
     return listed
