@@ -189,7 +189,8 @@ class _Score:
     clip_length = 1
 
     def push(self, frame, index=None):
-        return SimpleNamespace(score=float(frame.mean()), bbox=(0, 0, 1, 1), frame=frame, map=None)
+        fs = dict(score=float(frame.mean()), bbox=(0, 0, 1, 1), frame=frame, map=None, tamper=None, objects=None)
+        return SimpleNamespace(**fs)
 
 
 def test_run_source_closes_the_open_event_when_the_source_is_lost():
