@@ -83,6 +83,19 @@ def install_fake_objects(monkeypatch) -> None:
     monkeypatch.setattr(ObjectsCue, "detector", property(lambda self: fake))
 
 
+def objects_detector(tmp: Path, monkeypatch) -> Path:
+    """A detector folder with the objects cue alone over ``FakeObjectDetector`` (installed for the test), fitted
+    on the synthetic scene's normal videos (4 of 60 frames); its events name a ``person``."""
+    from video_anomaly.data import load_dataset
+    from video_anomaly.data.synthetic import make_synthetic_scene
+    from video_anomaly.detector import Detector, DetectorConfig
+
+    install_fake_objects(monkeypatch)
+    root = make_synthetic_scene(tmp / "scene", seed=SEED, height=H, width=W, n_train=4, n_test=1, frames=60)
+    cfg = DetectorConfig(cues=("objects",), folds=2, cue_settings={"objects": {"input_size": [64, 64], "every": 1}})
+    return Detector.fit(load_dataset(root).train, cfg).save(tmp / "det")
+
+
 def run_config():
     from video_anomaly.seed.config import RunConfig
 

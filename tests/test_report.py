@@ -135,6 +135,18 @@ def test_report_table_gives_the_objects_peak_beside_the_curve_at_that_frame(tmp_
     assert cells[0] == "4" and cells[5] == "3.04" and cells[6] == "1.74"
 
 
+def test_report_table_names_the_object_of_an_event_where_it_has_one(tmp_path):
+    from video_anomaly.report import build_report
+
+    named = _event(1, 2, 5, 3.5, 3) | {"label": "bicycle", "track_id": 7}
+    (tmp_path / "a.scores.json").write_text(json.dumps(_record("a", [named, _event(2, 10, 30, 2.0, 12)])))
+    page = build_report(tmp_path).read_text()
+    head = re.search(r'<table class="events"><tr>(.*?)</tr>', page).group(1)
+    assert ">object</th>" in head
+    cells = re.findall(r'<td class="object">(.*?)</td>', page)
+    assert cells == ["bicycle #7", "-"]  # (events of a detector without the objects cue: no name)
+
+
 def test_thumbnails_are_named_and_shown_by_the_events_id(run_dir):
     # The table showed each event's id (from 1) while thumbnails were numbered 0, 1, ... (issue 29).
     grass0 = _stem(run_dir, "grass0")

@@ -226,7 +226,17 @@ _HEAD = (
     ("box (x0, y0, x1, y1)", "the object's box at its peak frame, in frame pixels"),
     ("thumbnail", "the frame at the event's peak with its box"),
     ("kind", "anomaly (the score), tamper (the camera covered, defocused, moved or frozen: its cause) or a behaviour"),
+    ("object", "with the objects cue: the class of the tracked object the box overlaps most at its peak, #track id"),
 )
+
+
+def _object(ev: dict) -> str:
+    """``label #track_id`` of an event named by the objects cue; ``-`` for events without one."""
+    label = ev.get("label")
+    if not label:
+        return "-"
+    track = ev.get("track_id")
+    return str(label) + (f" #{track}" if isinstance(track, int) and not isinstance(track, bool) else "")
 
 
 def _events_table(events: list, folder: Path, scores=None) -> list[str]:
@@ -253,7 +263,8 @@ def _events_table(events: list, folder: Path, scores=None) -> list[str]:
             f"<td>{_num(ev.get('end_time'), '.2f')}</td><td>{_num(ev.get('peak_score'), '.3g')}</td>"
             f"<td>{'-' if curve is None else _num(curve, '.3g')}</td>"
             f"<td>{e(str(ev.get('bbox')))}</td><td>{img}</td>"
-            f'<td class="kind" data-kind="{e(kind)}" title="{e(str(ev.get("message") or ""))}">{e(shown)}</td></tr>'
+            f'<td class="kind" data-kind="{e(kind)}" title="{e(str(ev.get("message") or ""))}">{e(shown)}</td>'
+            f'<td class="object">{e(_object(ev))}</td></tr>'
         )
     parts.append("</table>")
     parts.append(

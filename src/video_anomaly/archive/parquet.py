@@ -33,6 +33,30 @@ def _frame_times(rec: Recording, t_s: np.ndarray) -> tuple[np.ndarray | None, li
 MAP_COLUMNS = ("map", "map_h", "map_w", "frame_h", "frame_w")
 
 
+def _objects_type():
+    """Per alarmed frame of a detector with the objects cue: its tracked objects (what names an event's object,
+    ``cues.tracks.best_object``); None on other frames and without the cue."""
+    import pyarrow as pa
+
+    return pa.list_(pa.struct([("track_id", pa.int64()), ("label", pa.string()), ("box", pa.list_(pa.int32()))]))
+
+
+# Each segment's objects cue tracks afresh (from its overlap frames), so its track ids restart: segment k's are
+# offset by k * TRACK_STRIDE, unique within a recording (segment 0's are those of `score`; an object crossing a
+# cut gets a new id there).
+TRACK_STRIDE = 1_000_000
+
+
+def frame_objects(fs, segment: int) -> list[dict] | None:
+    """The ``objects`` cell of a frame's row in segment number ``segment``: its tracked objects when it alarmed
+    (``FrameScore.objects``), track ids offset by ``segment * TRACK_STRIDE``; None otherwise."""
+    objects = getattr(fs, "objects", None) if fs is not None and fs.alarm else None
+    if objects is None:
+        return None
+    return [{"track_id": segment * TRACK_STRIDE + int(o["track_id"]), "label": o["label"],
+             "box": [int(v) for v in o["box"]]} for o in objects]  # fmt: skip
+
+
 def _frames_schema():
     import pyarrow as pa
 
@@ -41,7 +65,7 @@ def _frames_schema():
          ("time", pa.timestamp("us", tz="UTC")), ("score", pa.float64()), ("raw", pa.float64()),
          ("alarm", pa.bool_()), ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()),
          ("map", pa.list_(pa.float32())), ("map_h", pa.int32()), ("map_w", pa.int32()), ("frame_h", pa.int32()),
-         ("frame_w", pa.int32())]
+         ("frame_w", pa.int32()), ("objects", _objects_type())]
     )  # fmt: skip
 
 
@@ -68,6 +92,7 @@ def _write_parts(seg: Segment, cols: dict[str, list], threshold: float, out: Pat
             "alarm": pa.array(alarm, pa.bool_()),
             **{k: pa.array(cols[k], pa.int32()) for k in ("x0", "y0", "x1", "y1", *MAP_COLUMNS[1:])},
             "map": pa.array(cols["map"], pa.list_(pa.float32())),
+            "objects": pa.array(cols["objects"], _objects_type()),
         },
         schema=_frames_schema(),
     )
@@ -88,6 +113,8 @@ def _event_row(rec: Recording, ev: dict[str, Any]) -> dict[str, Any]:
     row = {"recording": rec.rec_id, **{k: ev[k] for k in ("source", "start_frame", "end_frame", "start_time",
            "end_time", "peak_frame", "peak_score", "threshold")}}  # fmt: skip
     row |= dict(zip(("x0", "y0", "x1", "y1"), box))
+    # The kind, and the object's class and track id where the detector has the objects cue (else null).
+    row |= {"kind": ev.get("kind"), "label": ev.get("label"), "track_id": ev.get("track_id")}
     row["start"] = None if start is None else start + timedelta(seconds=ev["start_time"])
     row["end"] = None if start is None else start + timedelta(seconds=ev["end_time"])
     row["day"] = UNDATED if start is None else row["start"].date().isoformat()
@@ -104,17 +131,18 @@ def recording_events(table, rec: Recording, *, threshold: float, fps: float, end
     frame, t_s, score = (t.column(k).to_pylist() for k in ("frame", "t_s", "score"))
     boxes = zip(*(t.column(k).to_pylist() for k in ("x0", "y0", "x1", "y1")))
     maps = zip(*(t.column(k).to_pylist() for k in MAP_COLUMNS))
+    objects = t.column("objects").to_pylist()
     tracker = EventTracker(threshold, fps=fps, end_after=end_after, min_length=min_length, source=str(rec.path),
                            cooldown=cooldown)  # fmt: skip
     events: list[dict] = []
     idle = np.zeros((1, 1), np.float32)  # a frame below the threshold: no object, whatever its map
-    for i, ts, s, box, (m, mh, mw, fh, fw) in zip(frame, t_s, score, boxes, maps):
+    for i, ts, s, box, (m, mh, mw, fh, fw), objs in zip(frame, t_s, score, boxes, maps, objects):
         if s is None:
             continue
         # As ``run_source`` feeds it: the region map (per-object events) and the frame (its size, for the boxes).
         region_map = idle if m is None else np.asarray(m, np.float32).reshape(mh, mw)
         image = None if m is None else np.broadcast_to(np.uint8(0), (fh, fw))  # only its size is read: no copy
-        msgs = tracker.update(i, s, tuple(box), image, t=ts, region_map=region_map)
+        msgs = tracker.update(i, s, tuple(box), image, t=ts, region_map=region_map, objects=objs)
         events += [msg for msg in msgs if msg["type"] == "event"]
     events += tracker.finish()
     return events
@@ -161,7 +189,8 @@ def _events_schema():
         [("recording", pa.string()), ("source", pa.string()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
          ("start_time", pa.float64()), ("end_time", pa.float64()), ("peak_frame", pa.int64()),
          ("peak_score", pa.float64()), ("threshold", pa.float64()), ("x0", pa.int32()), ("y0", pa.int32()),
-         ("x1", pa.int32()), ("y1", pa.int32()), ("start", ts), ("end", ts)]
+         ("x1", pa.int32()), ("y1", pa.int32()), ("kind", pa.string()), ("label", pa.string()),
+         ("track_id", pa.int64()), ("start", ts), ("end", ts)]
     )  # fmt: skip
 
 

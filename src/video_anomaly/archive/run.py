@@ -23,7 +23,9 @@ from .worker import WorkerConfig
 FORMAT = "video-anomaly-archive"
 
 
-VERSION = 2  # 2: frames carry the region maps of alarmed frames (events per object); 1 is refused
+# 2: frames carry the region maps of alarmed frames (events per object); 3: alarmed frames carry their tracked
+# objects and events their kind, label and track id (the objects cue); older versions are refused.
+VERSION = 3
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import DataError, VideoAnomalyError
 from .markers import _marker, _write_json
-from .parquet import MAP_COLUMNS, _write_parts
+from .parquet import MAP_COLUMNS, _write_parts, frame_objects
 from .segments import Segment
 
 
@@ -106,7 +106,8 @@ class SegmentWorker:
         cfg = self.config
         first = max(0, seg.start - cfg.overlap)
         source = _segment_source(seg, first, cfg.fps)
-        cols: dict[str, list] = {k: [] for k in ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1", *MAP_COLUMNS)}
+        names = ("frame", "t_s", "score", "raw", "x0", "y0", "x1", "y1", *MAP_COLUMNS, "objects")
+        cols: dict[str, list] = {k: [] for k in names}
 
         def on_frame(index: int, t: float, fs) -> None:
             if index < seg.start:  # the overlap: scored for its history, written by the segment before
@@ -123,6 +124,7 @@ class SegmentWorker:
             values = (fs.map.ravel().tolist(), *fs.map.shape, *fs.frame.shape[:2]) if keep else (None,) * 5
             for key, v in zip(MAP_COLUMNS, values):
                 cols[key].append(v)
+            cols["objects"].append(frame_objects(fs, seg.k))  # (what names an event's object, on alarmed frames only)
 
         # The run of `watch` and `score`; its tracker's events are not the segment's to keep (they need the whole
         # recording, see the module docstring).

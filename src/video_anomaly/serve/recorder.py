@@ -125,7 +125,9 @@ class EventRecorder:
         self.frames += 1
         if fs is not None:
             fr = _Frame(index, ts, fs.frame, float(fs.score), fs.map, tuple(fs.bbox or ()))
-            msgs = self.tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map)
+            # With the frame's tracked objects (the objects cue), as `run_source` gives them: events name the object.
+            msgs = self.tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map,
+                                       objects=getattr(fs, "objects", None))  # fmt: skip
             self._follow(fr)
             self._handle(msgs)
             self.recent.append(fr)
