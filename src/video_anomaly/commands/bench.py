@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from . import flags
 from ._types import frame_side, positive_int
 
 HELP = "time the seed model: plain port vs fast path, side by side"
@@ -66,14 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps({"detector": d}, indent=2))
             return 0
-    result = run_bench(
-        size=args.size,
-        windows=args.windows,
-        device=args.device,
-        what=what,
-        repeats=args.repeats,
-        live_frames=args.live_frames,
-    )
+    result = run_bench(what=what, **flags(args, "size windows device repeats live_frames"))
     if args.memory:
         result["memory"] = memory_check()
     print(format_table(result))

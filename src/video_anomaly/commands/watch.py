@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import flags
 from ._detector import add_event_rules, add_model_args
 from ._types import finite_float, positive_float, positive_int
 
@@ -93,14 +94,9 @@ def run(args) -> int:
         with stop_on_signals():
             session, source, tracker, stats = det.watch(
                 rest[0],
-                score=args.score,
-                threshold=args.threshold,
                 emit=emit,
                 overlay=final_overlay,
-                overwrite=args.overwrite,
-                end_after=args.end_after,
-                min_length=args.min_length,
-                cooldown=args.cooldown,
+                **flags(args, "score threshold overwrite end_after min_length cooldown"),
                 source_kw={"fps": args.fps, "timeout_s": args.timeout, "reconnect_s": args.reconnect, "warn": _warn},
                 queue=args.queue,
                 drop=False if args.no_drop else None,
