@@ -290,8 +290,10 @@ def test_end_to_end_event_stored_once_published_and_posted(service):
 
     hook = next(p for p in posts if p["type"] == "event" and p["id"] == first["id"])
     assert hook["camera"] == "yard" and hook["clip_url"] == f"http://127.0.0.1:{port}/media/{first['clip']}"
-    # As NVRs send them: the object's class (none named here), its peak score and its box.
-    assert (hook["label"], hook["score"], hook["box"]) == ("anomaly", first["peak_score"], json.loads(first["bbox"]))
+    # As NVRs send them: the object's class (the stored one, which the default cues' object detector names; an
+    # event without an object is an "anomaly"), its peak score and its box.
+    label = first["object_label"] or "anomaly"
+    assert (hook["label"], hook["score"], hook["box"]) == (label, first["peak_score"], json.loads(first["bbox"]))
     starts = [p for p in posts if p["type"] == "event_start" and p["id"] == first["id"]]
     assert len(starts) == 1 and starts[0]["status"] == "open"
     topics = {m[0]: (m[1], m[2]) for m in mqtt.messages}
