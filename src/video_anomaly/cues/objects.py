@@ -216,6 +216,9 @@ class ObjectsCue(Cue):
         self.ref_labels: np.ndarray | None = None  # (N,) int64
         self.objects_per_frame: float | None = None
         self._trees: dict | None = None
+        # After fit / cross_fit: the tracked objects of each training item (frame 0 of each left out), kept for
+        # the detector's behaviour models (fitted on the same tracks, the detector not run again); not saved.
+        self.collected: list[list[FrameObjects]] | None = None
 
     @property
     def detector(self):
@@ -448,6 +451,7 @@ class ObjectsCue(Cue):
 
     def fit(self, videos: Sequence[Iterable[np.ndarray]], *, progress: bool = False) -> ObjectsCue:
         objs = self._collect(videos)
+        self.collected = objs
         return self.fit_objects(objs, self.frame_shape)
 
     def cross_fit(self, videos: Sequence[Iterable[np.ndarray]], folds: Sequence[int]) -> list[np.ndarray]:
@@ -455,6 +459,7 @@ class ObjectsCue(Cue):
         of the other ``folds``; then fit on all. The detector runs once per frame: the folds reuse the objects
         (a training object is never its own neighbour: its video is out of the fold that scores it)."""
         objs = self._collect(videos)
+        self.collected = objs
         folds = list(folds)
         out: list = [None] * len(objs)
         for fold in sorted(set(folds)):

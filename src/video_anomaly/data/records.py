@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,8 @@ class Video:
     # Masks kept on disk in a non-image form (Avenue .mat, ShanghaiTech .npy): a callable
     # ``size -> (N, size, size) bool`` so that they are read only when asked for.
     mask_loader: Callable[[int | None], np.ndarray] | None = None
+    # The wall clock of its first frame when the dataset says it (a manifest's ``start``); None: unknown.
+    start: datetime | None = None
 
     def __len__(self) -> int:
         return len(self.source)

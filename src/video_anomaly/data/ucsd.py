@@ -13,7 +13,9 @@ copies of Ped1 often hold only the clips with pixel masks.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -173,4 +175,26 @@ def load_ucsd(root: str | Path, subset: str | None = None) -> VideoDataset:
 
     if not train and not test:
         raise DataError(root, "no video folders in Train/ or Test/")
+    starts = _manifest_starts(root)
+    for split, videos in (("train", train), ("test", test)):
+        for v in videos:
+            v.start = starts.get((split, v.name))
     return VideoDataset(root.name, root, train=train, test=test)
+
+
+def _manifest_starts(root: Path) -> dict[tuple[str, str], datetime]:
+    """``(split, video) -> start`` from ``root/manifest.json`` (``{"videos": [{"video", "split", "start"}]}``, start
+    in ISO 8601, as the synthetic behaviour scene writes it); none without the file or a ``start``."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        rows = json.loads(path.read_text())["videos"]
+        return {(str(r["split"]).lower(), str(r["video"])): datetime.fromisoformat(r["start"])
+                for r in rows if r.get("start")}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(
+            path,
+            f"cannot read the videos' start times ({exc!r}); want {{'videos': [{{'video', "
+            "'split', 'start'}]}} with ISO 8601 times",
+        ) from None

@@ -69,6 +69,7 @@ class Detector:
         frame_shape: tuple[int, int] | None,
         meta: dict[str, Any] | None = None,
         path: Path | None = None,
+        behaviour: dict | None = None,
     ):
         self.config = config
         self.cues = cues
@@ -78,6 +79,8 @@ class Detector:
         self.frame_shape = None if frame_shape is None else tuple(frame_shape)
         self.meta = meta or {}
         self.path = path
+        # ``live.behaviour`` models by kind, fitted on the objects cue's tracks (None: no objects cue, or older).
+        self.behaviour = behaviour
         # Per live score, the frame scores its threshold was fitted on (feedback refits from them).
         self.calibration_scores: dict[str, np.ndarray] = {}
 
@@ -250,6 +253,7 @@ class Detector:
             log(f"calibrate: {n}: {info.line()}")
         thresholds = {n: info.threshold for n, (info, _) in infos.items()}
         det = cls(cfg, cues, stats, thresholds, grid=grid, frame_shape=frame_shape, meta=meta)
+        det.behaviour = _fit_behaviour(cues, videos, parts, frame_shape, log)
         det.calibration_scores = {n: sc for n, (_, sc) in infos.items()}
         return det
 
@@ -287,6 +291,11 @@ class Detector:
             "cues": cue_meta,
             "meta": self.meta,
         }
+        if self.behaviour:
+            from .behaviour import state_dict
+
+            doc["behaviour"], arr = state_dict(self.behaviour)
+            arrays |= {f"behaviour.{k}": np.ascontiguousarray(v) for k, v in arr.items()}
         # One integrity unit, saved atomically (manifest.commit): a save killed at any point leaves the old
         # detector or the new one, never a mix or a folder without its manifest.
         files = {
@@ -331,6 +340,11 @@ class Detector:
             path=folder,
         )
         det.calibration_scores = {k[19:]: v for k, v in arrays.items() if k.startswith("calibration_scores.")}
+        if doc.get("behaviour"):  # detectors fitted before the behaviour models have none
+            from .behaviour import from_state
+
+            own = {k[10:]: v for k, v in arrays.items() if k.startswith("behaviour.")}
+            det.behaviour = from_state(doc["behaviour"], own, folder / "detector.json")
         return det
 
     def describe(self) -> dict[str, Any]:
@@ -424,6 +438,24 @@ def _fit_meta(sources: list, lengths: list[int], ranges: list, n_held: dict, inf
         # What the guard's tamper check compares a stream with (contrast, sharpness, background).
         "tamper": fit_tamper([src.iter_frames(None) for src in sources], lengths),
     }
+
+
+def _fit_behaviour(cues: dict[str, Cue], videos, parts: list, frame_shape, log) -> dict | None:
+    """The behaviour models on the tracks an objects cue collected while it was fitted (None without one)."""
+    from .behaviour import fit_from_cue
+
+    for cue in cues.values():
+        if getattr(cue, "collected", None):
+            models = fit_from_cue(cue, list(videos), parts, frame_shape)
+            if models is not None:
+                n = sum(len(v) for v in models["lingering"].stays.values())
+                clock = "with" if models["time_of_day"].exposure else "without"
+                log(
+                    f"behaviour: dwell, direction and time of day fitted on {n} stays of tracked objects, {clock} "
+                    "the footage's times"
+                )
+                return models
+    return None
 
 
 def _relative(path: Path, folder: Path) -> str:

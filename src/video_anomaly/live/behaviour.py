@@ -286,12 +286,14 @@ class BehaviourScorer:
     """Live: ``update(track_id, label, t, box)`` per observation (in time order) returns event messages
     (``event_start`` then ``event``, each with its ``kind``, as ``events.EventTracker``'s); ``finish()`` closes
     what is open. ``start``: the wall clock of ``t = 0`` (None: unknown; the time-of-day model then says nothing).
-    A track keeps its last ``max_obs`` observations (a stay longer than that many is measured as that long)."""
+    A track keeps its last ``max_obs`` observations (a stay longer than that many is measured as that long);
+    ``end_track(track_id)`` closes a track that has ended (its events close, its observations go). ``keep``: the
+    closed events are kept in ``events`` (False: not; a live run's memory does not grow with them)."""
 
     def __init__(self, models: dict, config: BehaviourConfig | None = None, *, start: datetime | None = None,
-                 source: str = "", max_obs: int = 20_000):  # fmt: skip
+                 source: str = "", max_obs: int = 20_000, keep: bool = True):  # fmt: skip
         self.models, self.config, self.start, self.source = models, config or BehaviourConfig(), start, source
-        self.max_obs = max_obs
+        self.max_obs, self.keep = max_obs, keep
         self._obs: dict = {}  # track_id -> (label, [t], [box])
         self._state: dict = {}  # (track_id, kind) -> {"above": t | None, "open": dict | None, "quiet": t}
         self.events: list[dict] = []
@@ -340,8 +342,24 @@ class BehaviourScorer:
     def _close(self, st: dict) -> dict:
         ev, st["open"] = st["open"], None
         st["quiet"] = ev["end_time"] + self.config.cooldown_s
-        self.events.append(ev)
+        if self.keep:
+            self.events.append(ev)
         return dict(ev)
+
+    def end_track(self, track_id) -> list[dict]:
+        """Track ``track_id`` has ended (its object left): its open events close and it is forgotten."""
+        self._obs.pop(track_id, None)
+        out = []
+        for key in [k for k in self._state if k[0] == track_id]:
+            st = self._state.pop(key)
+            if st["open"] is not None:
+                out.append(self._close(st))
+        return out
+
+    @property
+    def track_ids(self) -> list:
+        """The tracks being followed."""
+        return list(self._obs)
 
     def finish(self) -> list[dict]:
         return [self._close(st) for st in self._state.values() if st["open"] is not None]

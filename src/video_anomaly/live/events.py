@@ -23,7 +23,10 @@ run (``--min-length``, ...) or per camera in ``serve``.
 Every event has a ``kind``: ``"anomaly"`` (the score's events above), ``"tamper"`` (the camera was covered,
 defocused, turned or frozen: ``guard.Tamper``'s verdict on each frame, given as ``tamper=``; one event per
 tamper, with its cause and fix in ``message``, and no anomaly event opens while a frame is suspected of it);
-``behaviour.py`` names the kinds read from object tracks (``lingering``, ``direction``, ``time_of_day``).
+and, given a ``behaviour.BehaviourScorer`` (``behaviour=``; ``for_detector`` makes one for a detector with
+behaviour models), the kinds read from the tracked objects of each frame (``update(objects=...)``):
+``lingering``, ``direction``, ``time_of_day``, each with its ``label`` and ``track_id`` (``threshold`` 1: the
+scorer's units). A track missing from a frame's objects has ended (the objects cue never reuses an id).
 
 Times are seconds from the start of the source: each frame's own time when the caller gives it (``t=``: the
 presentation timestamps of a video or stream, right for variable frame rates), else ``frame / fps``. Every event
@@ -33,6 +36,8 @@ its number unused), which ``feedback`` uses to name it.
 
 from __future__ import annotations
 
+import bisect
+import collections
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +151,7 @@ class EventTracker:
         link_gap: int = 1,
         keep: int | None = None,
         cooldown: int = 0,
+        behaviour=None,
     ):
         self.threshold = float(threshold)
         self.fps = float(fps) if fps and fps > 0 else 10.0
@@ -166,14 +172,27 @@ class EventTracker:
         self._cooling: list[tuple[tuple[int, int, int, int], int]] = []  # per object: (cells, quiet until frame)
         self._tamper: Event | None = None
         self._objects: list | None = None  # the tracked objects of the frame being updated
+        self.behaviour = behaviour
+        self._behaviour_open: dict[int, Event] = {}  # the scorer's event id -> ours
+        self._times: collections.deque = collections.deque(maxlen=4096)  # (t, frame) of recent updates
 
     @classmethod
-    def for_detector(cls, detector, threshold: float, *, fps: float, source: str = "", **given) -> EventTracker:
+    def for_detector(cls, detector, threshold: float, *, fps: float, source: str = "", start=None,
+                     **given) -> EventTracker:  # fmt: skip
         """A tracker with ``detector``'s event settings (``DetectorConfig.min_length``, ``end_after``,
-        ``cooldown``); ``given`` overrides them where not None (a run's flags, a camera's settings)."""
+        ``cooldown``); ``given`` overrides them where not None (a run's flags, a camera's settings). With behaviour
+        models (``detector.behaviour``) it scores the tracked objects too; ``start``: the wall clock (``datetime``)
+        of the source's ``t = 0`` for the time-of-day model (None: unknown, that model says nothing)."""
         cfg = detector.config
         rules = {k: getattr(cfg, k) for k in ("min_length", "end_after", "cooldown")}
         rules |= {k: v for k, v in given.items() if v is not None}
+        models = getattr(detector, "behaviour", None)
+        if models:
+            from .behaviour import BehaviourScorer
+
+            config = next(iter(models.values())).config
+            keep = rules.get("keep") is None  # a live run (keep=N) keeps no closed events in the scorer
+            rules["behaviour"] = BehaviourScorer(models, config, start=start, source=source, keep=keep)
         return cls(threshold, fps=fps, source=source, **rules)
 
     # ------------------------------------------------------------------------------------ per frame span
@@ -191,6 +210,8 @@ class EventTracker:
     ) -> list[dict[str, Any]]:
         self._objects = objects
         out = self._update_tamper(frame, score, image, t, tamper)
+        if self.behaviour is not None:
+            out += self._update_behaviour(frame, image, frame / self.fps if t is None else t, objects or [])
         if tamper is not None and tamper.suspect:
             score = -np.inf  # a frame suspected of tampering opens and continues no anomaly event
         if region_map is not None:
@@ -267,6 +288,41 @@ class EventTracker:
         ev.kind, ev.cause, ev.message = TAMPER, cause, verdict.message
         self._tamper = ev
         return [self._start_message(ev, frame, ev.peak_score)]
+
+    # ----------------------------------------------------------------------------------------- behaviour
+    def _update_behaviour(self, frame: int, image, t: float, objects: list) -> list[dict[str, Any]]:
+        """The frame's tracked objects through the behaviour scorer; its messages become events of ours."""
+        self._times.append((t, frame))
+        msgs = []
+        seen = set()
+        for o in objects:
+            seen.add(o["track_id"])
+            msgs += self.behaviour.update(o["track_id"], o["label"], t, o["box"])
+        for tid in set(self.behaviour.track_ids) - seen:
+            msgs += self.behaviour.end_track(tid)
+        return [m for m in (self._behaviour_message(msg, frame, image) for msg in msgs) if m is not None]
+
+    def _frame_at(self, t: float) -> int:
+        """The frame of time ``t`` among recent updates (the last one at or before it)."""
+        ts = [a for a, _ in self._times]
+        i = max(0, bisect.bisect_right(ts, t + 1e-9) - 1)
+        return self._times[i][1] if self._times else 0
+
+    def _behaviour_message(self, msg: dict, frame: int, image) -> dict[str, Any] | None:
+        if msg["type"] == "event_start":
+            ev = Event(self._frame_at(msg["start_time"]), frame, frame, float(msg["peak_score"]),
+                       tuple(msg["bbox"]), self.fps, 1.0, self.source, image, start_t=msg["start_time"],
+                       end_t=msg["end_time"], id=self._next_id, kind=msg["kind"], label=msg["label"],
+                       track_id=msg["track_id"])  # fmt: skip
+            self._next_id += 1
+            self._behaviour_open[msg["id"]] = ev
+            return self._start_message(ev, frame, ev.peak_score)
+        ev = self._behaviour_open.pop(msg["id"], None)
+        if ev is None:
+            return None
+        ev.end_frame, ev.end_t = self._frame_at(msg["end_time"]), msg["end_time"]
+        ev.peak_frame, ev.peak_score, ev.bbox = self._frame_at(msg["peak_time"]), msg["peak_score"], tuple(msg["bbox"])
+        return self._keep(ev, always=True)  # (the scorer's min_duration_s is its minimum duration)
 
     def _close(self) -> dict[str, Any] | None:
         ev, self._open, self._below = self._open, None, 0
@@ -374,6 +430,11 @@ class EventTracker:
     def finish(self) -> list[dict[str, Any]]:
         """Close every open event (end of a recording, a lost source, an interrupt)."""
         out = self._update_tamper(-1, 0.0, None, None, None)
+        if self.behaviour is not None:
+            msgs = self.behaviour.finish()
+            for tid in self.behaviour.track_ids:  # after a gap the cue's tracker starts its ids afresh
+                self.behaviour.end_track(tid)
+            out += [m for m in (self._behaviour_message(msg, -1, None) for msg in msgs) if m]
         closed = self._close()
         if closed is not None:
             out.append(closed)

@@ -81,8 +81,10 @@ def score_recording(
     timed_fps = rec.source.fps if rec.source.timed else None
     session = detector.session(score, threshold=threshold, keep_maps=True, fps=timed_fps, on_warning=on_warning)
     stem = stem or safe_name(rec.name)
+    # A dataset's video may say when it was recorded (``Video.start``): the time-of-day model reads that clock.
     tracker = EventTracker.for_detector(detector, session.threshold, fps=rec.source.fps, source=rec.name,
-                                        end_after=end_after, min_length=min_length, cooldown=cooldown)  # fmt: skip
+                                        start=getattr(what, "start", None), end_after=end_after,
+                                        min_length=min_length, cooldown=cooldown)  # fmt: skip
     trace = _Trace()
     # Every file is written under a temporary name and renamed when complete (``atomic_output``): a run killed
     # even by SIGKILL leaves no half-written file under a final name (an overlay without its index is unplayable).

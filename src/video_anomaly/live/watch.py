@@ -23,6 +23,7 @@ def watch(det, source, *, score: str | None = None, threshold: float | None = No
     ``keep_events`` closed events (None: all), without their peak frames, and counts them all (``tracker.closed``);
     a live run's memory does not grow with the events it has seen."""
     import os
+    from datetime import datetime
 
     from ..device import apply_thread_policy
     from ..errors import os_reason
@@ -38,7 +39,9 @@ def watch(det, source, *, score: str | None = None, threshold: float | None = No
     if isinstance(source, (str, int, Path)):
         source = open_live_source(str(source), **(source_kw or {}))
     session.fps = source.fps if source.timed else None  # the guard compares the source's own rate only
-    tracker = EventTracker.for_detector(det, session.threshold, fps=source.fps, source=source.name,
+    # Live, the clock of the time-of-day model is the wall clock (a file's own start is unknown here).
+    start = datetime.now() if getattr(source, "live", False) else None
+    tracker = EventTracker.for_detector(det, session.threshold, fps=source.fps, source=source.name, start=start,
                                         end_after=end_after, min_length=min_length, cooldown=cooldown,
                                         keep=keep_events)  # fmt: skip
     # A kill leaves no unplayable file under the overlay's name, and an earlier file is replaced only at the end.

@@ -1,0 +1,129 @@
+"""The behaviour models wired to the objects cue: fitted in ``Detector.fit`` on the cue's tracks of the training
+footage, kept with the detector, and scored live through the event tracker (tiny scenes, injected detections)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from test_objects_cue import FakeDetector, normal_video, scene
+from video_anomaly.cues.objects import ObjectsCue
+
+FPS = 10.0
+
+
+def fitted_detector(monkeypatch, cues=("objects",)):
+    from video_anomaly.data.records import ArraySource
+    from video_anomaly.detector import Detector, DetectorConfig
+
+    monkeypatch.setattr(ObjectsCue, "detector", property(lambda self: FakeDetector()))
+    cfg = DetectorConfig(cues=cues, folds=2, cue_settings={"objects": {"input_size": [64, 96], "every": 1}})
+    return Detector.fit([ArraySource(normal_video(s, 60)) for s in range(4)], cfg)
+
+
+def live_messages(det, frames) -> list[dict]:
+    """Every event message of ``frames`` pushed live, as ``runner.run_source`` feeds the tracker."""
+    from video_anomaly.live.events import EventTracker
+
+    sess = det.session(keep_maps=True)
+    tracker = EventTracker.for_detector(det, sess.threshold, fps=FPS, source="test")
+    msgs = []
+    for i, frame in enumerate(frames):
+        fs = sess.push(frame, i)
+        if fs is not None:
+            msgs += tracker.update(i, fs.score, fs.bbox, fs.frame, t=i / FPS, region_map=fs.map, objects=fs.objects)
+    return msgs + tracker.finish()
+
+
+def standing_scene() -> np.ndarray:
+    """A person standing still at x = 30 for 8 s while another walks past."""
+    return scene(80, [(200, 40, 30, 0.0, 12, 5), (200, 38, 0, 1.5, 12, 5)], seed=11)
+
+
+def lingering(msgs: list[dict]) -> list[dict]:
+    return [m for m in msgs if m["type"] == "event" and m["kind"] == "lingering"]
+
+
+def test_a_person_standing_where_people_pass_raises_a_lingering_event(monkeypatch):
+    det = fitted_detector(monkeypatch)
+    assert det.behaviour is not None and det.behaviour["lingering"].stays
+    msgs = live_messages(det, standing_scene())
+    got = lingering(msgs)
+    assert got, [m.get("kind") for m in msgs]
+    ev = got[0]
+    assert ev["label"] == "person" and isinstance(ev["track_id"], int)
+    assert ev["bbox"][0] == pytest.approx(30, abs=3)  # the one standing, not the walker
+    assert ev["start_frame"] <= ev["peak_frame"] <= ev["end_frame"] and ev["threshold"] == 1.0
+    assert any(m["type"] == "event_start" and m["kind"] == "lingering" and m["id"] == ev["id"] for m in msgs)
+    # People walking as in training raise no behaviour event.
+    walking = [m for m in live_messages(det, normal_video(21, 60)) if m.get("kind") not in ("anomaly", "tamper")]
+    assert walking == []
+
+
+def test_save_load_keeps_the_behaviour_models(monkeypatch, tmp_path):
+    from video_anomaly.detector import Detector
+
+    det = fitted_detector(monkeypatch)
+    det.save(tmp_path / "det")
+    doc = json.loads((tmp_path / "det" / "detector.json").read_text())
+    assert doc["behaviour"]["stays"]
+    back = Detector.load(tmp_path / "det")
+    assert set(back.behaviour) == {"lingering", "direction", "time_of_day"}
+    for kind, table in (("lingering", "stays"), ("direction", "speeds"), ("direction", "headings")):
+        a, b = getattr(det.behaviour[kind], table), getattr(back.behaviour[kind], table)
+        assert a and set(a) == set(b)
+        assert all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
+    frames = standing_scene()
+    before, after = lingering(live_messages(det, frames)), lingering(live_messages(back, frames))
+    assert [(e["track_id"], e["start_frame"]) for e in before] == [(e["track_id"], e["start_frame"]) for e in after]
+
+
+def test_a_detector_without_the_objects_cue_has_no_behaviour(monkeypatch, tmp_path):
+    from video_anomaly.detector import Detector
+    from video_anomaly.live.events import EventTracker
+
+    det = fitted_detector(monkeypatch, cues=("motion",))
+    assert det.behaviour is None
+    assert EventTracker.for_detector(det, 1.0, fps=FPS).behaviour is None
+    assert all(m["kind"] == "anomaly" for m in live_messages(det, standing_scene()))
+    det.save(tmp_path / "det")
+    assert "behaviour" not in json.loads((tmp_path / "det" / "detector.json").read_text())
+    assert Detector.load(tmp_path / "det").behaviour is None
+
+
+def test_a_track_that_ends_closes_its_event():
+    from video_anomaly.live.behaviour import BehaviourConfig, BehaviourScorer
+
+    class Always:
+        def score(self, track):
+            return 2.0
+
+    scorer = BehaviourScorer({"lingering": Always()}, BehaviourConfig(min_duration_s=0.2), keep=False)
+    msgs = []
+    for i in range(5):
+        msgs += scorer.update(1, "person", i / FPS, [0, 0, 5, 5])
+    assert [m["type"] for m in msgs] == ["event_start"]
+    closed = scorer.end_track(1)
+    assert [m["type"] for m in closed] == ["event"] and closed[0]["track_id"] == 1
+    assert scorer.track_ids == [] and scorer.events == [] and scorer.finish() == []
+
+
+def test_the_ucsd_reader_gives_the_manifest_start(tmp_path):
+    from live_fixtures import write_folder
+    from video_anomaly.data.ucsd import load_ucsd
+    from video_anomaly.errors import DataError
+
+    root = tmp_path / "Scene"
+    write_folder(normal_video(0, 3), root / "Train" / "Train001")
+    write_folder(normal_video(1, 3), root / "Train" / "Train002")
+    assert load_ucsd(root).train[0].start is None  # no manifest: no clock
+    rows = [{"video": "Train001", "split": "train", "start": "2026-03-03T01:07:00"}]
+    (root / "manifest.json").write_text(json.dumps({"videos": rows}))
+    got = {v.name: v.start for v in load_ucsd(root).train}
+    assert got["Train001"].hour == 1 and got["Train002"] is None
+    (root / "manifest.json").write_text(json.dumps({"videos": [{"video": "Train001", "split": "train",
+                                                                "start": "at one"}]}))  # fmt: skip
+    with pytest.raises(DataError, match="manifest.json"):
+        load_ucsd(root)
