@@ -127,3 +127,33 @@ def test_the_ucsd_reader_gives_the_manifest_start(tmp_path):
                                                                 "start": "at one"}]}))  # fmt: skip
     with pytest.raises(DataError, match="manifest.json"):
         load_ucsd(root)
+
+
+def test_serve_stores_a_behaviour_event_with_its_kind(tmp_path):
+    """The worker's recorder, given the run's behaviour scorer, records a lingering event with its kind and label."""
+    pytest.importorskip("sqlalchemy")
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.live.behaviour import BehaviourConfig, BehaviourScorer
+    from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.recorder import EventRecorder
+    from video_anomaly.serve.store import Store
+
+    class Dwell:  # anyone who has been seen for over half a second lingers
+        def score(self, track):
+            return 2.0 * (track.t[-1] - track.t[0])
+
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, pre_roll_s=0.0, post_roll_s=0.0)
+    scorer = BehaviourScorer({"lingering": Dwell()}, BehaviourConfig(min_duration_s=0.3), keep=False)
+    rec = EventRecorder(cam, store, "run1", 1.0, FPS, lambda *a, **f: None, scorer)
+    person = {"track_id": 4, "label": "person", "box": [8, 8, 16, 24]}
+    for i in range(20):
+        frame = np.full((32, 48), 40, np.uint8)
+        objects = [person] if i < 15 else None  # it leaves at frame 15: its event closes
+        rec.on_frame(i, i / FPS, FrameScore(i, 0.1, 0.1, False, (0, 0, 8, 8), None, frame, objects=objects))
+    rec.finish()
+    got = [r for r in store.list() if r["kind"] == "lingering"]
+    assert len(got) == 1 and got[0]["object_label"] == "person" and str(got[0]["track_id"]) == "4"
+    assert got[0]["status"] == "closed" and got[0]["start_frame"] < 15 <= got[0]["end_frame"] + 2
+    store.close()

@@ -186,13 +186,8 @@ class EventTracker:
         cfg = detector.config
         rules = {k: getattr(cfg, k) for k in ("min_length", "end_after", "cooldown")}
         rules |= {k: v for k, v in given.items() if v is not None}
-        models = getattr(detector, "behaviour", None)
-        if models:
-            from .behaviour import BehaviourScorer
-
-            config = next(iter(models.values())).config
-            keep = rules.get("keep") is None  # a live run (keep=N) keeps no closed events in the scorer
-            rules["behaviour"] = BehaviourScorer(models, config, start=start, source=source, keep=keep)
+        # A live run (keep=N) keeps no closed events in the scorer either.
+        rules["behaviour"] = behaviour_scorer(detector, source=source, start=start, keep=rules.get("keep") is None)
         return cls(threshold, fps=fps, source=source, **rules)
 
     # ------------------------------------------------------------------------------------ per frame span
@@ -456,6 +451,18 @@ class EventTracker:
         if self._open is not None:
             return [(self._open, None, self._below == 0)]
         return [(tr.event, tr.cells, tr.below == 0) for tr in self._tracks]
+
+
+def behaviour_scorer(detector, *, source: str = "", start=None, keep: bool = True):
+    """A ``behaviour.BehaviourScorer`` of ``detector``'s behaviour models (None without them: a detector without
+    the objects cue, or fitted before them); ``start``: the wall clock of ``t = 0``."""
+    models = getattr(detector, "behaviour", None)
+    if not models:
+        return None
+    from .behaviour import BehaviourScorer
+
+    config = next(iter(models.values())).config
+    return BehaviourScorer(models, config, start=start, source=source, keep=keep)
 
 
 def _named(ev: Event) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class EventRecorder:
     ``on_frame(index, t, FrameScore | None)`` in frame order, as ``run_source`` calls it; ``finish()`` when the run
     is over (closes the open events, finishes their clips). ``send(kind, **fields)`` reports to the service."""
 
-    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send):
+    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send, behaviour=None):
         from ..live.events import EventTracker
 
         self.cam, self.store, self.run_id = cam, store, run_id
@@ -89,8 +89,10 @@ class EventRecorder:
         self.pre = round(cam.pre_roll_s * self.fps)
         self.post = round(cam.post_roll_s * self.fps)
         self.max_clip = max(1, round(cam.max_clip_s * self.fps))
+        # ``behaviour``: the run's ``BehaviourScorer`` twin (``events.behaviour_scorer``), for the kinds read from
+        # the tracked objects (lingering, direction, time of day); None without behaviour models.
         self.tracker = EventTracker(threshold, fps=self.fps, end_after=cam.end_after, min_length=cam.min_length,
-                                    source=cam.name)  # fmt: skip
+                                    source=cam.name, behaviour=behaviour)  # fmt: skip
         # Enough for the pre-roll of an event announced ``min_length`` frames after its start.
         self.recent: collections.deque[_Frame] = collections.deque(maxlen=self.pre + cam.min_length + 2)
         # tracker id -> its rows (index, ts, object score, box, frame score): an event that never ends keeps the last

@@ -155,12 +155,15 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_q
     """One live run of an opened ``source`` until it ends, is lost or is stopped, recording its events and
     offering frames to the live view (``live_queue``); its summary (run statistics, CPU seconds, peak memory) is
     sent. Returns ``(RunStats, frames seen)``."""
+    from ..live.events import behaviour_scorer
     from .live import LiveFeed
 
     # The session's threshold (``LiveSession``: the override, else the detector's for the score).
     threshold = det.threshold(cam.score) if cam.threshold is None else float(cam.threshold)
     run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
-    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send)
+    # The behaviour models' clock is the wall clock (the same as the run's tracker's, ``watch``).
+    behaviour = behaviour_scorer(det, source=cam.name, start=datetime.now(), keep=False)
+    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send, behaviour)
     feed = None if live_queue is None else LiveFeed(live_queue, threshold)
 
     def on_frame(index, t, fs):
