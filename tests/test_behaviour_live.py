@@ -157,3 +157,41 @@ def test_serve_stores_a_behaviour_event_with_its_kind(tmp_path):
     assert len(got) == 1 and got[0]["object_label"] == "person" and str(got[0]["track_id"]) == "4"
     assert got[0]["status"] == "closed" and got[0]["start_frame"] < 15 <= got[0]["end_frame"] + 2
     store.close()
+
+
+def test_one_object_under_new_track_ids_and_a_frozen_view_raise_one_event():
+    from types import SimpleNamespace
+
+    from video_anomaly.live.behaviour import BehaviourConfig, BehaviourScorer
+    from video_anomaly.live.events import EventTracker
+
+    class Dwell:  # seconds seen, in units of half a second
+        def score(self, track):
+            return 2.0 * (track.t[-1] - track.t[0])
+
+    def run(frames):
+        scorer = BehaviourScorer({"lingering": Dwell()}, BehaviourConfig(min_duration_s=0.2))
+        tracker = EventTracker(1.0, fps=FPS, behaviour=scorer)
+        image, msgs = np.zeros((64, 96), np.uint8), []
+        for i, (objects, tamper) in enumerate(frames):
+            msgs += tracker.update(i, 0.0, None, image, t=i / FPS, objects=objects, tamper=tamper)
+        return [m for m in msgs + tracker.finish() if m["type"] == "event"]
+
+    at = lambda tid, x: [{"track_id": tid, "label": "person", "box": [x, 10, x + 6, 30]}]  # noqa: E731
+    # Its track breaks twice (a missed detection), a few pixels on: one event (the later tracks are within its
+    # cool-down); overlapping tracks of one object (a duplicate) keep it open until the last ends.
+    got = run([(at(1 + i // 12, 20 + i // 12), None) for i in range(36)])
+    assert len(got) == 1 and got[0]["track_id"] == 1
+    both = [(at(1, 20) + (at(2, 22) if i >= 3 else []), None) for i in range(12)]
+    got = run(both + [(at(2, 22), None) for _ in range(10)])
+    assert len(got) == 1 and got[0]["track_id"] == 1 and got[0]["end_frame"] == 21
+    # Two people far apart: two events.
+    got = run([(at(1, 5) + at(2, 80), None) for _ in range(20)])
+    assert sorted(e["track_id"] for e in got) == [1, 2]
+    # A repeated frame (the same objects list again) and a frame suspected of tampering add nothing: a person
+    # seen on 3 frames then frozen for 30 never lingers.
+    seen = at(1, 20)
+    frozen = [(at(1, 20), None) for _ in range(3)] + [(seen, None)] * 30
+    assert run(frozen) == []
+    suspect = SimpleNamespace(suspect=True, cause=None, seen=False, since=None, message=None)
+    assert run([(at(1, 20), None) for _ in range(3)] + [(at(1, 20), suspect) for _ in range(30)]) == []

@@ -111,6 +111,24 @@ class Event:
         }
 
 
+# A behaviour event near (within this share of the frame's longer side of) one of its kind open or in its cool-down
+# continues it: the same object under a new track id. On the synthetic behaviour scene (seed 0) the walker going
+# against the flow was 5 tracks, 50-60 px (a quarter of 238) from one to the next.
+BEHAVIOUR_NEAR = 0.25
+
+
+@dataclass
+class _Behaving:
+    """A behaviour event of ours: its ``Event``, the last box of the tracks that raised it, when the last one
+    ended, how many of the scorer's events are open on it, and whether it has closed."""
+
+    event: Event
+    box: list
+    end_t: float
+    refs: int = 1
+    closed: bool = False
+
+
 @dataclass
 class _Track:
     """An open per-object event: its ``Event``, its last region box ``(r0, c0, r1, c1)`` (cells, exclusive ends),
@@ -173,7 +191,9 @@ class EventTracker:
         self._tamper: Event | None = None
         self._objects: list | None = None  # the tracked objects of the frame being updated
         self.behaviour = behaviour
-        self._behaviour_open: dict[int, Event] = {}  # the scorer's event id -> ours
+        self._behaviour_open: dict[int, _Behaving] = {}  # the scorer's open event ids -> ours
+        self._behaving: list[_Behaving] = []  # ours, open or in their cool-down
+        self._last_objects: list | None = None
         self._times: collections.deque = collections.deque(maxlen=4096)  # (t, frame) of recent updates
 
     @classmethod
@@ -206,7 +226,7 @@ class EventTracker:
         self._objects = objects
         out = self._update_tamper(frame, score, image, t, tamper)
         if self.behaviour is not None:
-            out += self._update_behaviour(frame, image, frame / self.fps if t is None else t, objects or [])
+            out += self._update_behaviour(frame, image, frame / self.fps if t is None else t, objects, tamper)
         if tamper is not None and tamper.suspect:
             score = -np.inf  # a frame suspected of tampering opens and continues no anomaly event
         if region_map is not None:
@@ -285,12 +305,19 @@ class EventTracker:
         return [self._start_message(ev, frame, ev.peak_score)]
 
     # ----------------------------------------------------------------------------------------- behaviour
-    def _update_behaviour(self, frame: int, image, t: float, objects: list) -> list[dict[str, Any]]:
-        """The frame's tracked objects through the behaviour scorer; its messages become events of ours."""
+    def _update_behaviour(self, frame: int, image, t: float, objects: list | None, tamper) -> list[dict[str, Any]]:
+        """The frame's tracked objects through the behaviour scorer; its messages become events of ours. A repeated
+        frame (the session's previous objects, the same list) says nothing new, and a frame suspected of
+        tampering is held, as for anomaly events (a frozen view would make everyone linger)."""
+        if objects is not None and objects is self._last_objects:
+            return []
+        self._last_objects = objects
+        if tamper is not None and tamper.suspect:
+            return []
         self._times.append((t, frame))
         msgs = []
         seen = set()
-        for o in objects:
+        for o in objects or []:
             seen.add(o["track_id"])
             msgs += self.behaviour.update(o["track_id"], o["label"], t, o["box"])
         for tid in set(self.behaviour.track_ids) - seen:
@@ -303,20 +330,53 @@ class EventTracker:
         i = max(0, bisect.bisect_right(ts, t + 1e-9) - 1)
         return self._times[i][1] if self._times else 0
 
+    def _nearby(self, kind: str, box, t: float, image) -> _Behaving | None:
+        """An event of ``kind`` open, or closed less than the scorer's cool-down ago, whose last box is within
+        ``BEHAVIOUR_NEAR`` of the frame's longer side of ``box``: the same object seen again under a new track id
+        (the cue's tracks break when a detection is missed)."""
+        cooldown = self.behaviour.config.cooldown_s
+        self._behaving = [b for b in self._behaving if b.refs or t - b.end_t <= cooldown]
+        reach = BEHAVIOUR_NEAR * (max(np.shape(image)[:2]) if image is not None else 0)
+        centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2
+        for b in self._behaving:
+            there = np.array([b.box[0] + b.box[2], b.box[1] + b.box[3]]) / 2
+            if b.event.kind == kind and float(np.hypot(*(centre - there))) <= reach:
+                return b
+        return None
+
     def _behaviour_message(self, msg: dict, frame: int, image) -> dict[str, Any] | None:
         if msg["type"] == "event_start":
+            near = self._nearby(msg["kind"], msg["bbox"], msg["end_time"], image)
+            if near is not None:  # continues (or, closed, is cooled down by) that event: one event per object
+                near.box, near.refs = msg["bbox"], near.refs + 1
+                self._behaviour_open[msg["id"]] = near
+                return None
             ev = Event(self._frame_at(msg["start_time"]), frame, frame, float(msg["peak_score"]),
                        tuple(msg["bbox"]), self.fps, 1.0, self.source, image, start_t=msg["start_time"],
                        end_t=msg["end_time"], id=self._next_id, kind=msg["kind"], label=msg["label"],
                        track_id=msg["track_id"])  # fmt: skip
             self._next_id += 1
-            self._behaviour_open[msg["id"]] = ev
+            self._behaviour_open[msg["id"]] = b = _Behaving(ev, msg["bbox"], msg["end_time"])
+            self._behaving.append(b)
             return self._start_message(ev, frame, ev.peak_score)
-        ev = self._behaviour_open.pop(msg["id"], None)
-        if ev is None:
+        b = self._behaviour_open.pop(msg["id"], None)
+        if b is None:
             return None
-        ev.end_frame, ev.end_t = self._frame_at(msg["end_time"]), msg["end_time"]
-        ev.peak_frame, ev.peak_score, ev.bbox = self._frame_at(msg["peak_time"]), msg["peak_score"], tuple(msg["bbox"])
+        b.refs, b.box, b.end_t = b.refs - 1, msg["bbox"], max(b.end_t, msg["end_time"])
+        ev = b.event
+        if b.closed:
+            return None
+        if msg["end_time"] >= (ev.end_t or -np.inf):
+            ev.end_frame, ev.end_t = self._frame_at(msg["end_time"]), msg["end_time"]
+        if msg["peak_score"] > ev.peak_score:
+            ev.peak_frame, ev.peak_score, ev.bbox = (
+                self._frame_at(msg["peak_time"]),
+                msg["peak_score"],
+                tuple(msg["bbox"]),
+            )
+        if b.refs:
+            return None
+        b.closed = True
         return self._keep(ev, always=True)  # (the scorer's min_duration_s is its minimum duration)
 
     def _close(self) -> dict[str, Any] | None:
