@@ -195,3 +195,20 @@ def test_one_object_under_new_track_ids_and_a_frozen_view_raise_one_event():
     assert run(frozen) == []
     suspect = SimpleNamespace(suspect=True, cause=None, seen=False, since=None, message=None)
     assert run([(at(1, 20), None) for _ in range(3)] + [(at(1, 20), suspect) for _ in range(30)]) == []
+
+
+def test_a_box_carried_out_of_view_is_no_object():
+    from video_anomaly.live.behaviour import BehaviourConfig, BehaviourScorer, in_view
+    from video_anomaly.live.events import EventTracker
+
+    class Dwell:
+        def score(self, track):
+            return 2.0 * (track.t[-1] - track.t[0])
+
+    assert in_view([90, 10, 95, 30], (64, 96)) and not in_view([93, 10, 100, 30], (64, 96))
+    tracker = EventTracker(1.0, fps=FPS, behaviour=BehaviourScorer({"lingering": Dwell()}, BehaviourConfig()))
+    image, msgs = np.zeros((64, 96), np.uint8), []
+    for i in range(40):  # the last box of a walker who left, kept at the edge: nobody lingers
+        objects = [{"track_id": 1, "label": "person", "box": [93, 10, 100, 30]}]
+        msgs += tracker.update(i, 0.0, None, image, t=i / FPS, objects=objects)
+    assert msgs + tracker.finish() == []

@@ -35,22 +35,24 @@ from ..live.behaviour import (
     Regions,
     Track,
     fit_behaviour,
+    in_view,
 )
 
 STATE_VERSION = 1
 DEFAULT_FPS = 10.0  # footage without a rate (frame folders): the live runner's default too
 
 
-def part_footage(objects: list, names, part, start: datetime | None, fps: float) -> Footage:
+def part_footage(objects: list, names, part, start: datetime | None, fps: float, frame_shape) -> Footage:
     """One training part's tracks (``objects``: its frames' ``FrameObjects``, the first source frame left out)."""
     rows: dict[int, list] = defaultdict(list)
     for j, fo in enumerate(objects):
         t = (1 + j) / fps
         for tid, lab, box in zip(fo.ids.tolist(), fo.labels.tolist(), fo.boxes.tolist()):
-            rows[int(tid)].append((t, lab, box))
+            if in_view(box, frame_shape):  # as live (``events.EventTracker``): a box carried out of view is gone
+                rows[int(tid)].append((t, lab, box))
     tracks = []
     for tid, obs in rows.items():
-        lab = obs[-1][1]  # the class it ended with (a track takes its last detection's class)
+        lab = obs[0][1]  # the class it was first seen as, as the live scorer names a track
         label = names[lab] if 0 <= lab < len(names) else str(lab)
         tracks.append(Track(tid, label, np.array([o[0] for o in obs]), np.array([o[2] for o in obs], float)))
     when = None if start is None else start + timedelta(seconds=part.start / fps)
@@ -67,7 +69,7 @@ def fit_from_cue(cue, videos: list, parts: list, frame_shape, config: BehaviourC
     for objs, p in zip(collected, parts):
         v = videos[p.video]
         fps = float(getattr(getattr(v, "source", v), "fps", 0) or 0) or DEFAULT_FPS
-        footage.append(part_footage(objs, cue.names, p, getattr(v, "start", None), fps))
+        footage.append(part_footage(objs, cue.names, p, getattr(v, "start", None), fps, tuple(frame_shape)))
     return fit_behaviour(footage, tuple(frame_shape), config)
 
 

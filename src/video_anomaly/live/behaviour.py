@@ -78,6 +78,14 @@ class Track:
         return np.stack([(self.boxes[:, 0] + self.boxes[:, 2]) / 2, self.boxes[:, 3]], axis=1)
 
 
+def in_view(box, frame_shape: tuple[int, int]) -> bool:
+    """Whether ``box``'s centre lies inside a frame of ``(H, W)`` pixels. A tracker that carries a box by the optical
+    flow between detector runs (the objects cue) carries the last one of an object that has walked out past the
+    edge, and keeps it while no detector run ends it (none runs on a still view): that box is no object here."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return 0 <= cx < frame_shape[1] and 0 <= cy < frame_shape[0]
+
+
 def tracks_from_rows(rows: Iterable) -> list[Track]:
     """Tracks from observation rows ``(track_id, label, t_seconds, box)`` or ``(track_id, label, t, x0, y0, x1,
     y1, ...)``, in any order."""

@@ -26,7 +26,8 @@ tamper, with its cause and fix in ``message``, and no anomaly event opens while 
 and, given a ``behaviour.BehaviourScorer`` (``behaviour=``; ``for_detector`` makes one for a detector with
 behaviour models), the kinds read from the tracked objects of each frame (``update(objects=...)``):
 ``lingering``, ``direction``, ``time_of_day``, each with its ``label`` and ``track_id`` (``threshold`` 1: the
-scorer's units). A track missing from a frame's objects has ended (the objects cue never reuses an id).
+scorer's units). A track missing from a frame's objects, or whose box has been carried out of view
+(``behaviour.in_view``), has ended (the objects cue never reuses an id).
 
 Times are seconds from the start of the source: each frame's own time when the caller gives it (``t=``: the
 presentation timestamps of a video or stream, right for variable frame rates), else ``frame / fps``. Every event
@@ -314,10 +315,15 @@ class EventTracker:
         self._last_objects = objects
         if tamper is not None and tamper.suspect:
             return []
+        from .behaviour import in_view
+
         self._times.append((t, frame))
         msgs = []
         seen = set()
+        shape = None if image is None else np.shape(image)[:2]
         for o in objects or []:
+            if shape is not None and not in_view(o["box"], shape):  # carried out past the edge: gone
+                continue
             seen.add(o["track_id"])
             msgs += self.behaviour.update(o["track_id"], o["label"], t, o["box"])
         for tid in set(self.behaviour.track_ids) - seen:
