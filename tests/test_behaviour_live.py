@@ -205,10 +205,10 @@ def test_a_box_carried_out_of_view_is_no_object():
         def score(self, track):
             return 2.0 * (track.t[-1] - track.t[0])
 
-    assert in_view([90, 10, 95, 30], (64, 96)) and not in_view([93, 10, 100, 30], (64, 96))
+    assert in_view([90, 10, 96, 30], (64, 96)) and not in_view([91, 10, 98, 30], (64, 96))
     tracker = EventTracker(1.0, fps=FPS, behaviour=BehaviourScorer({"lingering": Dwell()}, BehaviourConfig()))
     image, msgs = np.zeros((64, 96), np.uint8), []
     for i in range(40):  # the last box of a walker who left, kept at the edge: nobody lingers
-        objects = [{"track_id": 1, "label": "person", "box": [93, 10, 100, 30]}]
+        objects = [{"track_id": 1, "label": "person", "box": [91, 10, 98, 30]}]
         msgs += tracker.update(i, 0.0, None, image, t=i / FPS, objects=objects)
     assert msgs + tracker.finish() == []
