@@ -212,3 +212,21 @@ def test_a_box_carried_out_of_view_is_no_object():
         objects = [{"track_id": 1, "label": "person", "box": [91, 10, 98, 30]}]
         msgs += tracker.update(i, 0.0, None, image, t=i / FPS, objects=objects)
     assert msgs + tracker.finish() == []
+
+
+def test_time_of_day_needs_the_region_empty_of_any_class_at_that_hour():
+    from datetime import datetime
+
+    from video_anomaly.live.behaviour import BehaviourConfig, OccupancyModel, Regions, Track
+
+    cfg = BehaviourConfig(grid=(1, 2))
+    regions = Regions(cfg.grid, (10, 20))
+    night, day = datetime(2026, 3, 3, 1), datetime(2026, 3, 3, 10)
+    visits = {(0, "person", day.hour // 3): 20, (0, "fire hydrant", night.hour // 3): 20,  # a walker misread by night
+              (1, "person", day.hour // 3): 20}  # fmt: skip
+    model = OccupancyModel(regions, cfg, {night.hour // 3: 3600.0, day.hour // 3: 3600.0}, visits)
+    left = Track(1, "fire hydrant", np.array([0.0]), np.array([[2.0, 2.0, 4.0, 8.0]]))
+    right = Track(2, "person", np.array([0.0]), np.array([[12.0, 2.0, 14.0, 8.0]]))
+    assert model.score(left, day) < 1.0  # the region is busy by day, whatever the class is read as
+    assert model.score(right, night) > 1.0  # busy by day, empty by night
+    assert model.score(right, day) < 1.0 and model.score(right, None) == 0.0

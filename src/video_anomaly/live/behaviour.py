@@ -15,7 +15,8 @@ the object is still there; a score above 1 is unusual (the units of each model's
   ``quantile`` (times ``margin``): the wrong way down a one-way walkway, a cyclist among walkers.
 * ``OccupancyModel`` (kind ``time_of_day``): how often objects of its class enter that region at this time of
   day (``bucket_hours`` buckets) against what the rest of the day predicts for as much footage: a region busy by
-  day and empty at night makes a person there at night unusual. Footage without times (``start`` None) fits no
+  day and empty at night makes a person there at night unusual (and objects of any class must be as rare there
+  then: the smaller of the two). Footage without times (``start`` None) fits no
   buckets, and the model says nothing (scores 0): a detector without times behaves as before. A region the class
   never uses at any hour is the ``object`` kind's business, not this one's.
 
@@ -265,16 +266,23 @@ class OccupancyModel:
     def score(self, track: Track, when: datetime | None) -> float:
         """At wall-clock ``when`` (None: unknown, score 0): the visits its class made to its region in this bucket
         against those the whole day's rate predicts for the bucket's footage; 1 at ``min_ratio`` of them, when at
-        least ``min_visits`` were due (else too little footage to say), capped at 100."""
+        least ``min_visits`` were due (else too little footage to say), capped at 100. The same for objects of
+        any class must say so too (the smaller of the two): the region is empty at this hour, not merely short of
+        one class, which a detector's misreadings (a walker taken for a fire hydrant more often by night) make."""
         if when is None or not self.exposure:
             return 0.0
-        cfg, b = self.config, self.bucket(when)
+        b = self.bucket(when)
         region = int(self.regions.of(track.anchors()[-1:])[0])
-        total = sum(v for (r, lab, _), v in self.visits.items() if r == region and lab == track.label)
-        due = total * self.exposure.get(b, 0.0) / sum(self.exposure.values())
+        share = self.exposure.get(b, 0.0) / sum(self.exposure.values())
+        own = self._ratio(region, share, b, lambda lab: lab == track.label)
+        return 0.0 if own == 0.0 else min(own, self._ratio(region, share, b, lambda lab: True))
+
+    def _ratio(self, region: int, share: float, b: int, of) -> float:
+        cfg = self.config
+        due = share * sum(v for (r, lab, _), v in self.visits.items() if r == region and of(lab))
         if due < cfg.min_visits:
             return 0.0
-        seen = self.visits.get((region, track.label, b), 0)
+        seen = sum(v for (r, lab, bb), v in self.visits.items() if r == region and bb == b and of(lab))
         return min(100.0, cfg.min_ratio * due / max(seen, 0.01))
 
 
