@@ -79,11 +79,12 @@ class Track:
         return np.stack([(self.boxes[:, 0] + self.boxes[:, 2]) / 2, self.boxes[:, 3]], axis=1)
 
 
-def in_view(box, frame_shape: tuple[int, int], slack: float = 1.0) -> bool:
-    """Whether ``box`` lies inside a frame of ``(H, W)`` pixels (give or take ``slack``). A tracker that carries a
-    box by the optical flow between detector runs (the objects cue) carries the last one of an object that has
-    walked out past the edge, and keeps it while no detector run ends it (none runs on a still view); a detector's
-    boxes are clipped to the frame, so a box past its edge is such a leftover, and no object here."""
+def in_view(box, frame_shape: tuple[int, int], slack: float = 0.5) -> bool:
+    """Whether ``box`` lies inside a frame of ``(H, W)`` pixels (give or take ``slack``: live boxes are rounded to
+    whole pixels). A tracker that carries a box by the optical flow between detector runs (the objects cue) carries
+    the last one of an object that has walked out past the edge, and keeps it while no detector run ends it (none
+    runs on a still view); a detector's boxes are clipped to the frame, so a box past its edge is such a leftover,
+    and no object here."""
     h, w = frame_shape
     return box[0] >= -slack and box[1] >= -slack and box[2] <= w + slack and box[3] <= h + slack
 
