@@ -285,8 +285,10 @@ class ObjectsCue(Cue):
                 shift = _median_flow(flow, np.stack([t.box for t in tracker.tracks]), sx, sy)
                 tracker.predict(shift)
             since += 1
-            moving = float(np.count_nonzero(cv2.absdiff(prev, small) > c.motion_px)) / small.size
-            detected = moving >= c.motion_share and since >= c.every
+            # The frame difference only where the detector may run (``every``): most frames are not looked at.
+            detected = since >= c.every and (
+                float(np.count_nonzero(cv2.absdiff(prev, small) > c.motion_px)) / small.size >= c.motion_share
+            )
             if detected:
                 d = self._detect(frame, self.input_size)
                 tracker.update(d.boxes, d.scores, d.labels)
