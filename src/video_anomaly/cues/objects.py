@@ -155,7 +155,8 @@ class FrameObjects:
 class ObjectMap(np.ndarray):
     """A raw region map ``(gh, gw)`` float32 that also carries its frame's tracked objects (``objects``: list of
     ``FrameObjects.to_dicts``), so that the live session can name the object of an alarm without a second
-    channel beside the cue's stream. Arithmetic on it gives plain maps (calibration uses ``np.asarray``)."""
+    channel beside the cue's stream. Arithmetic on it keeps the type and the same ``objects`` (numpy's subclass
+    rule): where plain numbers are wanted, take ``np.asarray`` first (calibration, ``cross_fit``)."""
 
     objects: list
 
