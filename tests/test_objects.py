@@ -171,3 +171,26 @@ def test_bench_command_reads_a_frame_folder(tmp_path, capsys):
     assert main(["--threads", "1", "bench", "--what", "objects", "--objects-frames", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "2 frames of 64x48" in out and "| 512x768 |" in out
+
+
+def test_a_grey_frame_gives_the_network_the_same_input_as_its_three_channel_copy():
+    import cv2
+
+    class Session:
+        def get_inputs(self):
+            return [dataclasses.make_dataclass("Input", [("name", str)])("x")]
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (50, 70), dtype=np.uint8)
+    for channels in ("BGR", "RGB"):
+        provenance = {
+            "input": {"mean": [100.0, 110.0, 120.0], "std": [50.0, 55.0, 60.0], "channels": channels,
+                      "size_multiple": 32, "default_long_side": 96},
+            "head": {"strides": [8, 16], "bins": 8},
+        }  # fmt: skip
+        det = ObjectDetector("fake", Session(), ("a",), provenance)
+        got = det._blob(grey, (64, 96))
+        want = det._blob(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), (64, 96))
+        assert got.shape == (1, 3, 64, 96) and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
+        assert not np.array_equal(got[0, 0], got[0, 2])  # each channel its own mean and std

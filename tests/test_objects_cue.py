@@ -233,3 +233,13 @@ def test_the_flow_is_computed_once_per_frame_for_motion_and_objects(monkeypatch)
         shared.append(next(streams[1]))
     assert len(calls) == len(frames) - 1
     assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(alone, shared))
+
+
+def test_frames_of_another_size_are_refused_naming_the_cue():
+    from video_anomaly.errors import DataError
+
+    other = np.zeros((12, H + 8, W), np.uint8)
+    with pytest.raises(DataError, match="objects cue: training video 1"):
+        ObjectsCue(cue_config(), detector=FakeDetector()).fit([normal_video(0), other])
+    with pytest.raises(DataError, match=f"objects cue: frame 0 is {W}x{H + 8}"):
+        list(fitted().stream(other))

@@ -159,8 +159,11 @@ def kcenter_coreset(x: np.ndarray, k: int | None) -> np.ndarray:
     return x[rows[:, None], idx]
 
 
-def _same_size(frames: Iterable[np.ndarray], vi: int, sizes: list[tuple[int, int]]) -> Iterator[np.ndarray]:
-    """The frames of training video ``vi``; DataError when its size differs from video 0's (``sizes[0]``)."""
+def _same_size(
+    frames: Iterable[np.ndarray], vi: int, sizes: list[tuple[int, int]], cue: str = "motion"
+) -> Iterator[np.ndarray]:
+    """The frames of training video ``vi``; DataError (naming the ``cue``) when its size differs from video 0's
+    (``sizes[0]``, set by video 0's first frame)."""
     for j, frame in enumerate(frames):
         frame = np.asarray(frame)
         if j == 0:
@@ -170,20 +173,20 @@ def _same_size(frames: Iterable[np.ndarray], vi: int, sizes: list[tuple[int, int
             elif size != sizes[0]:
                 raise DataError(
                     None,
-                    f"motion cue: training video {vi} has {size[1]}x{size[0]} frames but video 0 has "
+                    f"{cue} cue: training video {vi} has {size[1]}x{size[0]} frames but video 0 has "
                     f"{sizes[0][1]}x{sizes[0][0]}; one model is for one camera (one frame size)",
                 )
         yield frame
 
 
-def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int]) -> Iterator[np.ndarray]:
-    """``frames``; DataError at the first whose size is not the fitted ``want``."""
+def _fitted_size(frames: Iterable[np.ndarray], want: tuple[int, int], cue: str = "motion") -> Iterator[np.ndarray]:
+    """``frames``; DataError (naming the ``cue``) at the first whose size is not the fitted ``want``."""
     for i, frame in enumerate(frames):
         frame = np.asarray(frame)
         if frame.shape[:2] != tuple(want):
             raise DataError(
                 None,
-                f"motion cue: frame {i} is {frame.shape[1]}x{frame.shape[0]} but the model was fitted on "
+                f"{cue} cue: frame {i} is {frame.shape[1]}x{frame.shape[0]} but the model was fitted on "
                 f"{want[1]}x{want[0]} frames",
             )
         yield frame

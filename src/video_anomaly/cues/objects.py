@@ -51,7 +51,7 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError, DataError
 from .base import Cue
 from .flow import shared_flow
-from .grid import kcenter_coreset, working_shape
+from .grid import _fitted_size, _same_size, kcenter_coreset, working_shape
 from .motion import PRESETS, _dis_preset
 from .tracks import Tracker
 
@@ -155,7 +155,8 @@ class FrameObjects:
 class ObjectMap(np.ndarray):
     """A raw region map ``(gh, gw)`` float32 that also carries its frame's tracked objects (``objects``: list of
     ``FrameObjects.to_dicts``), so that the live session can name the object of an alarm without a second
-    channel beside the cue's stream. Arithmetic on it gives plain maps (calibration uses ``np.asarray``)."""
+    channel beside the cue's stream. Arithmetic on it keeps the type and the same ``objects`` (numpy's subclass
+    rule): where plain numbers are wanted, take ``np.asarray`` first (calibration, ``cross_fit``)."""
 
     objects: list
 
@@ -285,8 +286,10 @@ class ObjectsCue(Cue):
                 shift = _median_flow(flow, np.stack([t.box for t in tracker.tracks]), sx, sy)
                 tracker.predict(shift)
             since += 1
-            moving = float(np.count_nonzero(cv2.absdiff(prev, small) > c.motion_px)) / small.size
-            detected = moving >= c.motion_share and since >= c.every
+            # The frame difference only where the detector may run (``every``): most frames are not looked at.
+            detected = since >= c.every and (
+                float(np.count_nonzero(cv2.absdiff(prev, small) > c.motion_px)) / small.size >= c.motion_share
+            )
             if detected:
                 d = self._detect(frame, self.input_size)
                 tracker.update(d.boxes, d.scores, d.labels)
@@ -336,19 +339,11 @@ class ObjectsCue(Cue):
         videos = list(videos)
         if self.input_size is None:
             videos = self._probe_input_size(videos)
-        shape: list = []
-
-        def sized(frames, vi):
-            for frame in frames:
-                frame = np.asarray(frame)
-                if not shape:
-                    shape.append(tuple(int(s) for s in frame.shape[:2]))
-                elif frame.shape[:2] != shape[0]:
-                    raise DataError(None, f"objects cue: training video {vi} has {frame.shape[1]}x{frame.shape[0]} "
-                                          f"frames but video 0 has {shape[0][1]}x{shape[0][0]}")  # fmt: skip
-                yield frame
-
-        objs = [[o for o in self.track_objects(sized(v, vi)) if o is not None] for vi, v in enumerate(videos)]
+        shape: list = []  # video 0's frame size (a video's own frames keep one size: ``track_objects``)
+        objs = [
+            [o for o in self.track_objects(_same_size(v, vi, shape, self.name)) if o is not None]
+            for vi, v in enumerate(videos)
+        ]
         if not shape:
             raise DataError(None, "objects cue: no training frames")
         self.frame_shape = shape[0]
@@ -488,16 +483,7 @@ class ObjectsCue(Cue):
         """Per ``(H, W)`` uint8 frame an ``ObjectMap`` ``(gh, gw)`` float32 of raw scores; ``None`` for frame 0."""
         if not self.fitted:
             raise ConfigError("objects cue: not fitted; call fit() on normal footage or load a fitted state first")
-
-        def fitted_size(frames):
-            for i, frame in enumerate(frames):
-                if np.shape(frame)[:2] != tuple(self.frame_shape):
-                    h, w = self.frame_shape
-                    raise DataError(None, f"objects cue: frame {i} is {np.shape(frame)[1]}x{np.shape(frame)[0]} but "
-                                          f"the cue was fitted on {w}x{h} frames")  # fmt: skip
-                yield frame
-
-        yield from self.maps(self.track_objects(fitted_size(frames)))
+        yield from self.maps(self.track_objects(_fitted_size(frames, self.frame_shape, self.name)))
 
     def state_dict(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Meta (settings, frame size, input size, class names) and arrays ``refs`` ``(N, 6)``, ``ref_labels``

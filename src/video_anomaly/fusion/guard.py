@@ -319,8 +319,3 @@ class Tamper:
             self.open, self._seen = None, 0
             return TamperVerdict(False)
         return replace(self.open, seen=cause is not None)
-        self._seen = 0 if cause else self._seen + 1
-        if self._seen >= self.config.hold:
-            self.open, self._seen = None, 0
-            return TamperVerdict(False)
-        return self.open

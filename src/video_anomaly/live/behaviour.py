@@ -168,12 +168,12 @@ class DwellModel:
 
 
 # -------------------------------------------------------------------------------------------- direction
-def _velocity(track: Track, i: int, window_s: float, height: float) -> np.ndarray | None:
-    """Velocity ``(vx, vy)`` in frame heights per second over the ``window_s`` before observation ``i``."""
+def _velocity(track: Track, i: int, window_s: float, height: float, anchors: np.ndarray) -> np.ndarray | None:
+    """Velocity ``(vx, vy)`` in frame heights per second over the ``window_s`` before observation ``i``;
+    ``anchors``: the track's ``anchors()`` (computed once per track by the caller, not once per observation)."""
     j = int(np.searchsorted(track.t, track.t[i] - window_s, side="right")) - 1
     if j < 0 or track.t[i] - track.t[j] <= 0:
         return None
-    anchors = track.anchors()
     return (anchors[i] - anchors[j]) / (track.t[i] - track.t[j]) / height
 
 
@@ -194,9 +194,10 @@ class DirectionModel:
         speeds: dict = defaultdict(list)
         h = float(self.regions.frame_shape[0])
         for tr in tracks:
-            reg = self.regions.of(tr.anchors())
+            anchors = tr.anchors()
+            reg = self.regions.of(anchors)
             for i in range(len(tr.t)):
-                v = _velocity(tr, i, self.config.window_s, h)
+                v = _velocity(tr, i, self.config.window_s, h, anchors)
                 if v is None:
                     continue
                 key = (int(reg[i]), tr.label)
@@ -209,10 +210,11 @@ class DirectionModel:
     def score(self, track: Track) -> float:
         """Its heading and speed now against the normal ones there: the larger of the two, in reference units."""
         cfg = self.config
-        v = _velocity(track, len(track.t) - 1, cfg.window_s, float(self.regions.frame_shape[0]))
+        anchors = track.anchors()
+        v = _velocity(track, len(track.t) - 1, cfg.window_s, float(self.regions.frame_shape[0]), anchors)
         if v is None:
             return 0.0
-        key = (int(self.regions.of(track.anchors()[-1:])[0]), track.label)
+        key = (int(self.regions.of(anchors[-1:])[0]), track.label)
         speed = float(np.hypot(*v))
         ref = _reference(self.speeds, key, track.label, cfg.quantile, cfg.min_samples)
         out = 0.0 if ref is None else speed / max(cfg.margin * ref, 1e-6)

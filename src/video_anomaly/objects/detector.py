@@ -60,10 +60,12 @@ class ObjectDetector:
         """``(1, 3, h, w)`` float32: the frame resized (bilinear), in the model's channel order, normalised."""
         import cv2
 
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         resized = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        if not self._bgr:
+        if resized.ndim == 2:
+            # Grey: resized before it is made three channels (the same values, a third of the resizing), and its
+            # three equal channels need no reordering: the mean and std broadcast over them.
+            resized = resized[..., None]
+        elif not self._bgr:
             resized = resized[..., ::-1]
         x = (resized.astype(np.float32) - self._mean) * self._scale
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
