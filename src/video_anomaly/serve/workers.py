@@ -163,7 +163,9 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_q
     run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
     # The behaviour models' clock is the wall clock (the same as the run's tracker's, ``watch``).
     behaviour = behaviour_scorer(det, source=cam.name, start=datetime.now(), keep=False)
-    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send, behaviour)
+    # The cool-down as the run's tracker has it (``EventTracker.for_detector``: the camera's, else the detector's).
+    cooldown = det.config.cooldown if cam.cooldown is None else cam.cooldown
+    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send, behaviour, cooldown)
     feed = None if live_queue is None else LiveFeed(live_queue, threshold)
 
     def on_frame(index, t, fs):
