@@ -791,3 +791,31 @@ def test_recorder_records_the_same_events_as_the_run_with_tamper_and_cool_down(t
     stored = sorted((r["start_frame"], r["kind"]) for r in store.list(limit=10))
     assert stored == run_events
     store.close()
+
+
+def test_the_live_feed_draws_only_while_someone_reads_it(monkeypatch):
+    """A worker's feed draws no frame (no blend, no JPEG) until the service's ``LiveFrames`` is read for that
+    camera; a read keeps it drawing for ``WANT_S``."""
+    import multiprocessing as mp
+    import queue as q
+
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.serve import live as live_mod
+
+    drawn = []
+    monkeypatch.setattr(live_mod, "render_jpeg", lambda frame, m, thr: drawn.append(frame) or b"\xff\xd8")
+    wanted = {"yard": mp.get_context("spawn").Value("d", 0.0, lock=False)}
+    qu = q.Queue(maxsize=1)
+    qu.cancel_join_thread = lambda: None
+    feed = live_mod.LiveFeed(qu, 1.5, fps=1e9, wanted=wanted["yard"])
+    frames = live_mod.LiveFrames(wanted)
+    fs = FrameScore(0, 0.0, 0.0, False, (0, 0, 8, 8), None, np.zeros((32, 48), np.uint8))
+    feed.offer(fs)
+    assert drawn == [] and qu.empty()  # nobody watches
+    assert frames.latest("yard") == (0, b"")  # a viewer asks
+    assert wanted["yard"].value > time.time()
+    feed.offer(fs)
+    assert len(drawn) == 1 and qu.get_nowait() == b"\xff\xd8"
+    wanted["yard"].value = time.time() - 1  # the viewer left WANT_S ago
+    feed.offer(fs)
+    assert len(drawn) == 1
