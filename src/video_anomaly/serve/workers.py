@@ -21,13 +21,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..live.redact import redact_source, redact_text
 from .config import CameraConfig, ServeConfig
-from .outage import Outage
+from .outage import Backoff, Outage
 from .recorder import EventRecorder
 
 # Worker states, as the pages and MQTT show them.
@@ -41,22 +40,6 @@ STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
     "inactive",
     "restarting",
 )
-
-
-@dataclass
-class Backoff:
-    """Delays between retries: ``first``, doubling, at most ``cap`` seconds; ``reset()`` after a success."""
-
-    first: float = 1.0
-    cap: float = 30.0
-    _next: float = 0.0
-
-    def next(self) -> float:
-        self._next = self.first if self._next <= 0 else min(self.cap, self._next * 2)
-        return self._next
-
-    def reset(self) -> None:
-        self._next = 0.0
 
 
 # ---------------------------------------------------------------------------------------- sources
