@@ -750,3 +750,72 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path, capsys):
         assert main(["serve", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"[server] cannot listen on 127.0.0.1:{port}: address already in use" in err
+
+
+def test_recorder_records_the_same_events_as_the_run_with_tamper_and_cool_down(tmp_path):
+    """The recorder's tracker is fed what the run's is (the tamper verdict) under the same cool-down: it stores the
+    tamper event and no anomaly event the run's tracker held back (two events 1 s apart, cool-down 2.5 s)."""
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.fusion.guard import TamperVerdict
+    from video_anomaly.live.events import EventTracker
+    from video_anomaly.live.runner import run_source
+    from video_anomaly.live.sources import LiveSource
+    from video_anomaly.serve.config import CameraConfig
+    from video_anomaly.serve.recorder import EventRecorder
+    from video_anomaly.serve.store import Store
+
+    scores = [0.1] * 10 + [3.0] * 4 + [0.1] * 10 + [3.0] * 4 + [0.1] * 30 + [0.1] * 8 + [0.1] * 10
+    covered = range(58, 66)  # the guard's verdict: covered on these frames
+
+    class Scripted:
+        clip_length = 1
+
+        def push(self, frame, index):
+            s = scores[index]
+            cause = "covered" if index in covered else None
+            verdict = TamperVerdict(cause is not None, cause, "the lens is covered" if cause else None, 58, True)
+            return FrameScore(index, s, s, s > 1.0, (8, 8, 24, 24), None, frame, tamper=verdict)
+
+    store = Store(f"sqlite:///{tmp_path / 'e.sqlite'}", tmp_path / "media")
+    store.migrate()
+    cam = CameraConfig("yard", "x", "y", min_length=3, end_after=5, cooldown=25, pre_roll_s=0.5, post_roll_s=0.5)
+    tracker = EventTracker(1.0, fps=10, end_after=5, min_length=3, cooldown=25, source="yard")
+    rec = EventRecorder(cam, store, "run1", 1.0, 10.0, lambda kind, **f: None, cooldown=25)
+    emitted = []
+    frames = [np.full((32, 48), 10 * (i % 20), np.uint8) for i in range(len(scores))]
+    run_source(Scripted(), LiveSource("x", iter(frames), 10.0, False), tracker=tracker, emit=emitted.append,
+               on_frame=rec.on_frame)  # fmt: skip
+    rec.finish()
+    run_events = sorted((m["start_frame"], m.get("kind")) for m in emitted if m["type"] == "event")
+    assert [k for _, k in run_events] == ["anomaly", "tamper"]  # the second anomaly is in the cool-down
+    stored = sorted((r["start_frame"], r["kind"]) for r in store.list(limit=10))
+    assert stored == run_events
+    store.close()
+
+
+def test_the_live_feed_draws_only_while_someone_reads_it(monkeypatch):
+    """A worker's feed draws no frame (no blend, no JPEG) until the service's ``LiveFrames`` is read for that
+    camera; a read keeps it drawing for ``WANT_S``."""
+    import multiprocessing as mp
+    import queue as q
+
+    from video_anomaly.detector import FrameScore
+    from video_anomaly.serve import live as live_mod
+
+    drawn = []
+    monkeypatch.setattr(live_mod, "render_jpeg", lambda frame, m, thr: drawn.append(frame) or b"\xff\xd8")
+    wanted = {"yard": mp.get_context("spawn").Value("d", 0.0, lock=False)}
+    qu = q.Queue(maxsize=1)
+    qu.cancel_join_thread = lambda: None
+    feed = live_mod.LiveFeed(qu, 1.5, fps=1e9, wanted=wanted["yard"])
+    frames = live_mod.LiveFrames(wanted)
+    fs = FrameScore(0, 0.0, 0.0, False, (0, 0, 8, 8), None, np.zeros((32, 48), np.uint8))
+    feed.offer(fs)
+    assert drawn == [] and qu.empty()  # nobody watches
+    assert frames.latest("yard") == (0, b"")  # a viewer asks
+    assert wanted["yard"].value > time.time()
+    feed.offer(fs)
+    assert len(drawn) == 1 and qu.get_nowait() == b"\xff\xd8"
+    wanted["yard"].value = time.time() - 1  # the viewer left WANT_S ago
+    feed.offer(fs)
+    assert len(drawn) == 1

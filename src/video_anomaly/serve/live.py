@@ -5,7 +5,9 @@ frame in heat colours, full heat at twice the threshold, as ``watch --overlay`` 
 the camera's own queue of one slot: a frame that finds the slot full is dropped, so a slow service never makes a
 worker wait and nothing piles up. Service side (``LiveFrames``): the latest JPEG of each camera, read from those
 queues by the supervisor; ``mjpeg`` streams them as ``multipart/x-mixed-replace`` (one ``<img>`` shows it).
-Memory is bounded at one frame per camera in the queue and one in the service.
+Memory is bounded at one frame per camera in the queue and one in the service. A worker draws only while someone
+watches: each read of a camera's frame (``LiveFrames.latest``: the stream, ``live.jpg``) sets its ``wanted`` time
+(a shared value the worker reads) ``WANT_S`` ahead; nobody watching costs no blend and no JPEG.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 LIVE_FPS = 4.0  # frames a second drawn for the live view (each costs the worker a blend and a JPEG encoding)
 BOUNDARY = "frame"
+WANT_S = 10.0  # seconds a camera's frames are drawn after the last read of them
 
 
 def render_jpeg(frame: np.ndarray, region_map: np.ndarray | None, threshold: float, quality: int = 80) -> bytes:
@@ -39,19 +42,23 @@ def render_jpeg(frame: np.ndarray, region_map: np.ndarray | None, threshold: flo
 
 
 class LiveFeed:
-    """A worker's end: ``offer(fs)`` for every scored frame; draws and queues one every ``1 / fps`` seconds."""
+    """A worker's end: ``offer(fs)`` for every scored frame; draws and queues one every ``1 / fps`` seconds while
+    ``wanted.value`` (Unix s, a shared ``multiprocessing`` value set by ``LiveFrames``) is ahead; None: always."""
 
-    def __init__(self, queue, threshold: float, fps: float = LIVE_FPS):
+    def __init__(self, queue, threshold: float, fps: float = LIVE_FPS, wanted=None):
         self.queue, self.threshold = queue, threshold
         # A frame still in the queue's buffer when the worker ends is dropped: its exit never waits for a reader.
         queue.cancel_join_thread()
         self.every = 1.0 / fps
+        self.wanted = wanted
         self._last = 0.0
 
     def offer(self, fs) -> None:
         now = time.monotonic()
         if fs is None or fs.frame is None or now - self._last < self.every:
             return
+        if self.wanted is not None and self.wanted.value < time.time():
+            return  # nobody watches: no blend, no encoding
         self._last = now
         try:
             self.queue.put_nowait(render_jpeg(fs.frame, fs.map, self.threshold))
@@ -61,9 +68,11 @@ class LiveFeed:
 
 class LiveFrames:
     """The service's end: the latest JPEG of each camera (``latest(camera)`` -> ``(number, bytes)``, number 0:
-    none yet); ``poll(queues)`` takes what the workers sent (called by the supervisor)."""
+    none yet); ``poll(queues)`` takes what the workers sent (called by the supervisor). ``wanted``: camera -> the
+    shared value its worker's ``LiveFeed`` reads; each ``latest`` read keeps that camera drawn ``WANT_S`` more."""
 
-    def __init__(self):
+    def __init__(self, wanted: dict | None = None):
+        self.wanted = wanted or {}
         self._latest: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
 
@@ -79,6 +88,8 @@ class LiveFrames:
                 pass
 
     def latest(self, camera: str) -> tuple[int, bytes]:
+        if camera in self.wanted:
+            self.wanted[camera].value = time.time() + WANT_S
         with self._lock:
             return self._latest.get(camera, (0, b""))
 

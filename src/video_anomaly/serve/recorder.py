@@ -2,7 +2,8 @@
 
 Events are per object (``events.EventTracker`` with region maps), so several can be open at once and each has
 its own peak. The recorder runs its own tracker, fed exactly what the run's tracker is fed (``run_source``: the
-frame's score, box, grayscale frame, time and region map), so it hears the same messages with the same ids and can
+frame's score, box, grayscale frame, time, region map, tamper verdict and objects; the same rules, cool-down
+included), so it hears the same messages with the same ids and can
 read each open object (``EventTracker.open_events``): its regions on every frame (its own score curve and box),
 its peak frame with that frame's picture (its snapshot). Each event gets its own clip, pre-roll to post-roll,
 whatever else opens meanwhile. Everything it keeps is bounded: the recent frames for the pre-roll, each open
@@ -80,7 +81,8 @@ class EventRecorder:
     ``on_frame(index, t, FrameScore | None)`` in frame order, as ``run_source`` calls it; ``finish()`` when the run
     is over (closes the open events, finishes their clips). ``send(kind, **fields)`` reports to the service."""
 
-    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send, behaviour=None):
+    def __init__(self, cam: CameraConfig, store, run_id: str, threshold: float, fps: float, send, behaviour=None,
+                 cooldown: int = 0):  # fmt: skip
         from ..live.events import EventTracker
 
         self.cam, self.store, self.run_id = cam, store, run_id
@@ -90,9 +92,10 @@ class EventRecorder:
         self.post = round(cam.post_roll_s * self.fps)
         self.max_clip = max(1, round(cam.max_clip_s * self.fps))
         # ``behaviour``: the run's ``BehaviourScorer`` twin (``events.behaviour_scorer``), for the kinds read from
-        # the tracked objects (lingering, direction, time of day); None without behaviour models.
+        # the tracked objects (lingering, direction, time of day); None without behaviour models. ``cooldown``: the
+        # run's (the camera's, else the detector's), or the twin opens events the run's tracker holds back.
         self.tracker = EventTracker(threshold, fps=self.fps, end_after=cam.end_after, min_length=cam.min_length,
-                                    source=cam.name, behaviour=behaviour)  # fmt: skip
+                                    source=cam.name, behaviour=behaviour, cooldown=cooldown)  # fmt: skip
         # Enough for the pre-roll of an event announced ``min_length`` frames after its start.
         self.recent: collections.deque[_Frame] = collections.deque(maxlen=self.pre + cam.min_length + 2)
         # tracker id -> its rows (index, ts, object score, box, frame score): an event that never ends keeps the last
@@ -128,7 +131,10 @@ class EventRecorder:
         if fs is not None:
             fr = _Frame(index, ts, fs.frame, float(fs.score), fs.map, tuple(fs.bbox or ()))
             # With the frame's tracked objects (the objects cue), as `run_source` gives them: events name the object.
+            # The tamper verdict too: without it tamper events were never recorded and anomaly events opened on
+            # frames the run's tracker holds, so the two trackers' ids parted.
             msgs = self.tracker.update(index, fs.score, fs.bbox, fs.frame, t=t, region_map=fs.map,
+                                       tamper=getattr(fs, "tamper", None),
                                        objects=getattr(fs, "objects", None))  # fmt: skip
             self._follow(fr)
             self._handle(msgs)

@@ -21,13 +21,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..live.redact import redact_source, redact_text
 from .config import CameraConfig, ServeConfig
-from .outage import Outage
+from .outage import Backoff, Outage
 from .recorder import EventRecorder
 
 # Worker states, as the pages and MQTT show them.
@@ -41,22 +40,6 @@ STARTING, LIVE, LOST, FAILED, ENDED, STOPPED, INACTIVE, RESTARTING = (
     "inactive",
     "restarting",
 )
-
-
-@dataclass
-class Backoff:
-    """Delays between retries: ``first``, doubling, at most ``cap`` seconds; ``reset()`` after a success."""
-
-    first: float = 1.0
-    cap: float = 30.0
-    _next: float = 0.0
-
-    def next(self) -> float:
-        self._next = self.first if self._next <= 0 else min(self.cap, self._next * 2)
-        return self._next
-
-    def reset(self) -> None:
-        self._next = 0.0
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -151,10 +134,10 @@ class _Reporter:
         self.send("warning", message=f"camera {self.cam.name}: {message}")
 
 
-def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_queue=None):
+def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_queue=None, live_wanted=None):
     """One live run of an opened ``source`` until it ends, is lost or is stopped, recording its events and
-    offering frames to the live view (``live_queue``); its summary (run statistics, CPU seconds, peak memory) is
-    sent. Returns ``(RunStats, frames seen)``."""
+    offering frames to the live view (``live_queue``, drawn while ``live_wanted`` says someone watches); its
+    summary (run statistics, CPU seconds, peak memory) is sent. Returns ``(RunStats, frames seen)``."""
     from ..live.events import behaviour_scorer
     from .live import LiveFeed
 
@@ -163,8 +146,10 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_q
     run_id = f"{int(time.time() * 1000):x}-{os.getpid()}"
     # The behaviour models' clock is the wall clock (the same as the run's tracker's, ``watch``).
     behaviour = behaviour_scorer(det, source=cam.name, start=datetime.now(), keep=False)
-    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send, behaviour)
-    feed = None if live_queue is None else LiveFeed(live_queue, threshold)
+    # The cool-down as the run's tracker has it (``EventTracker.for_detector``: the camera's, else the detector's).
+    cooldown = det.config.cooldown if cam.cooldown is None else cam.cooldown
+    rec = EventRecorder(cam, store, run_id, threshold, source.fps, report.send, behaviour, cooldown)
+    feed = None if live_queue is None else LiveFeed(live_queue, threshold, wanted=live_wanted)
 
     def on_frame(index, t, fs):
         rec.on_frame(index, t, fs)
@@ -195,10 +180,18 @@ def _watch_once(det, cam: CameraConfig, store, source, report: _Reporter, live_q
 
 
 def camera_main(
-    cam: CameraConfig, database: str, media: str, queue, parent_pid: int, threads: int = 1, live_queue=None
+    cam: CameraConfig,
+    database: str,
+    media: str,
+    queue,
+    parent_pid: int,
+    threads: int = 1,
+    live_queue=None,
+    live_wanted=None,
 ) -> int:
     """The body of a camera's worker process (spawned). ``threads``: torch/OpenCV threads of this worker (the
-    service shares the cores out among its cameras); ``live_queue``: the live view's slot (``live.LiveFeed``).
+    service shares the cores out among its cameras); ``live_queue``: the live view's slot, ``live_wanted``: until
+    when someone watches it (``live.LiveFeed``).
     Returns its exit status: 0 stopped or ended."""
     _exit_when_orphaned(parent_pid)
     from ..device import apply_thread_policy
@@ -228,7 +221,7 @@ def camera_main(
                     outage.failed(str(exc), delay)
                     time.sleep(delay)
                     continue
-                stats, frames = _watch_once(det, cam, store, source, report, live_queue)
+                stats, frames = _watch_once(det, cam, store, source, report, live_queue, live_wanted)
                 if frames:
                     backoff.reset()
                     outage.ended()
@@ -282,10 +275,12 @@ class Supervisor:
         # spawn, not fork: the service runs threads (uvicorn, MQTT) that a fork would copy mid-flight.
         self._ctx = mp.get_context("spawn")
         self.queue = self._ctx.Queue()
-        # The live view: one slot per camera (live.py), the latest frame of each kept in ``live``.
+        # The live view: one slot per camera (live.py), the latest frame of each kept in ``live``; a worker draws
+        # frames only while its shared "wanted" time (no lock: one float, one writer) is ahead.
         from .live import LiveFrames
 
-        self.live = LiveFrames()
+        self._live_wanted = {c.name: self._ctx.Value("d", 0.0, lock=False) for c in config.cameras}
+        self.live = LiveFrames(self._live_wanted)
         self._live_queues = {c.name: self._ctx.Queue(maxsize=1) for c in config.cameras}
         self._procs: dict[str, Any] = {}
         self._backoff = {c.name: Backoff(cap=c.retry_max_s) for c in config.cameras}
@@ -314,12 +309,16 @@ class Supervisor:
             target=_worker_entry,
             name=f"camera-{cam.name}",
             daemon=True,  # however the service's interpreter ends, it stops its workers (SIGTERM) first
-            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads, self._live_queues[cam.name]),
+            args=(cam, st.database, str(st.media), self.queue, os.getpid(), self.threads, *self._live(cam.name)),
         )
         p.start()
         self._procs[cam.name] = p
         self._started_at[cam.name] = time.monotonic()
         self._set(cam.name, state=STARTING, pid=p.pid, error=None)
+
+    def _live(self, camera: str) -> tuple:
+        """A worker's live-view arguments: its slot and its shared "wanted" time (``live.LiveFeed``)."""
+        return self._live_queues[camera], self._live_wanted[camera]
 
     def _state(self, camera: str, **fields) -> None:
         """A state the supervisor decides (restarting, inactive): told like a worker's, so MQTT hears it too."""
