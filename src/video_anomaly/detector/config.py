@@ -20,10 +20,10 @@ MIN_CALIBRATION_FRAMES = 100
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Settings of a detector (chosen by ``scripts/cue_study.py`` on the synthetic scene and UCSD Ped2; see
-    docs/results.md for each choice: the motion cue alone ranked first on both, with one divisor for all regions, the
-    highest region as the frame value and no smoothing beyond the motion cue's own 5-frame pooling; fusing the
-    autoencoder, or calibrating each region on its own, lowered the AUC on both).
+    """Settings of a detector (chosen by ``scripts/cue_study.py`` and ``scripts/detection_study.py`` on the synthetic
+    scene and UCSD Ped2; docs/results.md and docs/detection_study.md give each choice: one divisor for all regions,
+    the mean of the 3 highest regions as the frame value, no smoothing beyond the cues' own; calibrating each region
+    on its own lowered the AUC on both).
 
     ``cues``: the cues fitted (names in ``cues.CUES``; default ``cues.DEFAULT_CUES``); ``score``: the default
     live score (default: ``scores.default_score(cues)``); ``calibration``: how raw region values become "unusual

@@ -171,9 +171,7 @@ def calibrate(
     root = root or next((cue.dataset_root for cue in found.values() if getattr(cue, "dataset_root", None)), None)
     if root is None:
         raise CheckpointError(run, "no training data recorded: pass the dataset (--dataset ROOT)")
-    trained = {
-        c: CUES[c].find_trained(run, old, settings=dcfg.settings(c), device=device) for c in found if c in dcfg.cues
-    }
+    trained = {c: _with_settings(found[c], run, old, dcfg.settings(c), device) for c in found if c in dcfg.cues}
     videos = _videos(root, "train")
     det = cls.fit(videos, dcfg, log=log, **trained)
     root_path = getattr(root, "root", root)
@@ -181,6 +179,14 @@ def calibrate(
     det.meta["footage_fingerprint"] = footage_fingerprint(videos)  # what `train --resume` compares
     det.save(run)
     return det
+
+
+def _with_settings(cue, run: Path, old, settings: dict, device):
+    """``cue`` (found in ``run``) with ``settings``: itself when it has them already, else loaded again with them
+    (a checkpoint is read, checked and built once when the settings stay)."""
+    if cue.settings() == dataclasses.asdict(type(cue).config_from(settings)):
+        return cue
+    return type(cue).find_trained(run, old, settings=settings, device=device)
 
 
 def _scores_for(cues):

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..device import pick_device
 from ..errors import TrainingError
+from ..outputs import atomic_output
 from . import checkpoint as ckpt
 from .config import RunConfig
 
@@ -112,11 +113,8 @@ def _peak_rss_mb() -> float:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def _plot_loss(path: Path, history: list[float], holdout: list[float | None] | None = None) -> None:
@@ -128,11 +126,8 @@ def _plot_loss(path: Path, history: list[float], holdout: list[float | None] | N
 
 
 def _rewrite_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 def _check_resumable(meta: dict[str, Any], cfg: RunConfig, fingerprint: str, where: Path) -> None:

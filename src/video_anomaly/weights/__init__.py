@@ -12,7 +12,7 @@ from pathlib import Path
 
 _REBUILD = (
     "video-anomaly train $UCSD/{subset} --cues ae,motion --out {name}-run --size 128 --epochs 3 --device cuda && "
-    "cp -r {name}-run/detector.json {name}-run/detector.safetensors {name}-run/checkpoint "
+    "cp -r {name}-run/detector.json {name}-run/detector.safetensors {name}-run/detector.sha256 {name}-run/checkpoint "
     "src/video_anomaly/weights/{name}/ (see docs/models.md)"
 )
 
